@@ -1,0 +1,132 @@
+"""Product catalogs kept beside a quiz, as CSV (a spreadsheet export) or JSON, read into products."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from quiz.problems import Problem, from_validation_error, locate
+from quiz.products import Product
+
+MAX_CATALOG_BYTES = 20 * 1024 * 1024
+REQUIRED_COLUMNS = ("id", "title", "url")
+LIST_SEPARATOR = "|"
+_TRUE = {"true", "yes", "1", "y"}
+_FALSE = {"false", "no", "0", "n"}
+_products = TypeAdapter(list[Product])
+
+
+def read_catalog(text: str, *, file: str) -> tuple[list[Product], list[Problem]]:
+    """Products from a catalog file's text; CSV unless the name ends in ``.json``."""
+    if file.lower().endswith(".json"):
+        return _read_json(text, file=file)
+    return _read_csv(text, file=file)
+
+
+def _read_json(text: str, *, file: str) -> tuple[list[Product], list[Problem]]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        return [], [Problem((), f"not valid JSON: {error.msg}", file=file, line=error.lineno, column=error.colno)]
+    except RecursionError:
+        return [], [Problem((), "nested too deeply to read", file=file)]
+    prefix: tuple[str, ...] = ()
+    if isinstance(data, dict) and "products" in data:
+        data, prefix = data["products"], ("products",)
+    if not isinstance(data, list):
+        return [], [Problem((), "a JSON catalog is a list of products, or an object with a 'products' list", file=file)]
+    try:
+        return _products.validate_python(data), []
+    except ValidationError as error:
+        return [], locate(from_validation_error(error, data, prefix=prefix), text, file)
+
+
+def _read_csv(text: str, *, file: str) -> tuple[list[Product], list[Problem]]:
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = [name.strip() for name in next(reader, [])]
+    missing = [name for name in REQUIRED_COLUMNS if name not in header]
+    if missing:
+        names = ", ".join(repr(name) for name in missing)
+        return [], [Problem((), f"the header row has no column {names}; it has {header}", file=file)]
+    duplicated = sorted({name for name in header if header.count(name) > 1})
+    if duplicated:
+        return [], [Problem((), f"the header row names column {duplicated[0]!r} twice", file=file)]
+    products: list[Product] = []
+    problems: list[Problem] = []
+    for row in reader:
+        line = reader.line_num
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(header):
+            problems.append(
+                Problem((), f"row has {len(row)} cells; the header has {len(header)}", file=file, line=line)
+            )
+            continue
+        try:
+            fields = _product_fields(dict(zip(header, row, strict=True)))
+            products.append(Product.model_validate(fields))
+        except _CellError as error:
+            problems.append(_cell_problem(error.column, str(error), header, file=file, line=line))
+        except ValidationError as error:
+            for problem in from_validation_error(error, fields):
+                column = str(problem.location[0]) if problem.location else ""
+                problems.append(_cell_problem(column, problem.message, header, file=file, line=line))
+    return products, problems
+
+
+def _product_fields(cells: dict[str, str]) -> dict[str, Any]:
+    """A CSV row as product fields: ``title.ja`` columns localize, unknown columns are attributes."""
+    fields: dict[str, Any] = {"attributes": {}}
+    for column, raw in cells.items():
+        value = raw.strip()
+        name, _, locale = column.partition(".")
+        if name in ("title", "description", "reason") and locale:
+            if value:
+                fields.setdefault(name, {})[locale] = value
+        elif column in ("price", "priority"):
+            if value:
+                fields[column] = _number(column, value)
+        elif column == "in_stock":
+            fields[column] = _flag(value)
+        elif column == "tags":
+            fields[column] = [tag.strip() for tag in value.split(LIST_SEPARATOR) if tag.strip()]
+        elif column in Product.model_fields:
+            if value:
+                fields[column] = value
+        elif value:
+            fields["attributes"][column.removeprefix("attr.")] = value
+    return fields
+
+
+class _CellError(ValueError):
+    def __init__(self, column: str, message: str) -> None:
+        super().__init__(message)
+        self.column = column
+
+
+def _number(column: str, value: str) -> float:
+    try:
+        number = float(value.replace(",", ""))
+    except ValueError:
+        raise _CellError(column, f"{value!r} is not a number") from None
+    if number != number or number in (float("inf"), float("-inf")):
+        raise _CellError(column, f"{value!r} is not a finite number")
+    return number
+
+
+def _flag(value: str) -> bool:
+    lowered = value.lower()
+    if lowered == "" or lowered in _TRUE:
+        return True  # an empty cell keeps the default: in stock
+    if lowered in _FALSE:
+        return False
+    raise _CellError("in_stock", f"{value!r} is not yes/no (use true, false, yes, no, 1 or 0)")
+
+
+def _cell_problem(column: str, message: str, header: list[str], *, file: str, line: int) -> Problem:
+    position = next((index for index, name in enumerate(header) if name.partition(".")[0] == column), 0)
+    return Problem((column,) if column else (), message, file=file, line=line, column=position + 1)

@@ -1,0 +1,121 @@
+"""The ``quiz`` command: validate, lint, simulate and describe quiz files."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from quiz.lint import lint
+from quiz.loader import Loaded, load_quiz
+from quiz.problems import locate
+from quiz.schema import json_schema_text
+from quiz.simulate import EXHAUSTIVE_LIMIT, SAMPLES, Coverage, simulate
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return 2
+    return int(args.run(args))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="quiz", description="Product-recommendation quiz server and tools.")
+    commands = parser.add_subparsers(title="commands")
+
+    validate = commands.add_parser("validate", help="check quiz files against the format")
+    validate.add_argument("files", nargs="+", metavar="FILE")
+    validate.set_defaults(run=run_validate)
+
+    lint_command = commands.add_parser("lint", help="find logic mistakes in valid quiz files")
+    lint_command.add_argument("files", nargs="+", metavar="FILE")
+    lint_command.set_defaults(run=run_lint)
+
+    simulate_command = commands.add_parser("simulate", help="play every answer path and report coverage")
+    simulate_command.add_argument("file", metavar="FILE")
+    simulate_command.add_argument("--json", action="store_true", help="print the report as JSON")
+    simulate_command.add_argument("--seed", type=int, default=0, help="seed of the sample (default 0)")
+    simulate_command.add_argument("--samples", type=int, default=SAMPLES, help=f"paths to sample (default {SAMPLES})")
+    simulate_command.add_argument(
+        "--limit", type=int, default=EXHAUSTIVE_LIMIT, help=f"most paths to try all of (default {EXHAUSTIVE_LIMIT})"
+    )
+    simulate_command.set_defaults(run=run_simulate)
+
+    schema = commands.add_parser("schema", help="print the JSON Schema of quiz files")
+    schema.set_defaults(run=run_schema)
+    return parser
+
+
+def _load_all(files: Sequence[str]) -> list[Loaded]:
+    loaded = [load_quiz(file) for file in files]
+    for result in loaded:
+        for problem in result.problems:
+            print(problem.render(), file=sys.stdout)
+    return loaded
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    loaded = _load_all(args.files)
+    return 1 if any(result.problems for result in loaded) else 0
+
+
+def run_lint(args: argparse.Namespace) -> int:
+    status = 0
+    for result in _load_all(args.files):
+        if result.quiz is None:
+            status = 1
+            continue
+        problems = locate(lint(result.quiz), result.source, result.file)
+        for problem in problems:
+            print(problem.render(with_severity=True))
+        errors = sum(problem.severity == "error" for problem in problems)
+        warnings = len(problems) - errors
+        print(f"{result.file}: {errors} error(s), {warnings} warning(s)", file=sys.stderr)
+        status = max(status, 1 if errors else 0)
+    return status
+
+
+def run_simulate(args: argparse.Namespace) -> int:
+    (result,) = _load_all([args.file])
+    if result.quiz is None:
+        return 1
+    coverage = simulate(result.quiz, limit=args.limit, samples=args.samples, seed=args.seed)
+    if args.json:
+        print(json.dumps(coverage.as_dict(), indent=2, ensure_ascii=False))
+    else:
+        print(_report(coverage, [product.id for product in result.quiz.products]))
+    return 0
+
+
+def _report(coverage: Coverage, product_ids: list[str]) -> str:
+    if coverage.mode == "exhaustive":
+        lines = [f"Played all {coverage.paths} answer paths."]
+    else:
+        lines = [
+            f"More than {EXHAUSTIVE_LIMIT} answer paths: played a sample of {coverage.paths} (seed {coverage.seed})."
+        ]
+    lines.append("")
+    lines.append(f"{'product':<32} {'recommended':>12} {'as fallback':>12}")
+    for product_id in sorted(product_ids, key=lambda pid: (-coverage.recommended[pid], pid)):
+        count = coverage.recommended[product_id]
+        share = 100 * count / max(coverage.paths, 1)
+        lines.append(f"{product_id:<32} {count:>6} {share:4.0f}% {coverage.fallback_shown[product_id]:>12}")
+    lines.append("")
+    lines.append(f"Never recommended: {', '.join(coverage.never) or 'none'}")
+    lines.append(f"Paths showing the fallback: {coverage.fallback_paths}")
+    lines.append(f"Paths showing no product: {coverage.empty_paths}")
+    lines.append(f"Paths whose results are ordered only by product id: {coverage.tie_paths}")
+    return "\n".join(lines)
+
+
+def run_schema(args: argparse.Namespace) -> int:
+    sys.stdout.write(json_schema_text())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

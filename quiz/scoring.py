@@ -1,0 +1,220 @@
+"""Scoring: from a shopper's answers to ranked products, each with the trace of why it ranked.
+
+Deterministic by construction: no randomness, and every tie ends at the product id.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from quiz.conditions import Answers, answer_tests, evaluate
+from quiz.flow import walk
+from quiz.products import Product, ProductFilter
+from quiz.questions import CHOICE_TYPES, NUMERIC_TYPES, Effect
+from quiz.schema import Quiz
+from quiz.text import Text
+
+
+@dataclass(frozen=True)
+class Cause:
+    """An answer (or a rule over answers) that is in effect, and what it does."""
+
+    source: str  # where it is written: "questions[2].options[0]" or "scoring.rules[1]"
+    question: str
+    label: Text  # how a reason names it
+    effect: Effect
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """One line of a product's trace."""
+
+    source: str
+    question: str
+    label: Text
+    kind: Literal["points", "require"]
+    points: float = 0.0
+    via: str = ""  # "product", or "tag:<name>" for points given through a tag
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "question": self.question,
+            "label": self.label,
+            "kind": self.kind,
+            "points": self.points,
+            "via": self.via,
+        }
+
+
+@dataclass(frozen=True)
+class Recommended:
+    product: Product
+    score: float
+    trace: list[Contribution]
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    items: list[Recommended]
+    fallback: bool  # nothing qualified: these come from scoring.fallback
+    qualified: int  # how many products qualified before the count was applied
+    tied_on_id: bool  # some order among the results was settled only by product id
+
+
+def recommend(quiz: Quiz, answers: Answers) -> Recommendation:
+    """The products to show for these answers, best first, with traces."""
+    answers = walk(quiz, answers).answers
+    causes = list(active_causes(quiz, answers))
+    eligible = _eligible(quiz, causes)
+    scores = _scores(quiz, causes, eligible)
+    ranked = sorted(_qualifying(quiz, scores, eligible), key=lambda product: _rank_key(quiz, product, scores))
+    chosen = _diverse(quiz, ranked)
+    fallback = not chosen
+    if fallback:
+        chosen = [quiz.product_index[pid] for pid in quiz.scoring.fallback if pid in eligible][: quiz.scoring.count]
+    items = [Recommended(product, scores.get(product.id, 0.0), _trace(causes, product)) for product in chosen]
+    return Recommendation(
+        items=items,
+        fallback=fallback,
+        qualified=len(ranked),
+        tied_on_id=not fallback and _tied_on_id(quiz, ranked, chosen, scores),
+    )
+
+
+def active_causes(quiz: Quiz, answers: Answers) -> Iterator[Cause]:
+    """The options picked and the rules whose conditions hold, in quiz order."""
+    for index, question in enumerate(quiz.questions):
+        answer = answers.get(question.id)
+        if answer is None or not isinstance(question, CHOICE_TYPES):
+            continue
+        picked = answer if isinstance(answer, list) else [answer]
+        for position, option in enumerate(question.choices()):
+            if option.id in picked and option.changes_scoring():
+                where = option.id if question.type == "yes_no" else f"options[{position}]"
+                source = f"questions[{index}].{where}"
+                yield Cause(source, question.id, option.reason or option.label, option)
+    for index, rule in enumerate(quiz.scoring.rules):
+        if evaluate(rule.when, answers):
+            tested = next(answer_tests(rule.when)).question
+            label = rule.reason or _answer_label(quiz, tested, answers)
+            yield Cause(f"scoring.rules[{index}]", tested, label, rule)
+
+
+def _answer_label(quiz: Quiz, question_id: str, answers: Answers) -> Text:
+    """Names an answer in a reason when a rule does not say how: the picked label, or the number."""
+    question = quiz.question(question_id)
+    answer = answers.get(question_id)
+    if isinstance(question, CHOICE_TYPES):
+        picked = answer if isinstance(answer, list) else [answer]
+        for option in question.choices():
+            if option.id in picked:
+                return option.reason or option.label
+    value = f"{answer:g}" if isinstance(answer, float) else str(answer)
+    if isinstance(question, NUMERIC_TYPES) and question.reason is not None:
+        template = question.reason
+        if isinstance(template, str):
+            return template.replace("{value}", value)
+        return {locale: text.replace("{value}", value) for locale, text in template.items()}
+    return value
+
+
+def _eligible(quiz: Quiz, causes: list[Cause]) -> set[str]:
+    """Products that pass every hard rule in force (and stock, when out-of-stock items are hidden)."""
+    requires = [cause.effect.require for cause in causes if cause.effect.require is not None]
+    excludes = [cause.effect.exclude for cause in causes if cause.effect.exclude is not None]
+    hide_sold_out = quiz.scoring.out_of_stock == "hide"
+    return {
+        product.id
+        for product in quiz.products
+        if (product.in_stock or not hide_sold_out) and _passes(product, requires, excludes)
+    }
+
+
+def _passes(product: Product, requires: list[ProductFilter], excludes: list[ProductFilter]) -> bool:
+    return all(rule.matches(product) for rule in requires) and not any(rule.matches(product) for rule in excludes)
+
+
+def _scores(quiz: Quiz, causes: list[Cause], eligible: set[str]) -> dict[str, float]:
+    scores = dict.fromkeys(eligible, 0.0)
+    for cause in causes:
+        points = cause.effect.points
+        if points is None:
+            continue
+        for product_id, weight in points.products.items():
+            if product_id in scores:
+                scores[product_id] += weight
+        for tag, weight in points.tags.items():
+            for product_id in quiz.tag_index.get(tag, ()):
+                if product_id in scores:
+                    scores[product_id] += weight
+    return scores
+
+
+def _qualifying(quiz: Quiz, scores: dict[str, float], eligible: set[str]) -> Iterator[Product]:
+    floor = quiz.scoring.min_score
+    for product_id, score in scores.items():
+        if (score >= floor) if floor is not None else (score > 0):
+            yield quiz.product_index[product_id]
+
+
+def _rank_key(quiz: Quiz, product: Product, scores: dict[str, float]) -> tuple[Any, ...]:
+    return (-round(scores[product.id], 9), *_tie_keys(quiz, product), product.id)
+
+
+def _tie_keys(quiz: Quiz, product: Product) -> tuple[float, ...]:
+    price = product.price if product.price is not None else math.inf
+    keys = {
+        "priority": -product.priority,
+        "in_stock": 0 if product.in_stock else 1,
+        "price": price,
+        "price_desc": -price if product.price is not None else math.inf,
+    }
+    return tuple(keys[name] for name in quiz.scoring.tie_break)
+
+
+def _diverse(quiz: Quiz, ranked: list[Product]) -> list[Product]:
+    """The top products, taking at most ``max_per_tag`` of any one tag when diversity is on."""
+    diversity = quiz.scoring.diversity
+    count = quiz.scoring.count
+    if diversity is None:
+        return ranked[:count]
+    chosen: list[Product] = []
+    per_tag: dict[str, int] = {}
+    for product in ranked:
+        tags = [tag for tag in product.tags if diversity.tags is None or tag in diversity.tags]
+        if any(per_tag.get(tag, 0) >= diversity.max_per_tag for tag in tags):
+            continue
+        for tag in tags:
+            per_tag[tag] = per_tag.get(tag, 0) + 1
+        chosen.append(product)
+        if len(chosen) == count:
+            break
+    return chosen
+
+
+def _tied_on_id(quiz: Quiz, ranked: list[Product], chosen: list[Product], scores: dict[str, float]) -> bool:
+    """Whether two products next to each other, up to the first one left out, differ only by id."""
+    keys = [_rank_key(quiz, product, scores)[:-1] for product in ranked[: len(chosen) + 1]]
+    return any(first == second for first, second in itertools.pairwise(keys))
+
+
+def _trace(causes: list[Cause], product: Product) -> list[Contribution]:
+    trace: list[Contribution] = []
+    for cause in causes:
+        effect = cause.effect
+        if effect.require is not None:
+            trace.append(Contribution(cause.source, cause.question, cause.label, "require"))
+        if effect.points is None:
+            continue
+        weight = effect.points.products.get(product.id)
+        if weight:
+            trace.append(Contribution(cause.source, cause.question, cause.label, "points", weight, "product"))
+        for tag, weight in effect.points.tags.items():
+            if tag in product.tags and weight:
+                trace.append(Contribution(cause.source, cause.question, cause.label, "points", weight, f"tag:{tag}"))
+    return trace

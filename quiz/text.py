@@ -1,0 +1,89 @@
+"""Shopper-facing text: per-locale strings, the locale fallback chain and safe templates."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Annotated
+
+from pydantic import Field, StringConstraints
+
+LOCALE_PATTERN = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
+Locale = Annotated[str, StringConstraints(pattern=LOCALE_PATTERN, max_length=35)]
+PlainText = Annotated[str, StringConstraints(max_length=2000)]
+
+# A shopper-facing string: one string for every locale, or one per locale.
+Text = PlainText | Annotated[dict[Locale, PlainText], Field(min_length=1)]
+
+_PLACEHOLDER = re.compile(r"\{([a-z_]*)\}")
+
+
+def locale_chain(locale: str, default: str) -> list[str]:
+    """The locales to try, most specific first: ``ja-JP`` -> ``ja`` -> the quiz default."""
+    chain: list[str] = []
+    parts = locale.split("-")
+    for end in range(len(parts), 0, -1):
+        chain.append("-".join(parts[:end]))
+    if default not in chain:
+        chain.append(default)
+    return chain
+
+
+def resolve(text: Text, locale: str, default: str) -> str:
+    """The string a shopper reading ``locale`` sees, following the fallback chain."""
+    if isinstance(text, str):
+        return text
+    lowered = {key.lower(): value for key, value in text.items()}
+    for candidate in locale_chain(locale.lower(), default.lower()):
+        if candidate in lowered:
+            return lowered[candidate]
+    return next(iter(text.values()))
+
+
+def missing_locales(text: Text, locales: Iterable[str]) -> list[str]:
+    """Declared locales that a per-locale text has no string for."""
+    if isinstance(text, str):
+        return []
+    return [locale for locale in locales if locale not in text]
+
+
+def placeholders(template: str) -> set[str]:
+    """The ``{name}`` placeholders a template uses."""
+    return set(_PLACEHOLDER.findall(template))
+
+
+def fill(template: str, values: Mapping[str, str]) -> str:
+    """Replace ``{name}`` placeholders; unknown ones stay as written.
+
+    Deliberately not ``str.format``: merchant templates must not reach attributes
+    (``{product.__class__}``) or need brace escaping.
+    """
+    return _PLACEHOLDER.sub(lambda match: values.get(match.group(1), match.group(0)), template)
+
+
+def join_labels(labels: list[str], locale: str) -> str:
+    """Quote and join answer labels the way each language lists things."""
+    if locale.split("-")[0] == "ja":
+        return "".join(f"「{label}」" for label in labels)
+    quoted = [f"“{label}”" for label in labels]
+    if len(quoted) <= 1:
+        return "".join(quoted)
+    return ", ".join(quoted[:-1]) + " and " + quoted[-1]
+
+
+# Built-in wording used when a quiz does not set its own; English is the last resort.
+BUILTIN: dict[str, dict[str, str]] = {
+    "reason": {
+        "en": "Because you said {reasons}.",
+        "ja": "{reasons}とお答えいただいたため、おすすめです。",
+    },
+    "fallback_reason": {
+        "en": "A favourite of our customers while we look for your perfect match.",
+        "ja": "ぴったりの商品が見つからなかったため、人気の商品をご紹介します。",
+    },
+}
+
+
+def builtin(key: str, locale: str) -> str:
+    """A built-in string in the shopper's language, or English."""
+    return resolve(BUILTIN[key], locale, "en")
