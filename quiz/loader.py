@@ -99,16 +99,30 @@ def _read_text(path: Path, limit: int, problems: list[Problem]) -> str | None:
 
 
 class _DuplicateKey(ValueError):
-    pass
+    def __init__(self, key: str) -> None:
+        super().__init__(f"the key {key!r} appears twice in one object; the second would silently win")
+        self.key = key
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for key, value in pairs:
         if key in result:
-            raise _DuplicateKey(f"the key {key!r} appears twice in one object; the second would silently win")
+            raise _DuplicateKey(key)
         result[key] = value
     return result
+
+
+def _position_of_second(text: str, key: str) -> tuple[int, int]:
+    """Roughly where a repeated key is written again: the JSON parser does not say."""
+    spots = [match.start() for match in re.finditer(re.escape(json.dumps(key)) + r"\s*:", text)]
+    offset = spots[1] if len(spots) > 1 else 0
+    return text.count("\n", 0, offset) + 1, offset - (text.rfind("\n", 0, offset) + 1) + 1
+
+
+def _trailing_comma_hint(text: str, position: int) -> str:
+    before = text[:position].rstrip()
+    return " (is there a comma after the last item?)" if before.endswith(",") else ""
 
 
 def _reject_constant(name: str) -> Any:
@@ -124,7 +138,12 @@ def _parse_json(text: str, file: str, problems: list[Problem]) -> Any:
     try:
         data = json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_reject_constant)
     except json.JSONDecodeError as error:
-        problems.append(Problem((), f"not valid JSON: {error.msg}", file=file, line=error.lineno, column=error.colno))
+        message = f"not valid JSON: {error.msg}{_trailing_comma_hint(text, error.pos)}"
+        problems.append(Problem((), message, file=file, line=error.lineno, column=error.colno))
+        return None
+    except _DuplicateKey as error:
+        line, column = _position_of_second(text, error.key)
+        problems.append(Problem((), str(error), file=file, line=line, column=column))
         return None
     except ValueError as error:
         problems.append(Problem((), str(error), file=file))

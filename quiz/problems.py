@@ -61,7 +61,7 @@ def locate(problems: Iterable[Problem], source: str, file: str) -> list[Problem]
     for problem in problems:
         line, column = _position(entries, problem.location)
         located.append(replace(problem, file=file, line=line, column=column))
-    return located
+    return sorted(located, key=lambda problem: (problem.line, problem.column))
 
 
 def _position(entries: dict[str, Any], location: Loc) -> tuple[int, int]:
