@@ -15,6 +15,7 @@ from quiz.products import Product
 MAX_CATALOG_BYTES = 20 * 1024 * 1024
 REQUIRED_COLUMNS = ("id", "title", "url")
 LIST_SEPARATOR = "|"
+_LOCALIZED = ("title", "description", "reason")  # "title.ja" columns hold the Japanese title
 _TRUE = {"true", "yes", "1", "y"}
 _FALSE = {"false", "no", "0", "n"}
 _products = TypeAdapter(list[Product])
@@ -48,10 +49,14 @@ def _read_json(text: str, *, file: str) -> tuple[list[Product], list[Problem]]:
 def _read_csv(text: str, *, file: str) -> tuple[list[Product], list[Problem]]:
     reader = csv.reader(io.StringIO(text, newline=""))
     header = [name.strip() for name in next(reader, [])]
-    missing = [name for name in REQUIRED_COLUMNS if name not in header]
+    missing = [name for name in REQUIRED_COLUMNS if not any(col.partition(".")[0] == name for col in header)]
     if missing:
         names = ", ".join(repr(name) for name in missing)
         return [], [Problem((), f"the header row has no column {names}; it has {header}", file=file)]
+    mixed = [name for name in _LOCALIZED if name in header and any(col.startswith(name + ".") for col in header)]
+    if mixed:
+        message = f"use either a {mixed[0]!r} column or {mixed[0]!r}.<locale> columns, not both"
+        return [], [Problem((), message, file=file)]
     duplicated = sorted({name for name in header if header.count(name) > 1})
     if duplicated:
         return [], [Problem((), f"the header row names column {duplicated[0]!r} twice", file=file)]
@@ -84,7 +89,7 @@ def _product_fields(cells: dict[str, str]) -> dict[str, Any]:
     for column, raw in cells.items():
         value = raw.strip()
         name, _, locale = column.partition(".")
-        if name in ("title", "description", "reason") and locale:
+        if name in _LOCALIZED and locale:
             if value:
                 fields.setdefault(name, {})[locale] = value
         elif column in ("price", "priority"):

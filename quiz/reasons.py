@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from quiz.schema import Quiz
 from quiz.scoring import Recommended
-from quiz.text import builtin, fill, join_labels, resolve
+from quiz.text import best_locale, builtin, fill, join_labels, resolve
 
 MAX_REASONS = 3
 
@@ -12,6 +12,7 @@ MAX_REASONS = 3
 def reason_for(quiz: Quiz, item: Recommended, locale: str, *, fallback: bool = False) -> str:
     """``Because you said “Dry” and “Fragrance-free”.``, from the answers that really counted."""
     default = quiz.locale
+    locale = best_locale(locale, quiz.all_locales(), default)
     title = resolve(item.product.title, locale, default)
     labels = reason_labels(quiz, item, locale)
     if fallback or not labels:

@@ -29,6 +29,15 @@ def locale_chain(locale: str, default: str) -> list[str]:
     return chain
 
 
+def best_locale(requested: str, available: Iterable[str], default: str) -> str:
+    """The quiz locale to speak to a shopper asking for ``requested``: ``ja-JP`` gets ``ja``."""
+    lowered = {locale.lower(): locale for locale in available}
+    for candidate in locale_chain(requested.lower(), default.lower()):
+        if candidate in lowered:
+            return lowered[candidate]
+    return default
+
+
 def resolve(text: Text, locale: str, default: str) -> str:
     """The string a shopper reading ``locale`` sees, following the fallback chain."""
     if isinstance(text, str):

@@ -1,7 +1,7 @@
 """The shopper's path: next question, branching, and answer validation."""
 
 import pytest
-from factory import make_quiz
+from factory import make_quiz, quiz_document
 
 from quiz.flow import AnswerError, parse_answer, predicted_path, walk
 from quiz.questions import RESULTS
@@ -93,8 +93,10 @@ def test_bad_answers_are_refused_with_a_code_the_widget_can_word(question_id, va
 
 def test_scale_accepts_only_its_points():
     quiz = make_quiz(
-        questions=[{"id": "strength", "type": "scale", "title": "How strong?", "min": 1, "max": 3, "step": 0.5}]
-        + make_quiz().model_dump(by_alias=True, exclude_unset=True)["questions"][1:]
+        questions=[
+            {"id": "strength", "type": "scale", "title": "How strong?", "min": 1, "max": 3, "step": 0.5},
+            *quiz_document()["questions"][1:],
+        ]
     )
     question = quiz.question("strength")
     assert parse_answer(question, ["2.5"]) == 2.5

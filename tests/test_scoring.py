@@ -106,10 +106,13 @@ def test_attribute_and_price_filters():
     document = quiz_document()
     document["products"][0]["attributes"] = {"texture": "gel"}
     document["questions"][1]["yes"] = {"require": {"attributes": {"texture": ["GEL", "cream"]}, "price_max": 30}}
-    result = recommend(make_quiz(questions=document["questions"], products=document["products"]), {
-        "skin": "dry",
-        "fragrance": "yes",
-    })
+    result = recommend(
+        make_quiz(questions=document["questions"], products=document["products"]),
+        {
+            "skin": "dry",
+            "fragrance": "yes",
+        },
+    )
     assert ids(result) == ["aqua"]
 
 

@@ -57,7 +57,7 @@ def test_deep_nesting_is_refused_without_recursing(tmp_path):
 
 
 def test_brackets_inside_strings_do_not_count_as_nesting():
-    document = quiz_document(intro="[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[ \\\" {{{{")
+    document = quiz_document(intro='[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[ \\" {{{{')
     assert problems_of(document) == []
 
 

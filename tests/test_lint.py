@@ -1,0 +1,117 @@
+"""`quiz lint`: logic mistakes in quizzes that validate."""
+
+from factory import make_quiz, quiz_document
+
+from quiz.lint import lint
+
+
+def findings(quiz):
+    return {(problem.severity, problem.path, problem.message) for problem in lint(quiz)}
+
+
+def messages(quiz):
+    return [f"{problem.severity} {problem.path}: {problem.message}" for problem in lint(quiz)]
+
+
+def test_the_factory_quiz_is_clean():
+    assert messages(make_quiz()) == []
+
+
+def test_unreachable_question_is_reported():
+    document = quiz_document()
+    document["questions"][0]["next"] = "results"
+    found = messages(make_quiz(questions=document["questions"]))
+    assert "warning questions[1]: no branch leads to question 'fragrance'; no shopper sees it" in found
+
+
+def test_branch_after_an_unconditional_branch_is_dead():
+    document = quiz_document()
+    document["questions"][0]["next"] = [
+        {"goto": "fragrance"},
+        {"if": {"question": "skin", "is": "dry"}, "goto": "results"},
+    ]
+    found = messages(make_quiz(questions=document["questions"]))
+    assert "warning questions[0].next[1]: an earlier branch has no condition, so this branch is never taken" in found
+
+
+def test_branch_whose_condition_no_answer_satisfies_is_reported():
+    document = quiz_document()
+    document["questions"][0]["next"] = [
+        {"if": {"all": [{"question": "skin", "is": "dry"}, {"question": "skin", "is": "oily"}]}, "goto": "results"}
+    ]
+    found = messages(make_quiz(questions=document["questions"]))
+    assert "warning questions[0].next[0]: no combination of answers takes this branch to 'results'" in found
+
+
+def test_branch_testing_a_question_asked_later_is_an_error():
+    document = quiz_document()
+    document["questions"][0]["next"] = [{"if": {"question": "fragrance", "is": "yes"}, "goto": "results"}]
+    found = messages(make_quiz(questions=document["questions"]))
+    assert "error questions[0].next[0].if: tests question 'fragrance', which is never asked before 'skin'" in found
+
+
+def test_product_no_answer_can_recommend_is_reported():
+    document = quiz_document()
+    document["products"].append({"id": "ghost", "title": "Ghost", "url": "/ghost", "tags": ["nothing"]})
+    found = messages(make_quiz(products=document["products"]))
+    assert "warning products[3]: product 'ghost' is not recommended on any answer path" in found
+
+
+def test_paths_that_hit_the_fallback_and_paths_with_nothing():
+    quiz = make_quiz(scoring={"fallback": ["aqua"], "min_score": 4})
+    found = messages(quiz)
+    assert any(line.startswith("warning scoring.fallback: 4 of 4 answer paths match no product") for line in found)
+    quiz = make_quiz(scoring={"min_score": 4})
+    found = messages(quiz)
+    assert any(line.startswith("error scoring: 4 of 4 answer paths show no product at all") for line in found)
+
+
+def test_ties_settled_only_by_product_id_are_reported():
+    document = quiz_document()
+    for product in document["products"]:
+        product.update(priority=0, price=10)
+    found = messages(make_quiz(products=document["products"]))
+    assert any("only the product id orders them, e.g. skin=dry fragrance=no" in line for line in found)
+
+
+def test_option_without_effect_among_options_with_effects():
+    document = quiz_document()
+    document["questions"][0]["options"].append({"id": "normal", "label": "Normal"})
+    found = messages(make_quiz(questions=document["questions"]))
+    assert (
+        "warning questions[0].options[2]: option 'normal' affects neither scoring nor branching, "
+        "unlike the other options" in found
+    )
+
+
+def test_option_used_only_for_branching_has_an_effect():
+    document = quiz_document()
+    document["questions"][0]["options"].append({"id": "normal", "label": "Normal"})
+    document["questions"][0]["next"] = [{"if": {"question": "skin", "is": "normal"}, "goto": "results"}]
+    found = messages(make_quiz(questions=document["questions"]))
+    assert not any("affects neither" in line for line in found)
+
+
+def test_tag_no_product_has_is_a_likely_typo():
+    document = quiz_document()
+    document["questions"][0]["options"][0]["points"] = {"tags": {"hydrating": 3, "hydratng": 1}}
+    found = messages(make_quiz(questions=document["questions"]))
+    assert "warning questions[0].options[0].points.tags: no product has the tag 'hydratng'; is it a typo?" in found
+
+
+def test_missing_translations_for_declared_locales():
+    document = quiz_document(locale="en", locales=["en", "ja"], title={"en": "Serum finder"})
+    found = messages(make_quiz(**{key: document[key] for key in ("locale", "locales", "title")}))
+    assert "warning title: no ja translation (declared in 'locales')" in found
+    assert "warning questions[0].title: 'Your skin?' is one string for every locale; translate it per locale" in found
+
+
+def test_consent_without_version_is_an_error():
+    quiz = make_quiz(lead_capture={"channels": ["email"], "consent": {"text": "Send me offers"}})
+    found = messages(quiz)
+    assert (
+        "error lead_capture.consent: consent text has no 'version'; without it you cannot prove "
+        "which wording a shopper agreed to" in found
+    )
+    versioned = make_quiz(lead_capture={"channels": ["email"], "consent": {"text": "Offers", "version": "2026-11"}})
+    assert not any("consent" in line for line in messages(versioned))
