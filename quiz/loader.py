@@ -64,8 +64,11 @@ def parse_quiz(text: str, *, file: str = "<quiz>", base_dir: Path | None = None)
     if loaded.problems:
         loaded.problems = [problem if problem.file else locate([problem], text, file)[0] for problem in loaded.problems]
         return loaded
+    inline = document.get("products", [])
+    if catalog and isinstance(inline, list):
+        document = {**document, "products": [*inline, *catalog]}
     try:
-        quiz = Quiz.model_validate({**document, "products": [*document.get("products", []), *catalog]})
+        quiz = Quiz.model_validate(document)
     except ValidationError as error:
         loaded.problems = locate(from_validation_error(error, document), text, file)
         return loaded

@@ -128,6 +128,8 @@ def _effect(quiz: Quiz, effect: Effect, where: Loc) -> Iterator[Problem]:
 
 def _locales(quiz: Quiz) -> Iterator[Problem]:
     declared = set(quiz.all_locales())
+    if quiz.locale not in declared:
+        yield Problem(("locale",), f"the default locale {quiz.locale!r} is not among locales {quiz.locales}")
     for location, text in texts(quiz):
         if isinstance(text, dict):
             for locale in text:

@@ -6,7 +6,7 @@ import json
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import Field, StringConstraints
 
 from quiz.products import Currency, Model, Product, ProductId, Slug, TagName
 from quiz.questions import Question, Rule
@@ -103,12 +103,6 @@ class Quiz(Model):
     lead_capture: LeadCapture | None = None
     theme: Theme = Field(default_factory=Theme)
     embed: Embed = Field(default_factory=Embed)
-
-    @model_validator(mode="after")
-    def _default_locale_is_declared(self) -> Quiz:
-        if self.locales and self.locale not in self.locales:
-            raise ValueError(f"the default locale {self.locale!r} is not among locales {self.locales}")
-        return self
 
     def all_locales(self) -> list[str]:
         return self.locales or [self.locale]
