@@ -74,7 +74,7 @@ def quizzes(draw):
             question.update(min=1, max=5)
         else:
             question.update(min=0, max=100)
-        later = ids[index + 1 :] + ["results"]
+        later = [*ids[index + 1 :], "results"]
         if draw(st.booleans()):
             question["next"] = [
                 {"if": {"question": question_id, "answered": True}, "goto": draw(st.sampled_from(later))}
