@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import cached_property
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
@@ -152,6 +153,10 @@ class YesNo(_Question):
     no_label: Text = {"en": "No", "ja": "いいえ"}
 
     def choices(self) -> list[Option]:
+        return self._choices
+
+    @cached_property
+    def _choices(self) -> list[Option]:
         return [
             Option(id="yes", label=self.yes_label, **self.yes.model_dump(exclude_unset=True)),
             Option(id="no", label=self.no_label, **self.no.model_dump(exclude_unset=True)),

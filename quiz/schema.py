@@ -124,6 +124,11 @@ class Quiz(Model):
                 index.setdefault(tag, []).append(product.id)
         return index
 
+    @cached_property
+    def derived(self) -> dict[object, Any]:
+        """Data the engine derives from this quiz on first use (the quiz is frozen, so it stays true)."""
+        return {}
+
     def question(self, question_id: str) -> Question:
         return self.questions[self.question_index[question_id]]
 

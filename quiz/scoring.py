@@ -5,9 +5,10 @@ Deterministic by construction: no randomness, and every tie ends at the product 
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -17,6 +18,8 @@ from quiz.products import Product, ProductFilter
 from quiz.questions import CHOICE_TYPES, NUMERIC_TYPES, Effect
 from quiz.schema import Quiz
 from quiz.text import Text
+
+_SOLD_OUT = ProductFilter(in_stock=False)
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,7 @@ def recommend(quiz: Quiz, answers: Answers) -> Recommendation:
     causes = list(active_causes(quiz, answers))
     eligible = _eligible(quiz, causes)
     scores = _scores(quiz, causes, eligible)
-    ranked = sorted(_qualifying(quiz, scores, eligible), key=lambda product: _rank_key(quiz, product, scores))
+    ranked = _Ranking(quiz, scores)
     chosen = _diverse(quiz, ranked)
     fallback = not chosen
     if fallback:
@@ -82,7 +85,7 @@ def recommend(quiz: Quiz, answers: Answers) -> Recommendation:
         items=items,
         fallback=fallback,
         qualified=len(ranked),
-        tied_on_id=not fallback and _tied_on_id(quiz, ranked, chosen, scores),
+        tied_on_id=not fallback and ranked.tied_on_id(),
     )
 
 
@@ -125,45 +128,91 @@ def _answer_label(quiz: Quiz, question_id: str, answers: Answers) -> Text:
 
 def _eligible(quiz: Quiz, causes: list[Cause]) -> set[str]:
     """Products that pass every hard rule in force (and stock, when out-of-stock items are hidden)."""
-    requires = [cause.effect.require for cause in causes if cause.effect.require is not None]
-    excludes = [cause.effect.exclude for cause in causes if cause.effect.exclude is not None]
-    hide_sold_out = quiz.scoring.out_of_stock == "hide"
-    return {
-        product.id
-        for product in quiz.products
-        if (product.in_stock or not hide_sold_out) and _passes(product, requires, excludes)
-    }
-
-
-def _passes(product: Product, requires: list[ProductFilter], excludes: list[ProductFilter]) -> bool:
-    return all(rule.matches(product) for rule in requires) and not any(rule.matches(product) for rule in excludes)
+    eligible = set(quiz.product_index)
+    if quiz.scoring.out_of_stock == "hide":
+        eligible -= _matching(quiz, _SOLD_OUT)
+    for cause in causes:
+        if cause.effect.require is not None:
+            eligible &= _matching(quiz, cause.effect.require)
+        if cause.effect.exclude is not None:
+            eligible -= _matching(quiz, cause.effect.exclude)
+    return eligible
 
 
 def _scores(quiz: Quiz, causes: list[Cause], eligible: set[str]) -> dict[str, float]:
-    scores = dict.fromkeys(eligible, 0.0)
+    """Each eligible product's points: tag weights are summed first, so each tag's products are visited once."""
+    per_tag: dict[str, float] = {}
+    per_product: dict[str, float] = {}
     for cause in causes:
         points = cause.effect.points
-        if points is None:
-            continue
-        for product_id, weight in points.products.items():
+        if points is not None:
+            for tag, weight in points.tags.items():
+                per_tag[tag] = per_tag.get(tag, 0.0) + weight
+            for product_id, weight in points.products.items():
+                per_product[product_id] = per_product.get(product_id, 0.0) + weight
+    scores = dict.fromkeys(eligible, 0.0)
+    for tag, weight in per_tag.items():
+        for product_id in quiz.tag_index.get(tag, ()):
             if product_id in scores:
                 scores[product_id] += weight
-        for tag, weight in points.tags.items():
-            for product_id in quiz.tag_index.get(tag, ()):
-                if product_id in scores:
-                    scores[product_id] += weight
+    for product_id, weight in per_product.items():
+        if product_id in scores:
+            scores[product_id] += weight
     return scores
 
 
-def _qualifying(quiz: Quiz, scores: dict[str, float], eligible: set[str]) -> Iterator[Product]:
-    floor = quiz.scoring.min_score
-    for product_id, score in scores.items():
-        if (score >= floor) if floor is not None else (score > 0):
-            yield quiz.product_index[product_id]
+class _Ranking:
+    """Qualifying products in rank order, sorted lazily: a page of results needs only the top few."""
+
+    def __init__(self, quiz: Quiz, scores: dict[str, float]) -> None:
+        floor = quiz.scoring.min_score
+        static = _static_rank_keys(quiz)
+        self._heap = [
+            (-round(score, 9), *static[product_id])
+            for product_id, score in scores.items()
+            if (score >= floor if floor is not None else score > 0)
+        ]
+        heapq.heapify(self._heap)
+        self._size = len(self._heap)
+        self._index = quiz.product_index
+        self.taken: list[tuple[Any, ...]] = []
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __iter__(self) -> Iterator[Product]:
+        for key in self.taken:
+            yield self._index[key[-1]]
+        while self._heap:
+            key = heapq.heappop(self._heap)
+            self.taken.append(key)
+            yield self._index[key[-1]]
+
+    def tied_on_id(self) -> bool:
+        """Whether two neighbours, down to the first product left out, differ only by product id."""
+        if self._heap:
+            self.taken.append(heapq.heappop(self._heap))
+        keys = [key[:-1] for key in self.taken]
+        return any(first == second for first, second in itertools.pairwise(keys))
 
 
-def _rank_key(quiz: Quiz, product: Product, scores: dict[str, float]) -> tuple[Any, ...]:
-    return (-round(scores[product.id], 9), *_tie_keys(quiz, product), product.id)
+def _static_rank_keys(quiz: Quiz) -> dict[str, tuple[Any, ...]]:
+    """Each product's tie-break keys, ending with its id: they depend only on the quiz."""
+    keys = quiz.derived.get("rank_keys")
+    if keys is None:
+        keys = {product.id: (*_tie_keys(quiz, product), product.id) for product in quiz.products}
+        quiz.derived["rank_keys"] = keys
+    return keys
+
+
+def _matching(quiz: Quiz, product_filter: ProductFilter) -> frozenset[str]:
+    """Ids of the products a filter selects, computed once per distinct filter."""
+    key = ("filter", product_filter.model_dump_json())
+    matches = quiz.derived.get(key)
+    if matches is None:
+        matches = frozenset(product.id for product in quiz.products if product_filter.matches(product))
+        quiz.derived[key] = matches
+    return matches
 
 
 def _tie_keys(quiz: Quiz, product: Product) -> tuple[float, ...]:
@@ -177,30 +226,23 @@ def _tie_keys(quiz: Quiz, product: Product) -> tuple[float, ...]:
     return tuple(keys[name] for name in quiz.scoring.tie_break)
 
 
-def _diverse(quiz: Quiz, ranked: list[Product]) -> list[Product]:
+def _diverse(quiz: Quiz, ranked: Iterable[Product]) -> list[Product]:
     """The top products, taking at most ``max_per_tag`` of any one tag when diversity is on."""
     diversity = quiz.scoring.diversity
     count = quiz.scoring.count
-    if diversity is None:
-        return ranked[:count]
     chosen: list[Product] = []
     per_tag: dict[str, int] = {}
     for product in ranked:
-        tags = [tag for tag in product.tags if diversity.tags is None or tag in diversity.tags]
-        if any(per_tag.get(tag, 0) >= diversity.max_per_tag for tag in tags):
-            continue
-        for tag in tags:
-            per_tag[tag] = per_tag.get(tag, 0) + 1
+        if diversity is not None:
+            tags = [tag for tag in product.tags if diversity.tags is None or tag in diversity.tags]
+            if any(per_tag.get(tag, 0) >= diversity.max_per_tag for tag in tags):
+                continue
+            for tag in tags:
+                per_tag[tag] = per_tag.get(tag, 0) + 1
         chosen.append(product)
         if len(chosen) == count:
             break
     return chosen
-
-
-def _tied_on_id(quiz: Quiz, ranked: list[Product], chosen: list[Product], scores: dict[str, float]) -> bool:
-    """Whether two products next to each other, up to the first one left out, differ only by id."""
-    keys = [_rank_key(quiz, product, scores)[:-1] for product in ranked[: len(chosen) + 1]]
-    return any(first == second for first, second in itertools.pairwise(keys))
 
 
 def _trace(causes: list[Cause], product: Product) -> list[Contribution]:
