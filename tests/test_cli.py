@@ -21,7 +21,7 @@ def test_lint_prints_located_warnings_and_exits_zero_without_errors(tmp_path, ca
     assert main(["lint", path]) == 0
     out, err = capsys.readouterr()
     assert out.splitlines() == [
-        f"{path}:33:5: warning: products[3]: product 'ghost' is not recommended on any answer path"
+        f"{path}:78:5: warning: products[3]: product 'ghost' is not recommended on any answer path"
     ]
     assert err.strip() == f"{path}: 0 error(s), 1 warning(s)"
 
