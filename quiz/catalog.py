@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -21,47 +22,75 @@ _FALSE = {"false", "no", "0", "n"}
 _products = TypeAdapter(list[Product])
 
 
-def read_catalog(text: str, *, file: str) -> tuple[list[Product], list[Problem]]:
+@dataclass
+class Catalog:
+    """A catalog file's products, the line each starts on, and its problems."""
+
+    file: str
+    products: list[Product] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def read_catalog(text: str, *, file: str) -> Catalog:
     """Products from a catalog file's text; CSV unless the name ends in ``.json``."""
+    catalog = Catalog(file)
     if file.lower().endswith(".json"):
-        return _read_json(text, file=file)
-    return _read_csv(text, file=file)
+        _read_json(text, catalog)
+    else:
+        _read_csv(text, catalog)
+    if catalog.problems:
+        catalog.products, catalog.lines = [], []
+    return catalog
 
 
-def _read_json(text: str, *, file: str) -> tuple[list[Product], list[Problem]]:
+def _read_json(text: str, catalog: Catalog) -> None:
+    file = catalog.file
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:
-        return [], [Problem((), f"not valid JSON: {error.msg}", file=file, line=error.lineno, column=error.colno)]
+        catalog.problems.append(
+            Problem((), f"not valid JSON: {error.msg}", file=file, line=error.lineno, column=error.colno)
+        )
+        return
     except RecursionError:
-        return [], [Problem((), "nested too deeply to read", file=file)]
+        catalog.problems.append(Problem((), "nested too deeply to read", file=file))
+        return
     prefix: tuple[str, ...] = ()
     if isinstance(data, dict) and "products" in data:
         data, prefix = data["products"], ("products",)
     if not isinstance(data, list):
-        return [], [Problem((), "a JSON catalog is a list of products, or an object with a 'products' list", file=file)]
+        message = "a JSON catalog is a list of products, or an object with a 'products' list"
+        catalog.problems.append(Problem((), message, file=file))
+        return
     try:
-        return _products.validate_python(data), []
+        catalog.products = _products.validate_python(data)
     except ValidationError as error:
-        return [], locate(from_validation_error(error, data, prefix=prefix), text, file)
+        catalog.problems = locate(from_validation_error(error, data, prefix=prefix), text, file)
+        return
+    starts = locate([Problem((*prefix, index), "") for index in range(len(data))], text, file)
+    catalog.lines = [problem.line for problem in sorted(starts, key=lambda problem: problem.location)]
 
 
-def _read_csv(text: str, *, file: str) -> tuple[list[Product], list[Problem]]:
+def _read_csv(text: str, catalog: Catalog) -> None:
+    file = catalog.file
     reader = csv.reader(io.StringIO(text, newline=""))
     header = [name.strip() for name in next(reader, [])]
     missing = [name for name in REQUIRED_COLUMNS if not any(col.partition(".")[0] == name for col in header)]
     if missing:
         names = ", ".join(repr(name) for name in missing)
-        return [], [Problem((), f"the header row has no column {names}; it has {header}", file=file)]
+        catalog.problems.append(Problem((), f"the header row has no column {names}; it has {header}", file=file))
+        return
     mixed = [name for name in _LOCALIZED if name in header and any(col.startswith(name + ".") for col in header)]
     if mixed:
         message = f"use either a {mixed[0]!r} column or {mixed[0]!r}.<locale> columns, not both"
-        return [], [Problem((), message, file=file)]
+        catalog.problems.append(Problem((), message, file=file))
+        return
     duplicated = sorted({name for name in header if header.count(name) > 1})
     if duplicated:
-        return [], [Problem((), f"the header row names column {duplicated[0]!r} twice", file=file)]
-    products: list[Product] = []
-    problems: list[Problem] = []
+        catalog.problems.append(Problem((), f"the header row names column {duplicated[0]!r} twice", file=file))
+        return
+    problems = catalog.problems
     for row in reader:
         line = reader.line_num
         if not any(cell.strip() for cell in row):
@@ -73,14 +102,14 @@ def _read_csv(text: str, *, file: str) -> tuple[list[Product], list[Problem]]:
             continue
         try:
             fields = _product_fields(dict(zip(header, row, strict=True)))
-            products.append(Product.model_validate(fields))
+            catalog.products.append(Product.model_validate(fields))
+            catalog.lines.append(line)
         except _CellError as error:
             problems.append(_cell_problem(error.column, str(error), header, file=file, line=line))
         except ValidationError as error:
             for problem in from_validation_error(error, fields):
                 column = str(problem.location[0]) if problem.location else ""
                 problems.append(_cell_problem(column, problem.message, header, file=file, line=line))
-    return products, problems
 
 
 def _product_fields(cells: dict[str, str]) -> dict[str, Any]:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 
 from quiz.lint import lint
 from quiz.loader import Loaded, load_quiz
-from quiz.problems import locate
 from quiz.schema import json_schema_text
 from quiz.simulate import EXHAUSTIVE_LIMIT, SAMPLES, Coverage, simulate
 
@@ -20,7 +20,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not hasattr(args, "run"):
         parser.print_help()
         return 2
-    return int(args.run(args))
+    try:
+        return int(args.run(args))
+    except BrokenPipeError:
+        # The reader went away (`quiz simulate ... | head`): stop quietly, as Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -69,7 +74,7 @@ def run_lint(args: argparse.Namespace) -> int:
         if result.quiz is None:
             status = 1
             continue
-        problems = locate(lint(result.quiz), result.source, result.file)
+        problems = result.locate(lint(result.quiz))
         for problem in problems:
             print(problem.render(with_severity=True))
         errors = sum(problem.severity == "error" for problem in problems)

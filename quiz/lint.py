@@ -12,8 +12,9 @@ from quiz.schema import Quiz
 from quiz.simulate import Coverage, Path, simulate
 from quiz.text import missing_locales
 
-# Texts a shopper reads while answering: a plain string there is one language for everyone.
-_QUESTION_TEXT_ROOTS = ("title", "intro", "start_label", "questions", "results")
+# Texts a shopper reads while answering or opting in: a plain string there is one language for
+# everyone. Product titles are left alone, since brand names often are the same everywhere.
+_QUESTION_TEXT_ROOTS = ("title", "intro", "start_label", "questions", "results", "lead_capture")
 
 
 def lint(quiz: Quiz, *, coverage: Coverage | None = None) -> list[Problem]:
@@ -109,9 +110,14 @@ def _topological(quiz: Quiz) -> list[str]:
 
 def _outcomes(quiz: Quiz, coverage: Coverage) -> Iterator[Problem]:
     scope = "any answer path" if coverage.mode == "exhaustive" else f"any of {coverage.paths} sampled answer paths"
+    hidden = quiz.scoring.out_of_stock == "hide"
     for product_id in coverage.never:
         index = next(i for i, product in enumerate(quiz.products) if product.id == product_id)
-        yield _warning(("products", index), f"product {product_id!r} is not recommended on {scope}")
+        if hidden and not quiz.product_index[product_id].in_stock:
+            message = f"product {product_id!r} is out of stock, so it is hidden (scoring.out_of_stock is 'hide')"
+        else:
+            message = f"product {product_id!r} is not recommended on {scope}"
+        yield _warning(("products", index), message)
     if coverage.empty_paths:
         yield _error(
             ("scoring",),
@@ -223,6 +229,12 @@ def _translations(quiz: Quiz) -> Iterator[Problem]:
     locales = quiz.all_locales()
     if len(locales) < 2:
         return
+    for index, product in enumerate(quiz.products):
+        for name in ("title", "description", "reason"):
+            text = getattr(product, name)
+            missing = missing_locales(text, locales) if text is not None else []
+            if missing:
+                yield _warning(("products", index, name), f"no {', '.join(missing)} translation")
     for location, text in texts(quiz):
         missing = missing_locales(text, locales)
         if missing:

@@ -7,16 +7,15 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from quiz.catalog import MAX_CATALOG_BYTES, read_catalog
+from quiz.catalog import MAX_CATALOG_BYTES, Catalog, read_catalog
 from quiz.migrations import MigrationError, migrate
 from quiz.problems import Problem, from_validation_error, locate, remember_field_names
-from quiz.products import Product
 from quiz.references import check_references
 from quiz.schema import Quiz
 
@@ -35,7 +34,30 @@ class Loaded:
     quiz: Quiz | None = None
     problems: list[Problem] = field(default_factory=list)
     source: str = ""
-    data: Any = None
+    catalog: Catalog | None = None
+    inline_products: int = 0
+
+    def locate(self, problems: list[Problem]) -> list[Problem]:
+        """Line and column for each problem: in the quiz file, or in the catalog for its products."""
+        in_quiz, in_catalog = [], []
+        for problem in problems:
+            index = self._catalog_index(problem)
+            if index is None:
+                in_quiz.append(problem)
+            else:
+                assert self.catalog is not None
+                line = self.catalog.lines[index]
+                in_catalog.append(replace(problem, file=self.catalog.file, line=line, column=1))
+        return locate(in_quiz, self.source, self.file) + in_catalog
+
+    def _catalog_index(self, problem: Problem) -> int | None:
+        location = problem.location
+        if self.catalog is None or len(location) < 2 or location[0] != "products":
+            return None
+        index = location[1]
+        if not isinstance(index, int) or index < self.inline_products:
+            return None
+        return index - self.inline_products
 
 
 def load_quiz(path: str | Path) -> Loaded:
@@ -54,27 +76,27 @@ def parse_quiz(text: str, *, file: str = "<quiz>", base_dir: Path | None = None)
     data = _parse_json(text, file, loaded.problems)
     if data is None:
         return loaded
-    loaded.data = data
     try:
         document = migrate(data)
     except MigrationError as error:
-        loaded.problems = locate([Problem(("version",), str(error))], text, file)
+        loaded.problems = loaded.locate([Problem(("version",), str(error))])
         return loaded
-    catalog = _catalog_products(document, base_dir, loaded.problems)
+    loaded.catalog = _read_catalog_of(document, base_dir, loaded.problems)
     if loaded.problems:
-        loaded.problems = [problem if problem.file else locate([problem], text, file)[0] for problem in loaded.problems]
+        loaded.problems = [problem if problem.file else loaded.locate([problem])[0] for problem in loaded.problems]
         return loaded
     inline = document.get("products", [])
-    if catalog and isinstance(inline, list):
-        document = {**document, "products": [*inline, *catalog]}
+    if loaded.catalog is not None and isinstance(inline, list):
+        loaded.inline_products = len(inline)
+        document = {**document, "products": [*inline, *loaded.catalog.products]}
     try:
         quiz = Quiz.model_validate(document)
     except ValidationError as error:
-        loaded.problems = locate(from_validation_error(error, document), text, file)
+        loaded.problems = loaded.locate(from_validation_error(error, document))
         return loaded
     problems = check_references(quiz)
     if problems:
-        loaded.problems = locate(problems, text, file)
+        loaded.problems = loaded.locate(problems)
         return loaded
     loaded.quiz = quiz
     return loaded
@@ -166,20 +188,18 @@ def _max_depth(text: str) -> int:
     return deepest
 
 
-def _catalog_products(document: dict[str, Any], base_dir: Path | None, problems: list[Problem]) -> list[Product]:
+def _read_catalog_of(document: dict[str, Any], base_dir: Path | None, problems: list[Problem]) -> Catalog | None:
     name = document.get("catalog")
-    if name is None:
-        return []
     if not isinstance(name, str) or base_dir is None:
-        return []  # the model reports the wrong type; without a directory there is nothing to read
+        return None  # the model reports a wrong type; without a folder there is nothing to read
     base = base_dir.resolve()
     path = (base / name).resolve()
     if not path.is_relative_to(base):
         problems.append(Problem(("catalog",), f"the catalog {name!r} must be inside the quiz's folder"))
-        return []
+        return None
     text = _read_text(path, MAX_CATALOG_BYTES, problems)
     if text is None:
-        return []
-    products, catalog_problems = read_catalog(text, file=str(base_dir / name))
-    problems.extend(catalog_problems)
-    return products
+        return None
+    catalog = read_catalog(text, file=str(base_dir / name))
+    problems.extend(catalog.problems)
+    return catalog

@@ -115,3 +115,29 @@ def test_consent_without_version_is_an_error():
     )
     versioned = make_quiz(lead_capture={"channels": ["email"], "consent": {"text": "Offers", "version": "2026-11"}})
     assert not any("consent" in line for line in messages(versioned))
+
+
+def test_sold_out_product_is_explained_not_called_unreachable():
+    document = quiz_document()
+    document["products"][2]["in_stock"] = False
+    found = messages(make_quiz(products=document["products"]))
+    assert (
+        "warning products[2]: product 'matte' is out of stock, so it is hidden (scoring.out_of_stock is 'hide')"
+        in found
+    )
+
+
+def test_product_and_consent_texts_need_every_declared_locale():
+    document = quiz_document()
+    document["products"][0]["title"] = {"en": "Aqua serum"}
+    quiz = make_quiz(
+        products=document["products"],
+        locales=["en", "ja"],
+        lead_capture={"channels": ["email"], "consent": {"text": "Send me offers", "version": "1"}},
+    )
+    found = messages(quiz)
+    assert "warning products[0].title: no ja translation" in found
+    assert (
+        "warning lead_capture.consent.text: 'Send me offers' is one string for every locale; translate it per locale"
+        in found
+    )
