@@ -52,10 +52,9 @@ def build_quiz(products: int, rng: random.Random) -> Quiz:
         }
         for index in range(products)
     ]
-    return Quiz.model_validate(
-        {"version": 1, "id": "bench", "title": "Bench", "questions": questions, "products": catalog,
-         "scoring": {"rules": rules, "count": 5, "diversity": {"max_per_tag": 2}}}  # fmt: skip
-    )
+    scoring = {"rules": rules, "count": 5, "diversity": {"max_per_tag": 2}}
+    document = {"version": 1, "id": "bench", "title": "Bench", "questions": questions, "products": catalog}
+    return Quiz.model_validate({**document, "scoring": scoring})
 
 
 def _weights(rng: random.Random) -> dict[str, int]:
@@ -76,30 +75,33 @@ def per_call(function, repeats: int) -> float:
     return statistics.median(timings)
 
 
+def measure(size: int, rng: random.Random) -> tuple[float, float, float]:
+    """Seconds per call: recommend, recommend plus reasons, and the baseline sort."""
+    quiz = build_quiz(size, rng)
+    shoppers = [shopper(quiz, rng) for _ in range(20)]
+    repeats = max(20, 20_000 // size)
+    turn = iter(range(10**9))
+
+    def score() -> None:
+        recommend(quiz, shoppers[next(turn) % len(shoppers)])
+
+    def score_and_explain() -> None:
+        result = recommend(quiz, shoppers[next(turn) % len(shoppers)])
+        for item in result.items:
+            reason_for(quiz, item, "en")
+
+    def baseline() -> None:
+        sorted(quiz.products, key=lambda product: product.price or 0)
+
+    return per_call(score, repeats), per_call(score_and_explain, repeats), per_call(baseline, repeats)
+
+
 def main() -> None:
     rng = random.Random(0)
     print(f"{QUESTIONS} questions; median of repeated calls; baseline = sorting the catalog by price once")
     print(f"{'products':>9} {'recommend ms':>13} {'+ reasons ms':>13} {'baseline ms':>12} {'ratio':>7}")
     for size in SIZES:
-        quiz = build_quiz(size, rng)
-        answers = [shopper(quiz, rng) for _ in range(20)]
-        repeats = max(20, 20_000 // size)
-        calls = iter(range(10**9))
-
-        def score() -> None:
-            recommend(quiz, answers[next(calls) % len(answers)])
-
-        def score_and_explain() -> None:
-            result = recommend(quiz, answers[next(calls) % len(answers)])
-            for item in result.items:
-                reason_for(quiz, item, "en")
-
-        def baseline() -> None:
-            sorted(quiz.products, key=lambda product: product.price or 0)
-
-        recommend_s = per_call(score, repeats)
-        explained_s = per_call(score_and_explain, repeats)
-        baseline_s = per_call(baseline, repeats)
+        recommend_s, explained_s, baseline_s = measure(size, rng)
         print(
             f"{size:>9,} {recommend_s * 1000:>13.3f} {explained_s * 1000:>13.3f} {baseline_s * 1000:>12.3f}"
             f" {recommend_s / baseline_s:>6.1f}x"
