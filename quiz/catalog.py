@@ -76,7 +76,8 @@ def _read_csv(text: str, catalog: Catalog) -> None:
     file = catalog.file
     reader = csv.reader(io.StringIO(text, newline=""))
     header = [name.strip() for name in next(reader, [])]
-    missing = [name for name in REQUIRED_COLUMNS if not any(col.partition(".")[0] == name for col in header)]
+    present = {name.partition(".")[0] if name.partition(".")[0] in _LOCALIZED else name for name in header}
+    missing = [name for name in REQUIRED_COLUMNS if name not in present]
     if missing:
         names = ", ".join(repr(name) for name in missing)
         catalog.problems.append(Problem((), f"the header row has no column {names}; it has {header}", file=file))

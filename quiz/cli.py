@@ -92,17 +92,15 @@ def run_simulate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(coverage.as_dict(), indent=2, ensure_ascii=False))
     else:
-        print(_report(coverage, [product.id for product in result.quiz.products]))
+        print(_report(coverage, [product.id for product in result.quiz.products], limit=args.limit))
     return 0
 
 
-def _report(coverage: Coverage, product_ids: list[str]) -> str:
+def _report(coverage: Coverage, product_ids: list[str], *, limit: int) -> str:
     if coverage.mode == "exhaustive":
         lines = [f"Played all {coverage.paths} answer paths."]
     else:
-        lines = [
-            f"More than {EXHAUSTIVE_LIMIT} answer paths: played a sample of {coverage.paths} (seed {coverage.seed})."
-        ]
+        lines = [f"More than {limit} answer paths: played a sample of {coverage.paths} (seed {coverage.seed})."]
     lines.append("")
     lines.append(f"{'product':<32} {'recommended':>12} {'as fallback':>12}")
     for product_id in sorted(product_ids, key=lambda pid: (-coverage.recommended[pid], pid)):

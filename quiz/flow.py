@@ -21,6 +21,7 @@ from quiz.questions import (
     YesNo,
 )
 from quiz.schema import Quiz
+from quiz.text import format_number
 
 
 class AnswerError(ValueError):
@@ -95,8 +96,10 @@ def parse_answer(question: Question, values: Sequence[str]) -> Answer | None:
     if isinstance(question, Info):
         return None
     if not values:
-        if question.optional or (isinstance(question, MultipleChoice) and question.min == 0):
-            return [] if isinstance(question, MultipleChoice) else None
+        if question.optional:
+            return None
+        if isinstance(question, MultipleChoice) and question.min == 0:
+            return []  # answered: none of these
         raise AnswerError("required", "this question needs an answer")
     if isinstance(question, MultipleChoice):
         return _picks(question, values)
@@ -141,11 +144,11 @@ def _number(question: Scale | Number, raw: str) -> float:
         raise AnswerError("not_a_number", f"{raw[:40]!r} is not a number", value=raw[:40])
     low, high = question.min, question.max
     if low is not None and value < low:
-        raise AnswerError("too_small", f"the smallest answer is {low:g}", min=low)
+        raise AnswerError("too_small", f"the smallest answer is {format_number(low)}", min=low)
     if high is not None and value > high:
-        raise AnswerError("too_large", f"the largest answer is {high:g}", max=high)
+        raise AnswerError("too_large", f"the largest answer is {format_number(high)}", max=high)
     if isinstance(question, Scale) and round(value, 6) not in question.values():
-        raise AnswerError("off_scale", f"{value:g} is not a point on the scale", value=value)
+        raise AnswerError("off_scale", f"{format_number(value)} is not a point on the scale", value=value)
     if isinstance(question, Number) and question.integer and value != int(value):
         raise AnswerError("not_whole", "a whole number, please", value=value)
     return value

@@ -10,7 +10,7 @@ from quiz.questions import CHOICE_TYPES, Question
 from quiz.references import successors, texts
 from quiz.schema import Quiz
 from quiz.simulate import Coverage, Path, simulate
-from quiz.text import missing_locales
+from quiz.text import format_number, missing_locales
 
 # Texts a shopper reads while answering or opting in: a plain string there is one language for
 # everyone. Product titles are left alone, since brand names often are the same everywhere.
@@ -21,7 +21,7 @@ def lint(quiz: Quiz, *, coverage: Coverage | None = None) -> list[Problem]:
     """Warnings and errors, in the order a merchant would fix them."""
     coverage = coverage or simulate(quiz)
     problems: list[Problem] = []
-    problems += _unreachable(quiz)
+    problems += _unreachable(quiz, coverage)
     problems += _dead_branches(quiz, coverage)
     problems += _unasked_conditions(quiz)
     problems += _outcomes(quiz, coverage)
@@ -48,11 +48,13 @@ def reachable(quiz: Quiz) -> list[str]:
     return seen
 
 
-def _unreachable(quiz: Quiz) -> Iterator[Problem]:
+def _unreachable(quiz: Quiz, coverage: Coverage) -> Iterator[Problem]:
     can_reach = set(reachable(quiz))
     for index, question in enumerate(quiz.questions):
         if question.id not in can_reach:
             yield _warning(("questions", index), f"no branch leads to question {question.id!r}; no shopper sees it")
+        elif coverage.mode == "exhaustive" and question.id not in coverage.visited:
+            yield _warning(("questions", index), f"no combination of answers leads to question {question.id!r}")
 
 
 def _dead_branches(quiz: Quiz, coverage: Coverage) -> Iterator[Problem]:
@@ -143,9 +145,10 @@ def _describe(path: Path) -> str:
     for question_id, answer in path.items():
         if answer is None:
             continue
-        shown = (
-            ",".join(answer) if isinstance(answer, list) else (f"{answer:g}" if isinstance(answer, float) else answer)
-        )
+        if isinstance(answer, list):
+            shown = ",".join(answer)
+        else:
+            shown = format_number(answer) if isinstance(answer, float) else answer
         parts.append(f"{question_id}={shown or '(none)'}")
     return " ".join(parts) or "(no answers)"
 

@@ -155,7 +155,8 @@ def _message(detail: Any) -> str:
         wanted = msg.removeprefix("Input should be ").removeprefix("a valid ").split(",")[0]
         wanted = _JSON_WORDS.get(wanted, wanted)
         return f"expected {wanted}, got {_show(value)}"
-    return f"{_lower_first(msg.removeprefix('Input '))}, got {_show(value)}"
+    text = _lower_first(msg.removeprefix("Input "))
+    return text if ", got " in text else f"{text}, got {_show(value)}"
 
 
 def _lower_first(text: str) -> str:
@@ -205,5 +206,5 @@ def _models_in(annotation: Any) -> list[type[BaseModel]]:
 
 
 def _suggestion(key: str) -> str:
-    close = difflib.get_close_matches(key, sorted(_FIELD_NAMES), n=1, cutoff=0.75)
+    close = difflib.get_close_matches(key, sorted(_FIELD_NAMES - {key}), n=1, cutoff=0.75)
     return f"; did you mean {close[0]!r}?" if close else ""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from quiz.text import Text
 
@@ -41,6 +41,11 @@ class Product(Model):
     reason: Text | None = Field(
         None, description="This product's own reason template; {reasons} and {product} are filled in."
     )
+
+    @field_validator("tags")
+    @classmethod
+    def _each_tag_once(cls, tags: list[str]) -> list[str]:
+        return list(dict.fromkeys(tags))  # a repeated tag must not earn its points twice
 
 
 class ProductFilter(Model):
@@ -100,4 +105,13 @@ class ProductFilter(Model):
 def _attribute_equal(actual: AttributeValue, wanted: AttributeValue) -> bool:
     if isinstance(actual, str) and isinstance(wanted, str):
         return actual.casefold() == wanted.casefold()
+    if isinstance(actual, str) and isinstance(wanted, float | int) and not isinstance(wanted, bool):
+        return _as_number(actual) == wanted  # a CSV cell is text: "50" matches 50
     return actual == wanted
+
+
+def _as_number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
@@ -55,7 +56,9 @@ class Branch(Model):
 
 
 def _slugify(label: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")[:64]
+    """``"Crème fraîche"`` -> ``creme-fraiche``: accents dropped, anything else joined by '-'."""
+    ascii_label = unicodedata.normalize("NFKD", label).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_label.lower())[:64].strip("-")
 
 
 def _expand_shorthand(options: Any) -> Any:
@@ -76,7 +79,11 @@ def _expand_shorthand(options: Any) -> Any:
     return expanded
 
 
-Options = Annotated[list[Option], BeforeValidator(_expand_shorthand), Field(min_length=2, max_length=100)]
+Options = Annotated[
+    list[Option],
+    BeforeValidator(_expand_shorthand, json_schema_input_type=list[Option | str]),
+    Field(min_length=2, max_length=100),
+]
 
 
 class _Question(Model):

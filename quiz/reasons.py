@@ -15,9 +15,11 @@ def reason_for(quiz: Quiz, item: Recommended, locale: str, *, fallback: bool = F
     locale = best_locale(locale, quiz.all_locales(), default)
     title = resolve(item.product.title, locale, default)
     labels = reason_labels(quiz, item, locale)
-    if fallback or not labels:
+    if fallback:
         custom = quiz.results.fallback_reason
         return resolve(custom, locale, default) if custom else builtin("fallback_reason", locale)
+    if not labels:
+        return builtin("unexplained_reason", locale)
     template = item.product.reason or quiz.results.reason
     text = resolve(template, locale, default) if template else builtin("reason", locale)
     return fill(text, {"reasons": join_labels(labels, locale), "product": title})
@@ -27,6 +29,8 @@ def reason_labels(quiz: Quiz, item: Recommended, locale: str) -> list[str]:
     """The answers behind a result, strongest first: points that helped, then filters it passed."""
     weights: dict[str, float] = {}
     for line in item.trace:
+        if line.label is None:
+            continue
         label = resolve(line.label, locale, quiz.locale)
         if line.kind == "points":
             weights[label] = weights.get(label, 0.0) + line.points

@@ -82,6 +82,10 @@ def _operator_fits(question: Question, operator: tuple[str, object], where: Loc)
         yield Problem(where, f"'{name}' compares numbers, but question {question.id!r} is a {kind} question")
     elif name == "includes" and not isinstance(question, MultipleChoice):
         yield Problem(where, f"'includes' is for multiple-choice answers; question {question.id!r} is {kind}")
+    elif isinstance(question, NUMERIC_TYPES) and name in ("is", "in"):
+        wanted = value if isinstance(value, list) else [value]
+        if any(isinstance(item, str) for item in wanted):
+            yield Problem(where, f"question {question.id!r} is answered with a number, so {value!r} never matches")
     elif kind == "info" and name != "answered":
         yield Problem(where, f"question {question.id!r} is an info slide and has no answer to test")
     elif isinstance(question, CHOICE_TYPES) and name in ("is", "in", "includes"):

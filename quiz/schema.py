@@ -6,7 +6,7 @@ import json
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, field_validator
 
 from quiz.products import Currency, Model, Product, ProductId, Slug, TagName
 from quiz.questions import Question, Rule
@@ -73,6 +73,13 @@ class LeadCapture(Model):
     consent: Consent | None = None
     line_consent: Consent | None = None
     double_opt_in: bool = True
+
+    @field_validator("channels")
+    @classmethod
+    def _each_channel_once(cls, channels: list[str]) -> list[str]:
+        if len(set(channels)) != len(channels):
+            raise ValueError(f"each channel may be listed once; got {channels}")
+        return channels
 
 
 class Theme(Model):

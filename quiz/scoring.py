@@ -17,7 +17,7 @@ from quiz.flow import walk
 from quiz.products import Product, ProductFilter
 from quiz.questions import CHOICE_TYPES, NUMERIC_TYPES, Effect
 from quiz.schema import Quiz
-from quiz.text import Text
+from quiz.text import Text, fill, format_number
 
 _SOLD_OUT = ProductFilter(in_stock=False)
 
@@ -28,7 +28,7 @@ class Cause:
 
     source: str  # where it is written: "questions[2].options[0]" or "scoring.rules[1]"
     question: str
-    label: Text  # how a reason names it
+    label: Text | None  # how a reason names it; None names nothing
     effect: Effect
 
 
@@ -38,7 +38,7 @@ class Contribution:
 
     source: str
     question: str
-    label: Text
+    label: Text | None
     kind: Literal["points", "require"]
     points: float = 0.0
     via: str = ""  # "product", or "tag:<name>" for points given through a tag
@@ -108,21 +108,27 @@ def active_causes(quiz: Quiz, answers: Answers) -> Iterator[Cause]:
             yield Cause(f"scoring.rules[{index}]", tested, label, rule)
 
 
-def _answer_label(quiz: Quiz, question_id: str, answers: Answers) -> Text:
-    """Names an answer in a reason when a rule does not say how: the picked label, or the number."""
+def _answer_label(quiz: Quiz, question_id: str, answers: Answers) -> Text | None:
+    """Names an answer in a reason when a rule does not say how: the picked label, or the number.
+
+    ``None`` when the question was skipped: a reason cannot quote an answer that was not given.
+    """
     question = quiz.question(question_id)
     answer = answers.get(question_id)
+    if answer is None:
+        return None
     if isinstance(question, CHOICE_TYPES):
         picked = answer if isinstance(answer, list) else [answer]
         for option in question.choices():
             if option.id in picked:
                 return option.reason or option.label
-    value = f"{answer:g}" if isinstance(answer, float) else str(answer)
+        return None
+    value = format_number(answer) if isinstance(answer, float) else str(answer)
     if isinstance(question, NUMERIC_TYPES) and question.reason is not None:
         template = question.reason
         if isinstance(template, str):
-            return template.replace("{value}", value)
-        return {locale: text.replace("{value}", value) for locale, text in template.items()}
+            return fill(template, {"value": value})
+        return {locale: fill(text, {"value": value}) for locale, text in template.items()}
     return value
 
 

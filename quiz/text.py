@@ -70,6 +70,13 @@ def fill(template: str, values: Mapping[str, str]) -> str:
     return _PLACEHOLDER.sub(lambda match: values.get(match.group(1), match.group(0)), template)
 
 
+def format_number(value: float) -> str:
+    """``40.0`` -> ``40``, ``1000000.0`` -> ``1000000``, ``2.5`` -> ``2.5``."""
+    if value == int(value) and abs(value) < 1e15:
+        return str(int(value))
+    return f"{value:.6f}".rstrip("0").rstrip(".")
+
+
 def join_labels(labels: list[str], locale: str) -> str:
     """Quote and join answer labels the way each language lists things."""
     if locale.split("-")[0] == "ja":
@@ -85,6 +92,10 @@ BUILTIN: dict[str, dict[str, str]] = {
     "reason": {
         "en": "Because you said {reasons}.",
         "ja": "{reasons}とお答えいただいたため、おすすめです。",
+    },
+    "unexplained_reason": {
+        "en": "It fits everything you told us.",
+        "ja": "ご回答の条件にすべて合う商品です。",
     },
     "fallback_reason": {
         "en": "A favourite of our customers while we look for your perfect match.",

@@ -118,3 +118,10 @@ def test_optional_question_may_be_skipped_and_info_needs_no_answer():
     with pytest.raises(AnswerError) as caught:
         parse_answer(quiz.question("note"), ["too long"])
     assert caught.value.code == "too_long"
+
+
+def test_skipping_an_optional_multiple_choice_records_no_answer():
+    quiz = make_quiz(
+        questions=[{"id": "likes", "type": "multiple", "title": "?", "options": ["A", "B"], "optional": True}]
+    )
+    assert parse_answer(quiz.question("likes"), []) is None

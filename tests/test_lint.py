@@ -141,3 +141,15 @@ def test_product_and_consent_texts_need_every_declared_locale():
         "warning lead_capture.consent.text: 'Send me offers' is one string for every locale; translate it per locale"
         in found
     )
+
+
+def test_question_reached_only_through_a_branch_never_taken():
+    document = quiz_document()
+    document["questions"][0]["next"] = [
+        {"if": {"all": [{"question": "skin", "is": "dry"}, {"question": "skin", "is": "oily"}]}, "goto": "extra"},
+        {"goto": "fragrance"},
+    ]
+    document["questions"][1]["next"] = "results"
+    document["questions"].append({"id": "extra", "type": "info", "title": "Extra"})
+    found = messages(make_quiz(questions=document["questions"]))
+    assert "warning questions[2]: no combination of answers leads to question 'extra'" in found

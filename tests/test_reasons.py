@@ -63,3 +63,28 @@ def test_locale_chain_goes_from_region_to_language_to_default():
 
 def test_english_lists_use_and():
     assert join_labels(["a", "b", "c"], "en") == "“a”, “b” and “c”"
+
+
+def test_rule_on_a_skipped_question_quotes_nothing():
+    document = quiz_document()
+    document["questions"].append({"id": "age", "type": "number", "title": "Age", "optional": True})
+    quiz = make_quiz(
+        questions=document["questions"],
+        scoring={"rules": [{"when": {"question": "age", "answered": False}, "points": {"tags": {"light": 9}}}]},
+    )
+    item = recommend(quiz, {"skin": "dry", "fragrance": "no", "age": None}).items[0]
+    assert item.product.id == "matte"
+    assert reason_for(quiz, item, "en") == "It fits everything you told us."
+
+
+def test_numbers_in_reasons_are_written_as_people_write_them():
+    document = quiz_document()
+    document["questions"].append(
+        {"id": "budget", "type": "number", "title": "Budget", "reason": "a {value} yen budget"}
+    )
+    quiz = make_quiz(
+        questions=document["questions"],
+        scoring={"rules": [{"when": {"question": "budget", "gte": 10}, "points": {"tags": {"light": 9}}}]},
+    )
+    item = recommend(quiz, {"skin": "dry", "fragrance": "no", "budget": 1_000_000.0}).items[0]
+    assert reason_for(quiz, item, "en") == "Because you said “a 1000000 yen budget”."

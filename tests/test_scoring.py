@@ -138,3 +138,18 @@ def test_trace_says_which_answer_gave_which_points():
     lines = {(line.question, line.kind, line.points, line.via) for line in item.trace}
     assert lines == {("skin", "points", 3.0, "tag:hydrating"), ("fragrance", "require", 0.0, "")}
     assert item.trace[0].source == "questions[0].options[0]"
+
+
+def test_a_repeated_tag_earns_its_points_once():
+    document = quiz_document()
+    document["products"][2]["tags"] = ["light", "light", "fragrance-free"]
+    result = recommend(make_quiz(products=document["products"]), {"skin": "oily", "fragrance": "no"})
+    assert result.items[0].score == 3
+
+
+def test_numeric_attribute_filters_match_csv_text_values():
+    document = quiz_document()
+    document["products"][0]["attributes"] = {"size_ml": "50"}
+    document["questions"][1]["yes"] = {"require": {"attributes": {"size_ml": 50}}}
+    quiz = make_quiz(questions=document["questions"], products=document["products"])
+    assert ids(recommend(quiz, {"skin": "dry", "fragrance": "yes"})) == ["aqua"]

@@ -93,3 +93,44 @@ def test_option_shorthand_without_latin_letters_asks_for_an_id():
     (problem,) = problems_of(document)
     assert "has no letters or digits to make an id from" in problem
     assert problem.startswith("questions[0].options")
+
+
+def test_shorthand_ids_drop_accents_and_never_end_in_a_dash():
+    document = quiz_document()
+    document["questions"][0]["options"] = ["Crème fraîche", "x" * 63 + " y", "Oily"]
+    from factory import make_quiz
+
+    quiz = make_quiz(questions=document["questions"])
+    assert [option.id for option in quiz.questions[0].options] == ["creme-fraiche", "x" * 63, "oily"]
+
+
+def test_channels_are_listed_once():
+    (problem,) = problems_of(quiz_document(lead_capture={"channels": ["email", "email"]}))
+    assert problem == "lead_capture.channels: each channel may be listed once; got ['email', 'email']"
+
+
+def test_text_compared_with_a_number_answer_is_refused():
+    document = quiz_document()
+    document["questions"].append({"id": "age", "type": "number", "title": "Age"})
+    document["questions"][1]["next"] = [{"if": {"question": "age", "is": "forty"}, "goto": "results"}]
+    (problem,) = problems_of(document)
+    assert problem == "questions[1].next[0].if: question 'age' is answered with a number, so 'forty' never matches"
+
+
+def test_typo_hint_never_suggests_the_key_itself():
+    document = quiz_document()
+    document["questions"][1]["options"] = ["A", "B"]
+    (problem,) = problems_of(document)
+    assert problem == "questions[1].options: unknown key 'options'; did you mean 'optional'?"
+
+
+def test_pydantic_messages_say_got_once():
+    (problem,) = problems_of(quiz_document(scoring={"count": 1.5}))
+    assert problem.count("got") == 1
+
+
+def test_schema_lets_editors_accept_the_options_shorthand():
+    from quiz.schema import json_schema
+
+    single = json_schema()["$defs"]["SingleChoice"]["properties"]["options"]
+    assert {"type": "string"} in single["items"]["anyOf"]
