@@ -178,10 +178,8 @@ def _options_without_effect(quiz: Quiz) -> Iterator[Problem]:
 
 
 def _tested_options(quiz: Quiz) -> set[tuple[str, str]]:
-    conditions = [branch.if_ for question in quiz.questions for branch in question.branches() if branch.if_]
-    conditions += [rule.when for rule in quiz.scoring.rules]
     tested: set[tuple[str, str]] = set()
-    for condition in conditions:
+    for condition in quiz.conditions():
         for test in answer_tests(condition):
             _, value = test.operator()
             for item in value if isinstance(value, list) else [value]:

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, field_validator
 
+from quiz.conditions import Condition
 from quiz.products import Currency, Model, Product, ProductId, Slug, TagName
 from quiz.questions import Question, Rule
 from quiz.text import Locale, Text
@@ -135,6 +136,11 @@ class Quiz(Model):
     def derived(self) -> dict[object, Any]:
         """Data the engine derives from this quiz on first use (the quiz is frozen, so it stays true)."""
         return {}
+
+    def conditions(self) -> list[Condition]:
+        """Every condition written in the quiz: in branches, then in scoring rules."""
+        branching = [branch.if_ for question in self.questions for branch in question.branches() if branch.if_]
+        return branching + [rule.when for rule in self.scoring.rules]
 
     def question(self, question_id: str) -> Question:
         return self.questions[self.question_index[question_id]]

@@ -120,9 +120,7 @@ def _combinations(question: MultipleChoice) -> Iterator[list[str]]:
 
 
 def _tested_values(quiz: Quiz, question_id: str) -> Iterator[Scalar]:
-    conditions = [branch.if_ for question in quiz.questions for branch in question.branches() if branch.if_]
-    conditions += [rule.when for rule in quiz.scoring.rules]
-    for condition in conditions:
+    for condition in quiz.conditions():
         for test in answer_tests(condition):
             if test.question != question_id:
                 continue
