@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install test lint check bench schema
+.PHONY: install run test lint bench schema
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -11,6 +11,9 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 install: $(VENV)/.installed
+
+run: install
+	$(VENV)/bin/quiz serve quizzes
 
 test: install lint
 	$(PY) -m pytest

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -49,6 +50,12 @@ def _parser() -> argparse.ArgumentParser:
         "--limit", type=int, default=EXHAUSTIVE_LIMIT, help=f"most paths to try all of (default {EXHAUSTIVE_LIMIT})"
     )
     simulate_command.set_defaults(run=run_simulate)
+
+    serve = commands.add_parser("serve", help="run the quiz server")
+    serve.add_argument("folder", nargs="?", default=None, metavar="DIR", help="quiz folder (default: quizzes/)")
+    serve.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None, help="port to listen on (default 8000)")
+    serve.set_defaults(run=run_serve)
 
     schema = commands.add_parser("schema", help="print the JSON Schema of quiz files")
     schema.set_defaults(run=run_schema)
@@ -113,6 +120,28 @@ def _report(coverage: Coverage, product_ids: list[str], *, limit: int) -> str:
     lines.append(f"Paths showing no product: {coverage.empty_paths}")
     lines.append(f"Paths whose results are ordered only by product id: {coverage.tie_paths}")
     return "\n".join(lines)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    import uvicorn  # the server's libraries load only for the command that needs them
+
+    from quiz.app import create_app
+    from quiz.settings import SettingsError, from_environment
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        settings = from_environment(quizzes_dir=args.folder)
+    except SettingsError as error:
+        print(f"quiz serve: {error}", file=sys.stderr)
+        return 2
+    host = args.host or settings.host
+    port = args.port or settings.port
+    app = create_app(settings)
+    base = f"http://{host}:{port}"
+    for quiz in app.state.library.all():
+        print(f"quiz {quiz.id!r}: {base}/q/{quiz.id}")
+    uvicorn.run(app, host=host, port=port, log_level="info")
+    return 0
 
 
 def run_schema(args: argparse.Namespace) -> int:

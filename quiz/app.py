@@ -1,0 +1,58 @@
+"""The web application, composed in one place from plain lists of routes, middleware and handlers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from quiz.errors import QuizError
+from quiz.library import QuizLibrary
+from quiz.middleware import BodyLimit, SecurityHeaders
+from quiz.settings import Settings
+from quiz.theme import theme_css
+from quiz.tokens import ProgressTokens
+from quiz.views import show_intro, show_step, start_quiz, submit_answer
+from quiz.wording import words
+
+PACKAGE = Path(__file__).parent
+STATIC = PACKAGE.parent / "static"
+
+
+def create_app(settings: Settings) -> Starlette:
+    routes = [
+        Route("/q/{quiz_id}", show_intro, methods=["GET"], name="show_intro"),
+        Route("/q/{quiz_id}/start", start_quiz, methods=["POST"], name="start_quiz"),
+        Route("/q/{quiz_id}/step", show_step, methods=["GET"], name="show_step"),
+        Route("/q/{quiz_id}/answer", submit_answer, methods=["POST"], name="submit_answer"),
+        Route("/q/{quiz_id}/theme.css", theme_css, methods=["GET"], name="theme_css"),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
+    middleware = [
+        Middleware(SecurityHeaders),
+        Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
+    ]
+    app = Starlette(routes=routes, middleware=middleware, exception_handlers={QuizError: render_error})
+    app.state.settings = settings
+    app.state.library = QuizLibrary(settings.quizzes_dir)
+    app.state.tokens = ProgressTokens(settings.secret_keys, max_age=settings.progress_max_age)
+    app.state.templates = Jinja2Templates(directory=PACKAGE / "templates")
+    return app
+
+
+async def render_error(request: Request, error: Exception) -> Response:
+    """Every ``QuizError`` as a small page (or fragment for htmx) in the shopper's language."""
+    assert isinstance(error, QuizError)
+    ui = words(request.headers.get("accept-language", "en")[:2])
+    template = "quiz/_error.html" if request.headers.get("hx-request") == "true" else "quiz/error.html"
+    response: Response = request.app.state.templates.TemplateResponse(
+        request, template, {"ui": ui, "status": error.status_code, "lang": "en"}, status_code=error.status_code
+    )
+    response.headers["Vary"] = "HX-Request, Accept-Language"
+    return response

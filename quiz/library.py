@@ -1,0 +1,70 @@
+"""The quizzes a server offers, reloaded when their files change; a broken edit keeps the last good one."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from quiz.loader import load_quiz
+from quiz.schema import Quiz
+
+log = logging.getLogger("quiz.library")
+
+
+@dataclass(frozen=True)
+class _Entry:
+    quiz: Quiz | None
+    stamp: tuple[float, int]
+
+
+class QuizLibrary:
+    """Quiz files in one folder, by quiz id; each file is re-read when its modification time changes."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._entries: dict[Path, _Entry] = {}
+        self._lock = threading.Lock()
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Load new and changed files, forget deleted ones."""
+        with self._lock:
+            paths = {path for path in self.folder.glob("*.json") if path.name != "quiz.schema.json"}
+            for gone in set(self._entries) - paths:
+                del self._entries[gone]
+            for path in sorted(paths):
+                self._load_if_changed(path)
+
+    def _load_if_changed(self, path: Path) -> None:
+        try:
+            stat = path.stat()
+        except OSError:
+            return
+        stamp = (stat.st_mtime, stat.st_size)
+        previous = self._entries.get(path)
+        if previous is not None and previous.stamp == stamp:
+            return
+        loaded = load_quiz(path)
+        if loaded.quiz is None:
+            for problem in loaded.problems:
+                log.error("%s", problem.render())
+            kept = previous.quiz if previous else None
+            if kept is not None:
+                log.error("%s: keeping the last valid version of quiz %r live", path, kept.id)
+            self._entries[path] = _Entry(kept, stamp)
+            return
+        log.info("loaded quiz %r from %s", loaded.quiz.id, path)
+        self._entries[path] = _Entry(loaded.quiz, stamp)
+
+    def get(self, quiz_id: str) -> Quiz | None:
+        self.refresh()
+        for entry in self._entries.values():
+            if entry.quiz is not None and entry.quiz.id == quiz_id:
+                return entry.quiz
+        return None
+
+    def all(self) -> list[Quiz]:
+        self.refresh()
+        return [entry.quiz for entry in self._entries.values() if entry.quiz is not None]

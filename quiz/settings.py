@@ -1,0 +1,104 @@
+"""Server settings: declared once as data, read once from ``QUIZ_*`` environment variables."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+log = logging.getLogger("quiz.settings")
+
+PREFIX = "QUIZ_"
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: str
+    help: str
+
+
+# The README's configuration table is generated from this list (see tests/test_settings.py).
+DECLARED = (
+    Setting("QUIZZES_DIR", "quizzes", "Folder of quiz JSON files to serve."),
+    Setting("DATA_DIR", "data", "Folder for the server's own files (the generated secret key)."),
+    Setting(
+        "SECRET_KEYS",
+        "",
+        "Comma-separated signing keys, oldest first; the newest signs. Empty: one is generated in DATA_DIR.",
+    ),
+    Setting("HOST", "127.0.0.1", "Address `quiz serve` listens on."),
+    Setting("PORT", "8000", "Port `quiz serve` listens on."),
+    Setting("PUBLIC_URL", "", "The server's public base URL, used in embed snippets; empty: taken from requests."),
+    Setting("PROGRESS_MAX_AGE", "7200", "Seconds a shopper's progress token stays valid."),
+    Setting("MAX_BODY_BYTES", "65536", "Largest request body accepted, in bytes."),
+)
+
+
+class SettingsError(ValueError):
+    """A setting's value cannot be used; the message names the variable and the value."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    quizzes_dir: Path
+    data_dir: Path
+    secret_keys: tuple[str, ...]
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str = ""
+    progress_max_age: int = 2 * 60 * 60  # seconds: two hours to finish a quiz
+    max_body_bytes: int = 64 * 1024
+    generated_key: bool = field(default=False, compare=False)
+
+
+def from_environment(environ: Mapping[str, str] | None = None, *, quizzes_dir: str | None = None) -> Settings:
+    """Settings from ``QUIZ_*`` variables, with the declared defaults for the rest."""
+    environ = os.environ if environ is None else environ
+    values = {setting.name: environ.get(PREFIX + setting.name, setting.default) for setting in DECLARED}
+    if quizzes_dir is not None:
+        values["QUIZZES_DIR"] = quizzes_dir
+    data_dir = Path(values["DATA_DIR"])
+    keys = tuple(key.strip() for key in values["SECRET_KEYS"].split(",") if key.strip())
+    generated = not keys
+    if generated:
+        keys = (_stored_key(data_dir),)
+    return Settings(
+        quizzes_dir=Path(values["QUIZZES_DIR"]),
+        data_dir=data_dir,
+        secret_keys=keys,
+        host=values["HOST"],
+        port=_integer(values, "PORT", low=1, high=65535),
+        public_url=values["PUBLIC_URL"].rstrip("/"),
+        progress_max_age=_integer(values, "PROGRESS_MAX_AGE", low=60, high=30 * 24 * 60 * 60),
+        max_body_bytes=_integer(values, "MAX_BODY_BYTES", low=1024, high=10 * 1024 * 1024),
+        generated_key=generated,
+    )
+
+
+def _integer(values: Mapping[str, str], name: str, *, low: int, high: int) -> int:
+    raw = values[name]
+    try:
+        number = int(raw)
+    except ValueError:
+        raise SettingsError(f"{PREFIX}{name} must be a whole number, got {raw!r}") from None
+    if not low <= number <= high:
+        raise SettingsError(f"{PREFIX}{name} must be between {low} and {high}, got {number}")
+    return number
+
+
+def _stored_key(data_dir: Path) -> str:
+    """A key generated once and kept in the data folder, so restarts keep shoppers' progress valid."""
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(32)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        file.write(key + "\n")
+    log.warning("Generated a secret key in %s; production must set QUIZ_SECRET_KEYS.", path)
+    return key

@@ -1,0 +1,270 @@
+"""The shopper's flow over HTTP: intro, one question at a time, results.
+
+Every step is a real form. With htmx (``HX-Request``) a POST answers with the next step's
+fragment; without JavaScript it answers 303 to a GET of the full page (post/redirect/get).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
+
+from babel.numbers import format_currency
+from starlette.datastructures import FormData, QueryParams
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from quiz.conditions import Answer
+from quiz.errors import QuizNotFound
+from quiz.flow import AnswerError, first_question, next_after, parse_answer, predicted_path, trail
+from quiz.middleware import content_security_policy
+from quiz.questions import RESULTS, Question
+from quiz.reasons import reason_for
+from quiz.schema import Quiz
+from quiz.scoring import recommend
+from quiz.text import best_locale, resolve
+from quiz.tokens import Progress, TokenError
+from quiz.wording import answer_error, ui_locale, words
+
+CONTEXT_FIELDS = ("locale", "product", "page")
+MAX_CONTEXT_CHARS = 500
+
+
+@dataclass(frozen=True)
+class Step:
+    """Everything a step's template shows, as plain data."""
+
+    quiz: Quiz
+    locale: str
+    token: str = ""
+    question: Question | None = None
+    answer: Answer | None = None
+    error: str = ""
+    step: int = 0
+    total: int = 0
+    can_go_back: bool = False
+    results: list[dict[str, Any]] | None = None
+    fallback: bool = False
+    notice: str = ""
+    context: dict[str, str] | None = None
+
+    def t(self, text: Any) -> str:
+        """A quiz text in the shopper's locale."""
+        return resolve(text, self.locale, self.quiz.locale) if text is not None else ""
+
+
+async def show_intro(request: Request) -> Response:
+    quiz = _quiz(request)
+    context = _page_context(request.query_params)
+    locale = _locale(request, quiz, context)
+    return _render(request, Step(quiz=quiz, locale=locale, context=context), status_code=200)
+
+
+async def start_quiz(request: Request) -> Response:
+    quiz = _quiz(request)
+    form = await request.form()
+    context = _page_context(form)
+    progress = Progress(quiz_id=quiz.id, current=first_question(quiz).id, context=context)
+    return _respond(request, quiz, progress)
+
+
+async def show_step(request: Request) -> Response:
+    quiz = _quiz(request)
+    progress = _progress(request, quiz, request.query_params.get("t", ""))
+    if progress is None:
+        return _restart(request, quiz)
+    return _render(request, _step(request, quiz, progress), status_code=200)
+
+
+async def submit_answer(request: Request) -> Response:
+    quiz = _quiz(request)
+    form = await request.form()
+    progress = _progress(request, quiz, str(form.get("t", "")))
+    if progress is None:
+        return _restart(request, quiz)
+    if progress.current == RESULTS:
+        return _respond(request, quiz, progress)
+    question = quiz.question(progress.current)
+    if form.get("action") == "back":
+        return _respond(request, quiz, _back(quiz, progress))
+    try:
+        answer = parse_answer(question, [str(value) for value in form.getlist("a")])
+    except AnswerError as error:
+        step = _step(request, quiz, progress)
+        locale = ui_locale(step.locale)
+        message = answer_error(locale, error.code, error.params)
+        step = Step(**{**step.__dict__, "error": message, "answer": _raw_answer(form)})
+        return _render(request, step, status_code=200 if _is_htmx(request) else 422)
+    answers = {**progress.answers, question.id: answer}
+    on_path = {qid: answers[qid] for qid in (trail(quiz, answers, question.id) or [])} | {question.id: answer}
+    target = next_after(quiz, question, on_path)
+    return _respond(request, quiz, Progress(quiz.id, target, answers, progress.context))
+
+
+def _quiz(request: Request) -> Quiz:
+    quiz_id = request.path_params["quiz_id"]
+    quiz: Quiz | None = request.app.state.library.get(quiz_id)
+    if quiz is None:
+        raise QuizNotFound(quiz_id)
+    return quiz
+
+
+def _progress(request: Request, quiz: Quiz, token: str) -> Progress | None:
+    try:
+        progress: Progress = request.app.state.tokens.load(token, quiz_id=quiz.id)
+    except TokenError:
+        return None
+    valid_current = progress.current == RESULTS or progress.current in quiz.question_index
+    if not valid_current or trail(quiz, progress.answers, progress.current) is None:
+        return None  # the quiz changed under the shopper, or the token lies
+    return progress
+
+
+def _back(quiz: Quiz, progress: Progress) -> Progress:
+    path = trail(quiz, progress.answers, progress.current) or []
+    previous = path[-1] if path else first_question(quiz).id
+    return Progress(quiz.id, previous, progress.answers, progress.context)
+
+
+def _respond(request: Request, quiz: Quiz, progress: Progress) -> Response:
+    """The next step: its fragment for htmx, otherwise a redirect to its page."""
+    if _is_htmx(request):
+        return _render(request, _step(request, quiz, progress), status_code=200)
+    token = request.app.state.tokens.dump(progress)
+    url = request.url_for("show_step", quiz_id=quiz.id).include_query_params(t=token)
+    return RedirectResponse(str(url), status_code=303)
+
+
+def _restart(request: Request, quiz: Quiz) -> Response:
+    context = _page_context(request.query_params)
+    locale = _locale(request, quiz, context)
+    notice = words(locale)["restarted"]
+    return _render(request, Step(quiz=quiz, locale=locale, notice=notice, context=context), status_code=200)
+
+
+def _step(request: Request, quiz: Quiz, progress: Progress) -> Step:
+    locale = _locale(request, quiz, progress.context)
+    token = request.app.state.tokens.dump(progress)
+    path = trail(quiz, progress.answers, progress.current) or []
+    if progress.current == RESULTS:
+        results, fallback = _results(request, quiz, progress, locale, token)
+        return Step(quiz=quiz, locale=locale, token=token, results=results, fallback=fallback,
+                    can_go_back=bool(path), context=progress.context)  # fmt: skip
+    kept = {question_id: progress.answers[question_id] for question_id in path}
+    ahead = predicted_path(quiz, kept, progress.current)
+    return Step(
+        quiz=quiz,
+        locale=locale,
+        token=token,
+        question=quiz.question(progress.current),
+        answer=progress.answers.get(progress.current),
+        step=len(path) + 1,
+        total=len(path) + len(ahead),
+        can_go_back=bool(path),
+        context=progress.context,
+    )
+
+
+def _results(
+    request: Request, quiz: Quiz, progress: Progress, locale: str, token: str
+) -> tuple[list[dict[str, Any]], bool]:
+    recommendation = recommend(quiz, progress.answers)
+    shop = _shop_origin(quiz, progress.context)
+    results = []
+    for item in recommendation.items:
+        product = item.product
+        results.append(
+            {
+                "id": product.id,
+                "title": resolve(product.title, locale, quiz.locale),
+                "image": urljoin(shop, product.image) if product.image else "",
+                "price": _price(product.price, product.currency or quiz.currency, locale),
+                "in_stock": product.in_stock,
+                "reason": reason_for(quiz, item, locale, fallback=recommendation.fallback),
+                "url": _tracked(urljoin(shop, product.url), quiz.id),
+            }
+        )
+    return results, recommendation.fallback
+
+
+def _price(price: float | None, currency: str, locale: str) -> str:
+    if price is None:
+        return ""
+    return str(format_currency(price, currency, locale=locale.replace("-", "_")))
+
+
+def _tracked(url: str, quiz_id: str) -> str:
+    """The product URL with UTM parameters naming the quiz, keeping the shop's own parameters."""
+    parts = urlsplit(url)
+    utm = urlencode({"utm_source": "quiz", "utm_medium": "quiz", "utm_campaign": quiz_id})
+    query = f"{parts.query}&{utm}" if parts.query else utm
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
+
+
+def _shop_origin(quiz: Quiz, context: dict[str, str]) -> str:
+    """Where relative product URLs live: the page that embeds the quiz, else the first allowed origin."""
+    page = urlsplit(context.get("page", ""))
+    if page.scheme in ("http", "https") and page.netloc:
+        return f"{page.scheme}://{page.netloc}/"
+    origins = quiz.embed.allowed_origins
+    return origins[0] + "/" if origins else ""
+
+
+def _page_context(source: QueryParams | FormData) -> dict[str, str]:
+    """The embedding page's context (locale, product, page URL), kept short and textual."""
+    context = {}
+    for name in CONTEXT_FIELDS:
+        value = source.get(name)
+        if isinstance(value, str) and value.strip():
+            context[name] = value.strip()[:MAX_CONTEXT_CHARS]
+    return context
+
+
+def _locale(request: Request, quiz: Quiz, context: dict[str, str]) -> str:
+    """The quiz locale to use: the embed's choice, else the browser's Accept-Language, else the default."""
+    wanted = [context["locale"]] if "locale" in context else []
+    wanted += _accept_language(request.headers.get("accept-language", ""))
+    available = quiz.all_locales()
+    for locale in wanted:
+        chosen = best_locale(locale, available, "")
+        if chosen:
+            return chosen
+    return quiz.locale
+
+
+def _accept_language(header: str) -> list[str]:
+    ranked = []
+    for index, part in enumerate(header.split(",")[:20]):
+        tag, _, weight = part.strip().partition(";q=")
+        try:
+            quality = float(weight) if weight else 1.0
+        except ValueError:
+            continue
+        if tag and tag != "*":
+            ranked.append((-quality, index, tag))
+    return [tag for _, _, tag in sorted(ranked)]
+
+
+def _raw_answer(form: FormData) -> Answer | None:
+    values = [str(value) for value in form.getlist("a")]
+    if not values:
+        return None
+    return values if len(values) > 1 else values[0]
+
+
+def _is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def _render(request: Request, step: Step, *, status_code: int) -> Response:
+    templates = request.app.state.templates
+    name = "quiz/_step.html" if _is_htmx(request) else "quiz/page.html"
+    ui = words(step.locale)
+    response: Response = templates.TemplateResponse(
+        request, name, {"s": step, "ui": ui, "lang": step.locale}, status_code=status_code
+    )
+    response.headers["Vary"] = "HX-Request, Accept-Language"
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Content-Security-Policy"] = content_security_policy(step.quiz.embed.allowed_origins)
+    return response

@@ -1,0 +1,164 @@
+"""The shopper's flow over HTTP, with and without htmx, and its answers to bad input."""
+
+import json
+
+import pytest
+from factory import quiz_document
+from html_page import Page
+from starlette.testclient import TestClient
+
+from quiz.app import create_app
+from quiz.settings import from_environment
+
+HTMX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def client(tmp_path):
+    quizzes = tmp_path / "quizzes"
+    quizzes.mkdir()
+    document = quiz_document(embed={"allowed_origins": ["https://shop.example"]}, currency="EUR")
+    (quizzes / "serum.json").write_text(json.dumps(document), encoding="utf-8")
+    other = quiz_document(id="other")
+    (quizzes / "other.json").write_text(json.dumps(other), encoding="utf-8")
+    settings = from_environment(
+        {"QUIZ_DATA_DIR": str(tmp_path / "data"), "QUIZ_MAX_BODY_BYTES": "4096"}, quizzes_dir=str(quizzes)
+    )
+    return TestClient(create_app(settings))
+
+
+def start(client, **context):
+    response = client.post("/q/serum/start", data=context, follow_redirects=False)
+    assert response.status_code == 303
+    return Page(client.get(response.headers["location"]).text)
+
+
+def answer(client, page, *values, action="next"):
+    data = {"t": page.value("t"), "a": list(values), "action": action}
+    response = client.post("/q/serum/answer", data=data, follow_redirects=False)
+    if response.status_code == 303:
+        response = client.get(response.headers["location"])
+    return response
+
+
+def test_intro_page_offers_a_start_button(client):
+    response = client.get("/q/serum")
+    assert response.status_code == 200
+    page = Page(response.text)
+    assert page.text("quiz-title") == "Serum finder"
+    assert page.buttons == ["Start"]
+
+
+def test_quiz_works_without_javascript_by_post_redirect_get(client):
+    page = start(client)
+    assert page.text("quiz-title") == "Your skin?"
+    assert page.options() == ["dry", "oily"]
+    assert "Question 1 of 2" in page.text("quiz-progress")
+    page = Page(answer(client, page, "dry").text)
+    assert page.text("quiz-title") == "Fragrance-free only?"
+    assert "Question 2 of 2" in page.text("quiz-progress")
+    page = Page(answer(client, page, "yes").text)
+    assert page.text("quiz-product-title") == "Aqua serum"
+    assert page.text("quiz-reason") == "Because you said “dry skin” and “fragrance-free”."
+    assert page.text("quiz-price") == "€30.00"
+
+
+def test_htmx_posts_get_the_next_fragment_with_vary(client):
+    response = client.post("/q/serum/start", data={}, headers=HTMX)
+    assert response.status_code == 200
+    assert response.headers["vary"] == "HX-Request, Accept-Language"
+    assert not response.text.lstrip().startswith("<!doctype")
+    page = Page(response.text)
+    assert page.ids[0] == "quiz-step"
+    response = client.post("/q/serum/answer", data={"t": page.value("t"), "a": "oily"}, headers=HTMX)
+    assert Page(response.text).text("quiz-title") == "Fragrance-free only?"
+
+
+def test_back_returns_to_the_previous_question_with_its_answer_kept(client):
+    page = start(client)
+    page = Page(answer(client, page, "oily").text)
+    page = Page(answer(client, page, action="back").text)
+    assert page.text("quiz-title") == "Your skin?"
+    assert page.checked() == ["oily"]
+    page = Page(answer(client, page, "dry").text)
+    page = Page(answer(client, page, "no").text)
+    assert page.text("quiz-product-title").split(" ")[:2] == ["Rose", "serum"]
+
+
+def test_missing_answer_is_explained_next_to_the_question(client):
+    page = start(client)
+    response = answer(client, page)
+    assert response.status_code == 422
+    page = Page(response.text)
+    assert page.text("quiz-error") == "Please answer this question."
+    assert page.text("quiz-title") == "Your skin?"
+
+
+@pytest.mark.parametrize("values", [["teen"], ["dry", "oily"], ["<script>alert(1)</script>"]])
+def test_forged_answers_are_refused_without_crashing(client, values):
+    page = start(client)
+    response = answer(client, page, *values)
+    assert response.status_code == 422
+    assert "<script>alert" not in response.text
+
+
+@pytest.mark.parametrize("token", ["", "garbage", "x" * 20_000])
+def test_bad_tokens_restart_the_quiz_with_a_friendly_message(client, token):
+    response = client.get("/q/serum/step", params={"t": token})
+    assert response.status_code == 200
+    page = Page(response.text)
+    assert "started again" in page.text("quiz-notice")
+    assert page.buttons == ["Start"]
+
+
+def test_tampered_token_restarts_the_quiz(client):
+    page = start(client)
+    token = page.value("t")
+    forged = token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB")
+    response = client.post("/q/serum/answer", data={"t": forged, "a": "dry"})
+    assert "started again" in Page(response.text).text("quiz-notice")
+
+
+def test_token_from_another_quiz_is_refused(client):
+    response = client.post("/q/other/start", data={}, follow_redirects=False)
+    token = response.headers["location"].split("t=")[1]
+    response = client.get("/q/serum/step", params={"t": token})
+    assert "started again" in Page(response.text).text("quiz-notice")
+
+
+def test_unknown_quiz_is_a_404_page(client):
+    response = client.get("/q/nope")
+    assert response.status_code == 404
+    assert Page(response.text).text("quiz-title") == "Quiz not found"
+
+
+def test_oversized_body_is_refused(client):
+    response = client.post("/q/serum/answer", data={"t": "x" * 10_000})
+    assert response.status_code == 413
+
+
+def test_html_responses_carry_strict_security_headers(client):
+    response = client.get("/q/serum")
+    policy = response.headers["content-security-policy"]
+    assert "frame-ancestors 'self' https://shop.example" in policy
+    assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["referrer-policy"] == "strict-origin-when-cross-origin"
+
+
+def test_theme_is_a_stylesheet_of_custom_properties(client):
+    response = client.get("/q/serum/theme.css")
+    assert response.headers["content-type"].startswith("text/css")
+    assert response.text.startswith(":root{--accent:#2F6FEB;--radius:12px;")
+
+
+def test_japanese_browser_gets_japanese_buttons(client):
+    response = client.get("/q/serum", headers={"Accept-Language": "ja-JP,ja;q=0.9,en;q=0.5"})
+    assert Page(response.text).buttons == ["Start"]  # the quiz is English-only: its words stay English
+
+
+def test_product_links_are_absolute_on_the_embedding_shop_with_utm(client):
+    page = start(client, page="https://shop.example/products/cleanser?ref=1")
+    page = Page(answer(client, page, "dry").text)
+    page = Page(answer(client, page, "yes").text)
+    assert page.links == ["https://shop.example/aqua?utm_source=quiz&utm_medium=quiz&utm_campaign=serum"]
