@@ -32,7 +32,6 @@ DECLARED = (
     ),
     Setting("HOST", "127.0.0.1", "Address `quiz serve` listens on."),
     Setting("PORT", "8000", "Port `quiz serve` listens on."),
-    Setting("PUBLIC_URL", "", "The server's public base URL, used in embed snippets; empty: taken from requests."),
     Setting("PROGRESS_MAX_AGE", "7200", "Seconds a shopper's progress token stays valid."),
     Setting("MAX_BODY_BYTES", "65536", "Largest request body accepted, in bytes."),
 )
@@ -49,7 +48,6 @@ class Settings:
     secret_keys: tuple[str, ...]
     host: str = "127.0.0.1"
     port: int = 8000
-    public_url: str = ""
     progress_max_age: int = 2 * 60 * 60  # seconds: two hours to finish a quiz
     max_body_bytes: int = 64 * 1024
     generated_key: bool = field(default=False, compare=False)
@@ -72,7 +70,6 @@ def from_environment(environ: Mapping[str, str] | None = None, *, quizzes_dir: s
         secret_keys=keys,
         host=values["HOST"],
         port=_integer(values, "PORT", low=1, high=65535),
-        public_url=values["PUBLIC_URL"].rstrip("/"),
         progress_max_age=_integer(values, "PROGRESS_MAX_AGE", low=60, high=30 * 24 * 60 * 60),
         max_body_bytes=_integer(values, "MAX_BODY_BYTES", low=1024, high=10 * 1024 * 1024),
         generated_key=generated,

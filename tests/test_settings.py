@@ -1,0 +1,32 @@
+"""Settings from the environment: defaults, a generated key kept across restarts, clear errors."""
+
+import pytest
+
+from quiz.settings import DECLARED, SettingsError, from_environment
+
+
+def test_without_any_variable_a_key_is_generated_once_and_kept(tmp_path):
+    first = from_environment({"QUIZ_DATA_DIR": str(tmp_path)})
+    second = from_environment({"QUIZ_DATA_DIR": str(tmp_path)})
+    assert first.generated_key and first.secret_keys == second.secret_keys
+    assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
+
+
+def test_keys_rotate_oldest_first(tmp_path):
+    settings = from_environment({"QUIZ_SECRET_KEYS": "old, new", "QUIZ_DATA_DIR": str(tmp_path)})
+    assert settings.secret_keys == ("old", "new")
+    assert not (tmp_path / "secret_key").exists()
+
+
+@pytest.mark.parametrize(("name", "value"), [("PORT", "eighty"), ("PORT", "70000"), ("PROGRESS_MAX_AGE", "1")])
+def test_bad_values_name_the_variable(tmp_path, name, value):
+    with pytest.raises(SettingsError, match=f"QUIZ_{name}"):
+        from_environment({f"QUIZ_{name}": value, "QUIZ_SECRET_KEYS": "k", "QUIZ_DATA_DIR": str(tmp_path)})
+
+
+def test_every_setting_is_documented_in_the_readme():
+    from pathlib import Path
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    for setting in DECLARED:
+        assert f"`QUIZ_{setting.name}`" in readme
