@@ -6,7 +6,7 @@ fragment; without JavaScript it answers 303 to a GET of the full page (post/redi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
@@ -94,7 +94,7 @@ async def submit_answer(request: Request) -> Response:
         step = _step(request, quiz, progress)
         locale = ui_locale(step.locale)
         message = answer_error(locale, error.code, error.params)
-        step = Step(**{**step.__dict__, "error": message, "answer": _raw_answer(form)})
+        step = replace(step, error=message, answer=_raw_answer(form))
         return _render(request, step, status_code=200 if _is_htmx(request) else 422)
     answers = {**progress.answers, question.id: answer}
     on_path = {qid: answers[qid] for qid in (trail(quiz, answers, question.id) or [])} | {question.id: answer}
@@ -148,7 +148,7 @@ def _step(request: Request, quiz: Quiz, progress: Progress) -> Step:
     token = request.app.state.tokens.dump(progress)
     path = trail(quiz, progress.answers, progress.current) or []
     if progress.current == RESULTS:
-        results, fallback = _results(request, quiz, progress, locale, token)
+        results, fallback = _results(quiz, progress, locale)
         return Step(quiz=quiz, locale=locale, token=token, results=results, fallback=fallback,
                     can_go_back=bool(path), context=progress.context)  # fmt: skip
     kept = {question_id: progress.answers[question_id] for question_id in path}
@@ -166,9 +166,7 @@ def _step(request: Request, quiz: Quiz, progress: Progress) -> Step:
     )
 
 
-def _results(
-    request: Request, quiz: Quiz, progress: Progress, locale: str, token: str
-) -> tuple[list[dict[str, Any]], bool]:
+def _results(quiz: Quiz, progress: Progress, locale: str) -> tuple[list[dict[str, Any]], bool]:
     recommendation = recommend(quiz, progress.answers)
     shop = _shop_origin(quiz, progress.context)
     results = []
