@@ -83,11 +83,11 @@ async def submit_answer(request: Request) -> Response:
     progress = _progress(request, quiz, str(form.get("t", "")))
     if progress is None:
         return _restart(request, quiz)
+    if form.get("action") == "back":
+        return _respond(request, quiz, _back(quiz, progress))
     if progress.current == RESULTS:
         return _respond(request, quiz, progress)
     question = quiz.question(progress.current)
-    if form.get("action") == "back":
-        return _respond(request, quiz, _back(quiz, progress))
     try:
         answer = parse_answer(question, [str(value) for value in form.getlist("a")])
     except AnswerError as error:

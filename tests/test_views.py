@@ -162,3 +162,13 @@ def test_product_links_are_absolute_on_the_embedding_shop_with_utm(client):
     page = Page(answer(client, page, "dry").text)
     page = Page(answer(client, page, "yes").text)
     assert page.links == ["https://shop.example/aqua?utm_source=quiz&utm_medium=quiz&utm_campaign=serum"]
+
+
+def test_back_from_the_results_returns_to_the_last_question(client):
+    page = start(client)
+    page = Page(answer(client, page, "dry").text)
+    page = Page(answer(client, page, "yes").text)
+    assert page.buttons == ["Back", "Start again"]
+    page = Page(answer(client, page, action="back").text)
+    assert page.text("quiz-title") == "Fragrance-free only?"
+    assert page.checked() == ["yes"]
