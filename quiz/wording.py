@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from quiz.text import best_locale, fill
+from quiz.text import best_locale, fill, format_number
 
 UI_LOCALES = ("en", "ja")
 
@@ -72,10 +72,5 @@ def words(locale: str) -> dict[str, str]:
 def answer_error(locale: str, code: str, params: dict[str, object]) -> str:
     """The shopper-facing sentence for an ``AnswerError`` code."""
     template = words(locale).get(f"error_{code}", words(locale)["error_required"])
-    return fill(template, {name: _plain(value) for name, value in params.items()})
-
-
-def _plain(value: object) -> str:
-    if isinstance(value, float) and value == int(value):
-        return str(int(value))
-    return str(value)
+    values = {name: format_number(value) if isinstance(value, float) else str(value) for name, value in params.items()}
+    return fill(template, values)
