@@ -80,24 +80,22 @@ def walk(quiz: Quiz, answers: Answers) -> Position:
     return Position(path=path, answers=kept, current=question)
 
 
-def trail(quiz: Quiz, answers: Answers, current: str) -> list[str] | None:
-    """The questions answered on the way to ``current`` (a question id or ``RESULTS``).
+def trail(quiz: Quiz, answers: Answers, current: str) -> dict[str, Answer | None] | None:
+    """The answers given on the way to ``current`` (a question id or ``RESULTS``), in path order.
 
     ``None`` when these answers do not lead there: the progress cannot be trusted.
     """
-    path: list[str] = []
     kept: dict[str, Answer | None] = {}
     question = first_question(quiz)
     while question.id != current:
         if question.id not in answers or question.id in kept:
             return None
-        path.append(question.id)
         kept[question.id] = answers[question.id]
         target = next_after(quiz, question, kept)
         if target == RESULTS:
-            return path if current == RESULTS else None
+            return kept if current == RESULTS else None
         question = quiz.question(target)
-    return path
+    return kept
 
 
 def predicted_path(quiz: Quiz, answers: Answers, start: str) -> list[str]:

@@ -8,9 +8,9 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from quiz.conditions import Answers, answer_tests, evaluate
 from quiz.flow import walk
@@ -20,6 +20,7 @@ from quiz.schema import Quiz
 from quiz.text import Text, fill, format_number
 
 _SOLD_OUT = ProductFilter(in_stock=False)
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -202,23 +203,28 @@ class _Ranking:
         return any(first == second for first, second in itertools.pairwise(keys))
 
 
+def _derived(quiz: Quiz, key: object, compute: Callable[[], _T]) -> _T:
+    """``compute()`` once per quiz and key; the quiz is frozen, so the result stays true."""
+    if key not in quiz.derived:
+        quiz.derived[key] = compute()
+    value: _T = quiz.derived[key]
+    return value
+
+
 def _static_rank_keys(quiz: Quiz) -> dict[str, tuple[Any, ...]]:
     """Each product's tie-break keys, ending with its id: they depend only on the quiz."""
-    keys = quiz.derived.get("rank_keys")
-    if keys is None:
-        keys = {product.id: (*_tie_keys(quiz, product), product.id) for product in quiz.products}
-        quiz.derived["rank_keys"] = keys
-    return keys
+    return _derived(
+        quiz, "rank_keys", lambda: {product.id: (*_tie_keys(quiz, product), product.id) for product in quiz.products}
+    )
 
 
 def _matching(quiz: Quiz, product_filter: ProductFilter) -> frozenset[str]:
     """Ids of the products a filter selects, computed once per distinct filter."""
-    key = ("filter", product_filter.model_dump_json())
-    matches = quiz.derived.get(key)
-    if matches is None:
-        matches = frozenset(product.id for product in quiz.products if product_filter.matches(product))
-        quiz.derived[key] = matches
-    return matches
+    return _derived(
+        quiz,
+        ("filter", product_filter.model_dump_json()),
+        lambda: frozenset(product.id for product in quiz.products if product_filter.matches(product)),
+    )
 
 
 def _tie_keys(quiz: Quiz, product: Product) -> tuple[float, ...]:

@@ -97,7 +97,7 @@ async def submit_answer(request: Request) -> Response:
         step = replace(step, error=message, answer=_raw_answer(form))
         return _render(request, step, status_code=200 if _is_htmx(request) else 422)
     answers = {**progress.answers, question.id: answer}
-    on_path = {qid: answers[qid] for qid in (trail(quiz, answers, question.id) or [])} | {question.id: answer}
+    on_path = {**(trail(quiz, answers, question.id) or {}), question.id: answer}
     target = next_after(quiz, question, on_path)
     return _respond(request, quiz, Progress(quiz.id, target, answers, progress.context))
 
@@ -122,7 +122,7 @@ def _progress(request: Request, quiz: Quiz, token: str) -> Progress | None:
 
 
 def _back(quiz: Quiz, progress: Progress) -> Progress:
-    path = trail(quiz, progress.answers, progress.current) or []
+    path = list(trail(quiz, progress.answers, progress.current) or {})
     previous = path[-1] if path else first_question(quiz).id
     return Progress(quiz.id, previous, progress.answers, progress.context)
 
@@ -146,12 +146,11 @@ def _restart(request: Request, quiz: Quiz) -> Response:
 def _step(request: Request, quiz: Quiz, progress: Progress) -> Step:
     locale = _locale(request, quiz, progress.context)
     token = request.app.state.tokens.dump(progress)
-    path = trail(quiz, progress.answers, progress.current) or []
+    kept = trail(quiz, progress.answers, progress.current) or {}
     if progress.current == RESULTS:
         results, fallback = _results(quiz, progress, locale)
         return Step(quiz=quiz, locale=locale, token=token, results=results, fallback=fallback,
-                    can_go_back=bool(path), context=progress.context)  # fmt: skip
-    kept = {question_id: progress.answers[question_id] for question_id in path}
+                    can_go_back=bool(kept), context=progress.context)  # fmt: skip
     ahead = predicted_path(quiz, kept, progress.current)
     return Step(
         quiz=quiz,
@@ -159,9 +158,9 @@ def _step(request: Request, quiz: Quiz, progress: Progress) -> Step:
         token=token,
         question=quiz.question(progress.current),
         answer=progress.answers.get(progress.current),
-        step=len(path) + 1,
-        total=len(path) + len(ahead),
-        can_go_back=bool(path),
+        step=len(kept) + 1,
+        total=len(kept) + len(ahead),
+        can_go_back=bool(kept),
         context=progress.context,
     )
 
