@@ -19,7 +19,7 @@ from quiz.settings import Settings
 from quiz.theme import theme_css
 from quiz.tokens import ProgressTokens
 from quiz.views import show_intro, show_step, start_quiz, submit_answer
-from quiz.wording import words
+from quiz.wording import preferred_locales, ui_locale, words
 
 PACKAGE = Path(__file__).parent
 STATIC = PACKAGE.parent / "static"
@@ -49,10 +49,12 @@ def create_app(settings: Settings) -> Starlette:
 async def render_error(request: Request, error: Exception) -> Response:
     """Every ``QuizError`` as a small page (or fragment for htmx) in the shopper's language."""
     assert isinstance(error, QuizError)
-    ui = words(request.headers.get("accept-language", "en")[:2])
+    wanted = preferred_locales(request.headers.get("accept-language", ""))
+    locale = ui_locale(wanted[0] if wanted else "en")
     template = "quiz/_error.html" if request.headers.get("hx-request") == "true" else "quiz/error.html"
+    context = {"ui": words(locale), "status": error.status_code, "lang": locale}
     response: Response = request.app.state.templates.TemplateResponse(
-        request, template, {"ui": ui, "status": error.status_code, "lang": "en"}, status_code=error.status_code
+        request, template, context, status_code=error.status_code
     )
     response.headers["Vary"] = "HX-Request, Accept-Language"
     return response

@@ -25,7 +25,7 @@ from quiz.schema import Quiz
 from quiz.scoring import recommend
 from quiz.text import best_locale, resolve
 from quiz.tokens import Progress, TokenError
-from quiz.wording import answer_error, ui_locale, words
+from quiz.wording import answer_error, preferred_locales, ui_locale, words
 
 CONTEXT_FIELDS = ("locale", "product", "page")
 MAX_CONTEXT_CHARS = 500
@@ -221,26 +221,13 @@ def _page_context(source: QueryParams | FormData) -> dict[str, str]:
 def _locale(request: Request, quiz: Quiz, context: dict[str, str]) -> str:
     """The quiz locale to use: the embed's choice, else the browser's Accept-Language, else the default."""
     wanted = [context["locale"]] if "locale" in context else []
-    wanted += _accept_language(request.headers.get("accept-language", ""))
+    wanted += preferred_locales(request.headers.get("accept-language", ""))
     available = quiz.all_locales()
     for locale in wanted:
         chosen = best_locale(locale, available, "")
         if chosen:
             return chosen
     return quiz.locale
-
-
-def _accept_language(header: str) -> list[str]:
-    ranked = []
-    for index, part in enumerate(header.split(",")[:20]):
-        tag, _, weight = part.strip().partition(";q=")
-        try:
-            quality = float(weight) if weight else 1.0
-        except ValueError:
-            continue
-        if tag and tag != "*":
-            ranked.append((-quality, index, tag))
-    return [tag for _, _, tag in sorted(ranked)]
 
 
 def _raw_answer(form: FormData) -> Answer | None:

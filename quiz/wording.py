@@ -65,6 +65,20 @@ def ui_locale(locale: str) -> str:
     return best_locale(locale, UI_LOCALES, "en")
 
 
+def preferred_locales(accept_language: str) -> list[str]:
+    """The locales of an ``Accept-Language`` header, most wanted first."""
+    ranked = []
+    for index, part in enumerate(accept_language.split(",")[:20]):
+        tag, _, weight = part.strip().partition(";q=")
+        try:
+            quality = float(weight) if weight else 1.0
+        except ValueError:
+            continue
+        if tag and tag != "*":
+            ranked.append((-quality, index, tag))
+    return [tag for _, _, tag in sorted(ranked)]
+
+
 def words(locale: str) -> dict[str, str]:
     return WORDS[ui_locale(locale)]
 

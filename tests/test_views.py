@@ -172,3 +172,11 @@ def test_back_from_the_results_returns_to_the_last_question(client):
     page = Page(answer(client, page, action="back").text)
     assert page.text("quiz-title") == "Fragrance-free only?"
     assert page.checked() == ["yes"]
+
+
+def test_missing_quiz_page_speaks_the_browser_language(client):
+    response = client.get("/q/nope", headers={"Accept-Language": "fr;q=0.4, ja-JP;q=0.9"})
+    assert response.status_code == 404
+    page = Page(response.text)
+    assert page.text("quiz-title") == "診断が見つかりません"
+    assert '<html lang="ja">' in response.text
