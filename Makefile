@@ -13,7 +13,7 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 run: install
-	$(VENV)/bin/quiz serve quizzes
+	$(VENV)/bin/quiz serve quizzes --demo-port 8001
 
 test: install lint
 	$(PY) -m pytest

@@ -8,10 +8,10 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
+from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
+from quiz.assets import Assets
 from quiz.errors import QuizError
 from quiz.library import QuizLibrary
 from quiz.middleware import BodyLimit, SecurityHeaders
@@ -23,6 +23,7 @@ from quiz.wording import preferred_locales, ui_locale, words
 
 PACKAGE = Path(__file__).parent
 STATIC = PACKAGE.parent / "static"
+WIDGETS = PACKAGE.parent / "widgets"
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -32,7 +33,8 @@ def create_app(settings: Settings) -> Starlette:
         Route("/q/{quiz_id}/step", show_step, methods=["GET"], name="show_step"),
         Route("/q/{quiz_id}/answer", submit_answer, methods=["POST"], name="submit_answer"),
         Route("/q/{quiz_id}/theme.css", theme_css, methods=["GET"], name="theme_css"),
-        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        Route("/static/{name:path}", static_file, methods=["GET", "HEAD"], name="static"),
+        Route("/widget.js", widget_script, methods=["GET", "HEAD"], name="widget_script"),
     ]
     middleware = [
         Middleware(SecurityHeaders),
@@ -42,8 +44,24 @@ def create_app(settings: Settings) -> Starlette:
     app.state.settings = settings
     app.state.library = QuizLibrary(settings.quizzes_dir)
     app.state.tokens = ProgressTokens(settings.secret_keys, max_age=settings.progress_max_age)
-    app.state.templates = Jinja2Templates(directory=PACKAGE / "templates")
+    app.state.assets = Assets([STATIC, WIDGETS])
+    templates = Jinja2Templates(directory=PACKAGE / "templates")
+    # Templates link by path, not absolute URL, so the server works behind any proxy or host name.
+    templates.env.globals["path_for"] = app.url_path_for
+    templates.env.globals["asset"] = app.state.assets.url
+    app.state.templates = templates
     return app
+
+
+async def static_file(request: Request) -> Response:
+    response: Response = request.app.state.assets.response(request, request.path_params["name"])
+    return response
+
+
+async def widget_script(request: Request) -> Response:
+    """The embed script at the stable address merchants paste into their shop."""
+    response: Response = request.app.state.assets.response(request, "widget.js")
+    return response
 
 
 async def render_error(request: Request, error: Exception) -> Response:

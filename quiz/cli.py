@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from quiz.lint import lint
 from quiz.loader import Loaded, load_quiz
@@ -55,6 +56,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("folder", nargs="?", default=None, metavar="DIR", help="quiz folder (default: quizzes/)")
     serve.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=None, help="port to listen on (default 8000)")
+    serve.add_argument(
+        "--demo-port", type=int, default=None, metavar="PORT", help="also serve a demo shop embedding the quizzes"
+    )
     serve.set_defaults(run=run_serve)
 
     schema = commands.add_parser("schema", help="print the JSON Schema of quiz files")
@@ -123,9 +127,13 @@ def _report(coverage: Coverage, product_ids: list[str], *, limit: int) -> str:
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    import asyncio
+    import dataclasses
+
     import uvicorn  # the server's libraries load only for the command that needs them
 
     from quiz.app import create_app
+    from quiz.demo import create_demo_app
     from quiz.settings import SettingsError, from_environment
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -136,11 +144,39 @@ def run_serve(args: argparse.Namespace) -> int:
         return 2
     host = args.host or settings.host
     port = args.port or settings.port
+    local = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    base = f"http://{local}:{port}"
+    demo_origins = []
+    if args.demo_port:
+        # The demo shop is another site than the quiz server (localhost vs 127.0.0.1), as a real shop is.
+        demo_origins = [f"http://localhost:{args.demo_port}", f"http://127.0.0.1:{args.demo_port}"]
+        extra = tuple(origin for origin in demo_origins if origin not in settings.embed_origins)
+        settings = dataclasses.replace(settings, embed_origins=settings.embed_origins + extra)
     app = create_app(settings)
-    base = f"http://{host}:{port}"
     for quiz in app.state.library.all():
         print(f"quiz {quiz.id!r}: {base}/q/{quiz.id}")
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    servers = [uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info"))]
+    if args.demo_port:
+        demo = create_demo_app(app.state.library, base, app.state.templates)
+        # log_config=None: the first server's logging setup stays as it is.
+        demo_config = uvicorn.Config(demo, host=host, port=args.demo_port, log_config=None, log_level=None)
+        servers.append(uvicorn.Server(demo_config))
+        print(f"demo shop embedding them: {demo_origins[0]}/")
+    return asyncio.run(_serve_all(servers))
+
+
+async def _serve_all(servers: list[Any]) -> int:
+    """Run the servers together; if one cannot start (uvicorn logs why), stop the others and fail."""
+    import asyncio
+
+    tasks = [asyncio.create_task(server.serve()) for server in servers]
+    try:
+        await asyncio.gather(*tasks)
+    except SystemExit:
+        for server in servers:
+            server.should_exit = True
+        await asyncio.wait(tasks)
+        return 1
     return 0
 
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from quiz.schema import ORIGIN_PATTERN
 
 log = logging.getLogger("quiz.settings")
 
@@ -34,6 +37,12 @@ DECLARED = (
     Setting("PORT", "8000", "Port `quiz serve` listens on."),
     Setting("PROGRESS_MAX_AGE", "7200", "Seconds a shopper's progress token stays valid."),
     Setting("MAX_BODY_BYTES", "65536", "Largest request body accepted, in bytes."),
+    Setting(
+        "EMBED_ORIGINS",
+        "",
+        "Comma-separated origins allowed to embed every quiz, besides each quiz's `embed.allowed_origins`"
+        " (a staging shop; `quiz serve --demo-port` adds its demo page).",
+    ),
 )
 
 
@@ -50,6 +59,7 @@ class Settings:
     port: int = 8000
     progress_max_age: int = 2 * 60 * 60  # seconds: two hours to finish a quiz
     max_body_bytes: int = 64 * 1024
+    embed_origins: tuple[str, ...] = ()
     generated_key: bool = field(default=False, compare=False)
 
 
@@ -72,6 +82,7 @@ def from_environment(environ: Mapping[str, str] | None = None, *, quizzes_dir: s
         port=_integer(values, "PORT", low=1, high=65535),
         progress_max_age=_integer(values, "PROGRESS_MAX_AGE", low=60, high=30 * 24 * 60 * 60),
         max_body_bytes=_integer(values, "MAX_BODY_BYTES", low=1024, high=10 * 1024 * 1024),
+        embed_origins=_origins(values, "EMBED_ORIGINS"),
         generated_key=generated,
     )
 
@@ -85,6 +96,17 @@ def _integer(values: Mapping[str, str], name: str, *, low: int, high: int) -> in
     if not low <= number <= high:
         raise SettingsError(f"{PREFIX}{name} must be between {low} and {high}, got {number}")
     return number
+
+
+def _origins(values: Mapping[str, str], name: str) -> tuple[str, ...]:
+    origins = tuple(origin.strip() for origin in values[name].split(",") if origin.strip())
+    for origin in origins:
+        if not re.fullmatch(ORIGIN_PATTERN, origin):
+            raise SettingsError(
+                f"{PREFIX}{name}: {origin!r} is not an origin; use one like 'https://shop.example.com'"
+                " (no path, no trailing slash)"
+            )
+    return origins
 
 
 def _stored_key(data_dir: Path) -> str:

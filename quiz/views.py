@@ -132,8 +132,8 @@ def _respond(request: Request, quiz: Quiz, progress: Progress) -> Response:
     if _is_htmx(request):
         return _render(request, _step(request, quiz, progress), status_code=200)
     token = request.app.state.tokens.dump(progress)
-    url = request.url_for("show_step", quiz_id=quiz.id).include_query_params(t=token)
-    return RedirectResponse(str(url), status_code=303)
+    path = request.app.url_path_for("show_step", quiz_id=quiz.id)
+    return RedirectResponse(f"{path}?{urlencode({'t': token})}", status_code=303)
 
 
 def _restart(request: Request, quiz: Quiz) -> Response:
@@ -245,10 +245,17 @@ def _render(request: Request, step: Step, *, status_code: int) -> Response:
     templates = request.app.state.templates
     name = "quiz/_step.html" if _is_htmx(request) else "quiz/page.html"
     ui = words(step.locale)
-    response: Response = templates.TemplateResponse(
-        request, name, {"s": step, "ui": ui, "lang": step.locale}, status_code=status_code
-    )
+    embedders = _embedders(request, step.quiz)
+    context = {"s": step, "ui": ui, "lang": step.locale, "embedders": embedders}
+    response: Response = templates.TemplateResponse(request, name, context, status_code=status_code)
     response.headers["Vary"] = "HX-Request, Accept-Language"
     response.headers["Cache-Control"] = "no-store"
-    response.headers["Content-Security-Policy"] = content_security_policy(step.quiz.embed.allowed_origins)
+    response.headers["Content-Security-Policy"] = content_security_policy(embedders)
     return response
+
+
+def _embedders(request: Request, quiz: Quiz) -> list[str]:
+    """The origins allowed to frame this quiz: the quiz's own, then the server-wide ones."""
+    origins = list(quiz.embed.allowed_origins)
+    origins += [origin for origin in request.app.state.settings.embed_origins if origin not in origins]
+    return origins

@@ -30,3 +30,11 @@ def test_every_setting_is_documented_in_the_readme():
     readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
     for setting in DECLARED:
         assert f"`QUIZ_{setting.name}`" in readme
+
+
+def test_embed_origins_are_checked_one_by_one(tmp_path):
+    environ = {"QUIZ_SECRET_KEYS": "k", "QUIZ_DATA_DIR": str(tmp_path)}
+    settings = from_environment({**environ, "QUIZ_EMBED_ORIGINS": "https://a.example, http://localhost:8001"})
+    assert settings.embed_origins == ("https://a.example", "http://localhost:8001")
+    with pytest.raises(SettingsError, match=r"QUIZ_EMBED_ORIGINS: 'https://a.example/shop' is not an origin"):
+        from_environment({**environ, "QUIZ_EMBED_ORIGINS": "https://a.example/shop"})

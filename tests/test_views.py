@@ -180,3 +180,18 @@ def test_missing_quiz_page_speaks_the_browser_language(client):
     page = Page(response.text)
     assert page.text("quiz-title") == "診断が見つかりません"
     assert '<html lang="ja">' in response.text
+
+
+def test_server_wide_embed_origins_join_the_quiz_own(tmp_path):
+    quizzes = tmp_path / "quizzes"
+    quizzes.mkdir()
+    document = quiz_document(embed={"allowed_origins": ["https://shop.example"]})
+    (quizzes / "serum.json").write_text(json.dumps(document), encoding="utf-8")
+    environ = {"QUIZ_DATA_DIR": str(tmp_path), "QUIZ_EMBED_ORIGINS": "http://localhost:8001,https://shop.example"}
+    client = TestClient(create_app(from_environment(environ, quizzes_dir=str(quizzes))))
+    response = client.get("/q/serum")
+    assert response.headers["content-security-policy"].endswith(
+        "frame-ancestors 'self' https://shop.example http://localhost:8001"
+    )
+    # The page posts its height only to these origins.
+    assert 'data-embedders="https://shop.example http://localhost:8001"' in response.text

@@ -1,0 +1,50 @@
+/* Runs inside the quiz page. Tells the embedding page the quiz's height (postMessage, only to the
+   origins allowed to frame this quiz), and after htmx swaps in a step: moves focus to it, announces
+   it in the live region and asks the embedding page to bring it into view. Our CSP forbids inline
+   scripts, hence this file. */
+(function () {
+  "use strict";
+  var embedders = (document.documentElement.getAttribute("data-embedders") || "").split(" ").filter(Boolean);
+  var framed = window.parent !== window;
+  var lastHeight = 0;
+
+  function post(message) {
+    if (!framed) return;
+    message.source = "quiz-widget";
+    // A message whose target origin is not the parent's is dropped by the browser, so only the
+    // allowed site that actually embeds us receives it.
+    embedders.forEach(function (origin) { window.parent.postMessage(message, origin); });
+  }
+
+  function reportHeight() {
+    var height = Math.ceil(document.body.getBoundingClientRect().height);
+    if (height !== lastHeight) {
+      lastHeight = height;
+      post({ type: "height", height: height });
+    }
+  }
+
+  function focusStep(step) {
+    var error = step.querySelector(".quiz-error");
+    var target = error ? step.querySelector("fieldset input, fieldset") : step.querySelector("h1");
+    if (target) target.focus({ preventScroll: true });
+    var announce = document.getElementById("quiz-announce");
+    if (announce) announce.textContent = step.getAttribute("data-announce") || "";
+    if (framed) {
+      post({ type: "step" });
+    } else if (step.getBoundingClientRect().top < 0) {
+      step.scrollIntoView({ block: "start" });
+    }
+  }
+
+  if (framed) {
+    if ("ResizeObserver" in window) new ResizeObserver(reportHeight).observe(document.body);
+    window.addEventListener("load", reportHeight);
+    reportHeight();
+  }
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var step = document.getElementById("quiz-step");
+    if (step && event.target === step) focusStep(step);
+    reportHeight();
+  });
+})();

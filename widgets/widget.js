@@ -1,0 +1,110 @@
+/* The one-line embed:
+     <script src="https://quiz.example.com/widget.js" data-quiz="serum-finder" async></script>
+   Puts the quiz in an iframe, inline where the script is (or in data-target), or in a dialog opened by
+   a button (data-mode="popup"). Without data-quiz it only sizes the shop's own quiz iframes, those
+   marked data-quiz-frame. Passes the page's context (data-product, data-locale or the page's
+   lang, and the page address without its query) and sizes the iframe to its content from the quiz's
+   messages, checking their origin and source. Everything lives in a shadow root, so the shop's CSS
+   and ours never meet. */
+(function () {
+  "use strict";
+  var script = document.currentScript;
+  if (!script) return;
+  var options = script.dataset;
+  var server = new URL(script.src, location.href).origin;
+  var MAX_HEIGHT = 20000;
+
+  function css(element, rules) {
+    // Inline !important declarations win over any rule of the shop's stylesheets.
+    Object.keys(rules).forEach(function (name) { element.style.setProperty(name, rules[name], "important"); });
+    return element;
+  }
+
+  function quizAddress() {
+    var url = new URL("/q/" + encodeURIComponent(options.quiz), server);
+    url.searchParams.set("page", location.origin + location.pathname);
+    var locale = options.locale || document.documentElement.lang;
+    if (locale) url.searchParams.set("locale", locale);
+    if (options.product) url.searchParams.set("product", options.product);
+    return url.href;
+  }
+
+  function makeFrame() {
+    var frame = css(document.createElement("iframe"), {
+      display: "block", width: "100%", height: "28rem", border: "0", margin: "0", padding: "0",
+      "max-width": "none", "min-width": "0", "background": "transparent"
+    });
+    frame.title = options.title || options.quiz;
+    frame.src = quizAddress();
+    return follow(frame);
+  }
+
+  function follow(frame) {
+    window.addEventListener("message", function (event) {
+      if (event.origin !== server || event.source !== frame.contentWindow) return;
+      var message = event.data;
+      if (!message || message.source !== "quiz-widget") return;
+      if (message.type === "height" && typeof message.height === "number" && isFinite(message.height) && message.height > 0) {
+        css(frame, { height: Math.min(Math.ceil(message.height), MAX_HEIGHT) + "px" });
+      } else if (message.type === "step" && frame.getBoundingClientRect().top < 0) {
+        frame.scrollIntoView({ block: "start" });
+      }
+    });
+    return frame;
+  }
+
+  function mount() {
+    var host = css(css(document.createElement("quiz-widget"), { all: "initial" }), { display: "block" });
+    var target = options.target && document.querySelector(options.target);
+    if (target) target.appendChild(host);
+    else script.parentNode.insertBefore(host, script);
+    var root = host.attachShadow({ mode: "open" });
+    if (options.mode === "popup") popup(root);
+    else root.appendChild(makeFrame());
+  }
+
+  function popup(root) {
+    var dialog = css(document.createElement("dialog"), {
+      width: "min(40rem, 100vw - 1rem)", "max-height": "calc(100vh - 2rem)", padding: "0", border: "0",
+      "border-radius": "12px", overflow: "auto", background: "#fff"
+    });
+    var close = css(document.createElement("button"), {
+      display: "block", margin: "0 0 0 auto", padding: ".5rem .9rem", border: "0", background: "transparent",
+      font: "600 1.5rem/1 system-ui, sans-serif", cursor: "pointer", color: "#1d1d1f"
+    });
+    close.type = "button";
+    close.textContent = "×";
+    close.setAttribute("aria-label", options.closeLabel || "Close");
+    close.addEventListener("click", function () { dialog.close(); });
+    dialog.appendChild(close);
+    root.appendChild(dialog);
+    var frame = null;
+    function open() {
+      if (!frame) frame = dialog.appendChild(makeFrame());
+      dialog.showModal();
+    }
+    var own = options.open ? document.querySelectorAll(options.open) : [];
+    if (own.length) {
+      own.forEach(function (element) { element.addEventListener("click", open); });
+      return;
+    }
+    var button = css(document.createElement("button"), {
+      font: "600 1rem/1.2 system-ui, sans-serif", padding: ".75rem 1.25rem", "border-radius": "12px",
+      border: "0", background: options.color || "#2F6FEB", color: "#fff", cursor: "pointer"
+    });
+    button.type = "button";
+    button.textContent = options.button || "Take the quiz";
+    button.addEventListener("click", open);
+    root.appendChild(button);
+  }
+
+  function followMarkedFrames() {
+    document.querySelectorAll("iframe[data-quiz-frame]").forEach(function (frame) {
+      if (new URL(frame.src, location.href).origin === server) follow(frame);
+    });
+  }
+
+  if (options.quiz) mount();
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", followMarkedFrames);
+  else followMarkedFrames();
+})();
