@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install run test lint bench schema
+.PHONY: install browser run test lint bench schema
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -12,10 +12,18 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
+# Browser tests drive Chromium: Debian's package where apt works as root (CI, this kind of machine,
+# where Playwright's own download is blocked), else Playwright's build (a laptop).
+browser: install
+	@if [ -x /usr/bin/chromium ]; then echo "chromium: /usr/bin/chromium"; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else $(VENV)/bin/playwright install chromium; fi
+
 run: install
 	$(VENV)/bin/quiz serve quizzes --demo-port 8001
 
-test: install lint
+test: install browser lint
 	$(PY) -m pytest
 
 lint: install

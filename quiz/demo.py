@@ -22,7 +22,9 @@ def create_demo_app(library: QuizLibrary, quiz_server: str, templates: Jinja2Tem
     app = Starlette(
         routes=[
             Route("/", shop_index, methods=["GET"]),
-            Route("/products/{quiz_id}", product_page, methods=["GET"]),
+            Route("/quizzes/{quiz_id}", quiz_page, methods=["GET"]),
+            Route("/products/{slug}", product_page, methods=["GET"]),
+            Route("/images/{name}", placeholder_image, methods=["GET"]),
         ]
     )
     app.state.library = library
@@ -36,14 +38,30 @@ async def shop_index(request: Request) -> Response:
     return _render(request, "demo/index.html", {"quizzes": quizzes})
 
 
-async def product_page(request: Request) -> Response:
+async def quiz_page(request: Request) -> Response:
+    """A product page of the shop with the quiz embedded one of the three ways."""
     quiz = request.app.state.library.get(request.path_params["quiz_id"])
     if quiz is None:
         return Response("No such quiz.", status_code=404, media_type="text/plain")
     mode = request.query_params.get("mode", "inline")
     if mode not in MODES:
         mode = "inline"
-    return _render(request, "demo/product.html", {"quiz": quiz, "mode": mode})
+    return _render(request, "demo/quiz.html", {"quiz": quiz, "mode": mode})
+
+
+async def product_page(request: Request) -> Response:
+    """Where a recommended product's link lands, showing what the quiz added to the address."""
+    context = {"slug": request.path_params["slug"], "campaign": request.query_params.get("utm_campaign", "")}
+    return _render(request, "demo/product.html", context)
+
+
+async def placeholder_image(request: Request) -> Response:
+    """A grey square standing in for the shop's product photos."""
+    svg = (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="320" height="320" viewBox="0 0 320 320">'
+        '<rect width="320" height="320" fill="#e8e4de"/></svg>'
+    )
+    return Response(svg, media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=3600"})
 
 
 def _render(request: Request, name: str, context: dict[str, object]) -> Response:

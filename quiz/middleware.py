@@ -12,8 +12,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 def content_security_policy(frame_ancestors: Sequence[str]) -> str:
     """No inline script or style anywhere; only the listed sites (and this one) may frame the page."""
     ancestors = " ".join(["'self'", *frame_ancestors])
+    # Product images live on the shop, which during development may be plain http.
+    images = " ".join(
+        ["'self'", "https:", "data:", *(origin for origin in frame_ancestors if origin.startswith("http:"))]
+    )
     return (
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; "
+        f"default-src 'none'; script-src 'self'; style-src 'self'; img-src {images}; "
         f"connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors {ancestors}"
     )
 

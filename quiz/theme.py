@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from quiz.colour import text_on
 from quiz.errors import QuizNotFound
 
 
@@ -13,5 +14,6 @@ async def theme_css(request: Request) -> Response:
     if quiz is None:
         raise QuizNotFound(request.path_params["quiz_id"])
     theme = quiz.theme  # each value is checked by a pattern in the format: nothing can end the rule
-    css = f":root{{--accent:{theme.accent};--radius:{theme.radius}px;--font:{theme.font}}}\n"
+    ink = text_on(theme.accent)  # the merchant's brand colour may be too light for white button text
+    css = f":root{{--accent:{theme.accent};--on-accent:{ink};--radius:{theme.radius}px;--font:{theme.font}}}\n"
     return Response(css, media_type="text/css", headers={"Cache-Control": "no-cache"})

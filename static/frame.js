@@ -42,6 +42,9 @@
     window.addEventListener("load", reportHeight);
     reportHeight();
   }
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape") post({ type: "escape" });
+  });
   document.addEventListener("htmx:afterSettle", function (event) {
     var step = document.getElementById("quiz-step");
     if (step && event.target === step) focusStep(step);

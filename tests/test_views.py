@@ -149,7 +149,7 @@ def test_html_responses_carry_strict_security_headers(client):
 def test_theme_is_a_stylesheet_of_custom_properties(client):
     response = client.get("/q/serum/theme.css")
     assert response.headers["content-type"].startswith("text/css")
-    assert response.text.startswith(":root{--accent:#2F6FEB;--radius:12px;")
+    assert response.text.startswith(":root{--accent:#2F6FEB;--on-accent:#ffffff;--radius:12px;")
 
 
 def test_japanese_browser_gets_japanese_buttons(client):

@@ -29,17 +29,18 @@
     return url.href;
   }
 
-  function makeFrame() {
+  function addFrame(parent, onEscape) {
     var frame = css(document.createElement("iframe"), {
       display: "block", width: "100%", height: "28rem", border: "0", margin: "0", padding: "0",
       "max-width": "none", "min-width": "0", "background": "transparent"
     });
     frame.title = options.title || options.quiz;
+    parent.appendChild(frame);
     frame.src = quizAddress();
-    return follow(frame);
+    return follow(frame, onEscape);
   }
 
-  function follow(frame) {
+  function follow(frame, onEscape) {
     window.addEventListener("message", function (event) {
       if (event.origin !== server || event.source !== frame.contentWindow) return;
       var message = event.data;
@@ -48,6 +49,8 @@
         css(frame, { height: Math.min(Math.ceil(message.height), MAX_HEIGHT) + "px" });
       } else if (message.type === "step" && frame.getBoundingClientRect().top < 0) {
         frame.scrollIntoView({ block: "start" });
+      } else if (message.type === "escape" && onEscape) {
+        onEscape();  // focus is inside the quiz, so the dialog never sees the key itself
       }
     });
     return frame;
@@ -60,12 +63,13 @@
     else script.parentNode.insertBefore(host, script);
     var root = host.attachShadow({ mode: "open" });
     if (options.mode === "popup") popup(root);
-    else root.appendChild(makeFrame());
+    else addFrame(root);
   }
 
   function popup(root) {
     var dialog = css(document.createElement("dialog"), {
-      width: "min(40rem, 100vw - 1rem)", "max-height": "calc(100vh - 2rem)", padding: "0", border: "0",
+      // Anchored to the top, not centred: the dialog then grows downwards as the quiz does, never jumps.
+      width: "min(40rem, 100vw - 1rem)", "max-height": "calc(100vh - 2rem)", margin: "1rem auto auto", padding: "0", border: "0",
       "border-radius": "12px", overflow: "auto", background: "#fff"
     });
     var close = css(document.createElement("button"), {
@@ -80,7 +84,7 @@
     root.appendChild(dialog);
     var frame = null;
     function open() {
-      if (!frame) frame = dialog.appendChild(makeFrame());
+      if (!frame) frame = addFrame(dialog, function () { dialog.close(); });
       dialog.showModal();
     }
     var own = options.open ? document.querySelectorAll(options.open) : [];

@@ -1,0 +1,322 @@
+"""The example quizzes in a real Chromium, as shoppers meet them.
+
+The quiz server runs on http://127.0.0.1:P1 and the demo shop that embeds it on http://localhost:P2:
+another site, as a real shop is. The browser blocks every cookie, cannot reach anything but
+loopback, and every screen is scanned with axe-core.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+from axe_playwright_python.sync_playwright import Axe  # noqa: E402
+from live import bound_socket, serving  # noqa: E402
+from playwright.sync_api import BrowserContext, Frame, Page, Playwright, Route, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Error as PlaywrightError  # noqa: E402
+from shopper import answer, checked_options  # noqa: E402
+
+from quiz.app import create_app  # noqa: E402
+from quiz.demo import create_demo_app  # noqa: E402
+from quiz.schema import Quiz  # noqa: E402
+from quiz.settings import Settings  # noqa: E402
+
+EXAMPLES = Path(__file__).parent.parent / "quizzes"
+QUIZ_IDS = ["serum-finder", "coffee-finder", "gift-finder"]
+DEBIAN_CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]  # fmt: skip
+BLOCK_ALL_COOKIES = {"profile": {"default_content_setting_values": {"cookies": 2}}}
+STEP_KEY = """() => {
+  if (document.readyState !== "complete" || !document.getElementById("quiz-step")) return "";
+  const question = document.querySelector("fieldset[data-question]");
+  if (question) return question.dataset.question;
+  return document.querySelector(".quiz-results") ? "results" : "intro";
+}"""
+MAX_STEPS = 40
+
+
+@pytest.fixture(scope="session")
+def servers(tmp_path_factory) -> Iterator[tuple[str, str, dict[str, Quiz]]]:
+    quiz_socket, shop_socket = bound_socket(), bound_socket()
+    quiz_origin = f"http://127.0.0.1:{quiz_socket.getsockname()[1]}"
+    shop_origin = f"http://localhost:{shop_socket.getsockname()[1]}"
+    settings = Settings(
+        quizzes_dir=EXAMPLES,
+        data_dir=tmp_path_factory.mktemp("data"),
+        secret_keys=("browser-tests",),
+        embed_origins=(shop_origin,),
+    )
+    app = create_app(settings)
+    shop = create_demo_app(app.state.library, quiz_origin, app.state.templates)
+    quizzes = {quiz.id: quiz for quiz in app.state.library.all()}
+    with serving(app, quiz_socket), serving(shop, shop_socket):
+        yield quiz_origin, shop_origin, quizzes
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as running:
+        yield running
+
+
+def _launch_options() -> dict[str, object]:
+    """Debian's Chromium where it is installed (CI here), else Playwright's own (`playwright install`)."""
+    options: dict[str, object] = {"headless": True, "args": CHROMIUM_FLAGS}
+    if DEBIAN_CHROMIUM.exists():
+        options["executable_path"] = str(DEBIAN_CHROMIUM)
+    return options
+
+
+def _loopback_only(route: Route) -> None:
+    host = urlsplit(route.request.url).hostname
+    if host in ("127.0.0.1", "localhost"):
+        route.continue_()
+    else:
+        route.abort()
+
+
+@pytest.fixture(scope="session")
+def cookieless(playwright, tmp_path_factory) -> Iterator[BrowserContext]:
+    """A browser profile that refuses all cookies, first- and third-party."""
+    profile = tmp_path_factory.mktemp("profile")
+    (profile / "Default").mkdir()
+    (profile / "Default" / "Preferences").write_text(json.dumps(BLOCK_ALL_COOKIES))
+    context = playwright.chromium.launch_persistent_context(str(profile), **_launch_options())
+    context.route("**/*", _loopback_only)
+    yield context
+    context.close()
+
+
+@pytest.fixture(scope="session")
+def browser(playwright):
+    browser = playwright.chromium.launch(**_launch_options())
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def page(cookieless) -> Iterator[Page]:
+    page = cookieless.new_page()
+    yield page
+    page.close()
+
+
+@pytest.fixture
+def scripted_off(browser) -> Iterator[Page]:
+    context = browser.new_context(java_script_enabled=False)
+    context.route("**/*", _loopback_only)
+    yield context.new_page()
+    context.close()
+
+
+def cookies_refused(view: Page | Frame) -> bool:
+    return view.evaluate("() => { document.cookie = 'probe=1; SameSite=None; Secure'; document.cookie = 'probe=1';"
+                         " return document.cookie === ''; }")  # fmt: skip
+
+
+def step_key(view: Page | Frame) -> str:
+    return str(view.evaluate(STEP_KEY))
+
+
+def wait_for_new_step(view: Page | Frame, previous: str) -> str:
+    """Polled from here: with JavaScript off, the page runs no timers for wait_for_function."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            key = step_key(view)
+        except PlaywrightError:  # the page is between two documents (post/redirect/get)
+            key = previous
+        if key and key != previous:
+            return key
+        time.sleep(0.03)
+    raise AssertionError(f"still on step {previous!r} at {view.url}")
+
+
+def assert_accessible(view: Page | Frame) -> None:
+    results = Axe().run(view)
+    serious = [v for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+    assert not serious, results.generate_report()
+
+
+def assert_frame_fits(frame: Frame) -> None:
+    """The iframe is as tall as its content (within 3 px) and has nothing to scroll."""
+    element = frame.frame_element()
+    deadline = time.monotonic() + 5
+    while True:
+        inside = element.evaluate("frame => frame.clientHeight")  # without the shop's border, if any
+        content = frame.evaluate("Math.ceil(document.body.getBoundingClientRect().height)")
+        overflow = frame.evaluate("document.documentElement.scrollHeight - document.documentElement.clientHeight")
+        if abs(inside - content) <= 3 and overflow <= 1:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"iframe {inside}px high vs content {content}px, inner overflow {overflow}px")
+        time.sleep(0.05)
+
+
+def embedded_frame(page: Page, quiz_origin: str) -> Frame:
+    element = page.locator("quiz-widget iframe, iframe[data-quiz-frame]").first
+    element.wait_for()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        frame = element.element_handle().content_frame()
+        if frame and frame.url.startswith(quiz_origin) and frame.locator("#quiz-step").count():
+            return frame
+        time.sleep(0.05)
+    raise AssertionError(f"the quiz iframe did not load: {[frame.url for frame in page.frames]}")
+
+
+def play(view: Page | Frame, quiz: Quiz, check: Callable[[], None]) -> list[str]:
+    """Start, answer, go back, change the first answer, answer the rest; return the questions seen."""
+    check()
+    view.locator("#quiz-step button").first.click()
+    key = wait_for_new_step(view, "intro")
+    check()
+    first = answer(view, quiz, variant=0)
+    picked = checked_options(view)
+    view.locator("button[value=next]").click()
+    key = wait_for_new_step(view, first)
+    seen = [first]
+    if key != "results":
+        view.locator("button[value=back]").click()
+        key = wait_for_new_step(view, key)
+        assert key == first
+        assert checked_options(view) == picked, "going back keeps the answer"
+        answer(view, quiz, variant=1)
+        view.locator("button[value=next]").click()
+        key = wait_for_new_step(view, first)
+    for _ in range(MAX_STEPS):
+        check()
+        if key == "results":
+            return seen
+        seen.append(answer(view, quiz))
+        view.locator("button[value=next]").click()
+        key = wait_for_new_step(view, key)
+    raise AssertionError(f"no results after {MAX_STEPS} steps: {seen}")
+
+
+def assert_results(view: Page | Frame) -> None:
+    products = view.locator(".quiz-product")
+    assert products.count() >= 1
+    assert products.first.locator(".quiz-reason").inner_text().strip()
+    assert products.first.locator(".quiz-product-title").inner_text().strip()
+
+
+def click_first_product(page: Page, view: Page | Frame, quiz_id: str, shop_origin: str) -> None:
+    """The product link opens in the whole window, on the shop, with UTM parameters naming the quiz."""
+    link = view.locator(".quiz-product a").first
+    with page.expect_request(lambda request: "utm_campaign=" in request.url and request.frame == page.main_frame) as r:
+        link.click()
+    url = urlsplit(r.value.url)
+    assert parse_qs(url.query)["utm_campaign"] == [quiz_id]
+    if f"{url.scheme}://{url.netloc}" == shop_origin:  # relative product URLs land on the embedding shop
+        page.wait_for_url(f"{shop_origin}/products/**")
+        assert page.locator("#campaign").inner_text() == quiz_id
+
+
+@pytest.mark.parametrize("quiz_id", QUIZ_IDS)
+def test_embedded_quiz_on_another_site_with_cookies_blocked(servers, page, quiz_id):
+    quiz_origin, shop_origin, quizzes = servers
+    page.set_viewport_size({"width": 375, "height": 740})
+    page.goto(f"{shop_origin}/quizzes/{quiz_id}")
+    frame = embedded_frame(page, quiz_origin)
+    assert cookies_refused(frame) and cookies_refused(page)
+
+    def check() -> None:
+        assert_frame_fits(frame)
+        assert_accessible(frame)
+
+    play(frame, quizzes[quiz_id], check)
+    assert_results(frame)
+    click_first_product(page, frame, quiz_id, shop_origin)
+
+
+@pytest.mark.parametrize("quiz_id", QUIZ_IDS)
+def test_hosted_quiz_without_javascript(servers, scripted_off, quiz_id):
+    quiz_origin, _shop_origin, quizzes = servers
+    page = scripted_off
+    page.goto(f"{quiz_origin}/q/{quiz_id}")
+    play(page, quizzes[quiz_id], lambda: None)  # axe itself needs JavaScript: the next test scans these pages
+    assert_results(page)
+    link = page.locator(".quiz-product a").first
+    with page.expect_request(lambda request: "utm_campaign=" in request.url) as request:
+        link.click()
+    assert parse_qs(urlsplit(request.value.url).query)["utm_campaign"] == [quiz_id]
+
+
+@pytest.mark.parametrize("quiz_id", QUIZ_IDS)
+def test_hosted_quiz_screens_pass_axe(servers, page, quiz_id):
+    quiz_origin, _, quizzes = servers
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(f"{quiz_origin}/q/{quiz_id}")
+    play(page, quizzes[quiz_id], lambda: assert_accessible(page))
+    assert_results(page)
+
+
+def test_page_context_reaches_the_quiz(servers, page):
+    quiz_origin, shop_origin, _ = servers
+    page.goto(f"{shop_origin}/quizzes/gift-finder")
+    frame = embedded_frame(page, quiz_origin)
+    context = dict(
+        (field.get_attribute("name"), field.get_attribute("value"))
+        for field in frame.locator("input[type=hidden]").all()
+    )
+    assert context == {"page": f"{shop_origin}/quizzes/gift-finder", "locale": "en", "product": "demo-product"}
+
+
+def test_popup_opens_the_quiz_in_a_dialog(servers, page):
+    quiz_origin, shop_origin, _quizzes = servers
+    page.goto(f"{shop_origin}/quizzes/gift-finder?mode=popup")
+    assert not [frame for frame in page.frames if frame.url.startswith(quiz_origin)], "nothing loads before a click"
+    page.get_by_role("button", name="Find yours").click()
+    frame = embedded_frame(page, quiz_origin)
+    assert page.locator("quiz-widget dialog").evaluate("dialog => dialog.open")
+    assert_frame_fits(frame)
+    frame.locator("#quiz-step button").first.click()
+    wait_for_new_step(frame, "intro")
+    assert_frame_fits(frame)
+    page.keyboard.press("Escape")  # pressed inside the quiz: the frame tells the shop's page
+    page.wait_for_function("() => !document.querySelector('quiz-widget').shadowRoot.querySelector('dialog').open")
+
+
+def test_plain_iframe_is_sized_by_the_script(servers, page):
+    quiz_origin, shop_origin, _ = servers
+    page.goto(f"{shop_origin}/quizzes/coffee-finder?mode=iframe")
+    frame = embedded_frame(page, quiz_origin)
+    assert_frame_fits(frame)  # the shop's `iframe { height: 50px !important }` notwithstanding
+
+
+def test_messages_from_elsewhere_do_not_resize_the_frame(servers, page):
+    quiz_origin, shop_origin, _ = servers
+    page.goto(f"{shop_origin}/quizzes/serum-finder")
+    frame = embedded_frame(page, quiz_origin)
+    assert_frame_fits(frame)
+    page.evaluate("window.postMessage({source: 'quiz-widget', type: 'height', height: 7}, '*')")
+    page.wait_for_timeout(200)
+    assert frame.frame_element().bounding_box()["height"] > 100
+
+
+def test_keyboard_only_shopper_hears_each_new_question(servers, page):
+    quiz_origin, _, _quizzes = servers
+    page.goto(f"{quiz_origin}/q/serum-finder")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    wait_for_new_step(page, "intro")
+    page.wait_for_function("document.activeElement.tagName === 'H1'")  # focus moves once htmx settles
+    expect(page.locator("#quiz-announce")).to_have_text(re.compile(r"^(Question 1 of|質問 1 /)"))
+    before = step_key(page)
+    page.keyboard.press("Tab")  # the first option
+    page.keyboard.press("Space")
+    page.keyboard.press("Enter")  # implicit submission goes forward, never back
+    after = wait_for_new_step(page, before)
+    assert after != "intro"
+    expect(page.locator("#quiz-announce")).to_have_text(re.compile(r"^(Question 2 of|質問 2 /)"))
