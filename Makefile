@@ -32,8 +32,10 @@ lint: install
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-bench: install
+bench: install browser
 	$(PY) bench/scoring.py
+	$(PY) bench/widget_weight.py
+	$(PY) bench/load.py
 
 schema: install
 	$(VENV)/bin/quiz schema > quizzes/quiz.schema.json

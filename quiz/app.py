@@ -6,6 +6,7 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -39,6 +40,8 @@ def create_app(settings: Settings) -> Starlette:
     middleware = [
         Middleware(SecurityHeaders),
         Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
+        # Pages and fragments; static files arrive already compressed (brotli) and pass through.
+        Middleware(GZipMiddleware, minimum_size=500, compresslevel=6),
     ]
     app = Starlette(routes=routes, middleware=middleware, exception_handlers={QuizError: render_error})
     app.state.settings = settings
