@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from markupsafe import Markup
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
@@ -16,6 +17,7 @@ from quiz.assets import Assets
 from quiz.errors import QuizError
 from quiz.library import QuizLibrary
 from quiz.middleware import BodyLimit, SecurityHeaders
+from quiz.richtext import clean
 from quiz.settings import Settings
 from quiz.theme import theme_css
 from quiz.tokens import ProgressTokens
@@ -52,8 +54,13 @@ def create_app(settings: Settings) -> Starlette:
     # Templates link by path, not absolute URL, so the server works behind any proxy or host name.
     templates.env.globals["path_for"] = app.url_path_for
     templates.env.globals["asset"] = app.state.assets.url
+    templates.env.filters["rich"] = rich_text
     app.state.templates = templates
     return app
+
+
+def rich_text(html: str) -> Markup:
+    return Markup(clean(html))  # safe to mark: nh3 kept only the allow-listed tags and attributes
 
 
 async def static_file(request: Request) -> Response:

@@ -8,6 +8,7 @@ from quiz.conditions import answer_tests
 from quiz.problems import Loc, Problem
 from quiz.questions import CHOICE_TYPES, Question
 from quiz.references import successors, texts
+from quiz.richtext import INLINE_TAGS, tags_in, takes_markup
 from quiz.schema import Quiz
 from quiz.simulate import Coverage, Path, simulate
 from quiz.text import format_number, missing_locales
@@ -29,6 +30,7 @@ def lint(quiz: Quiz, *, coverage: Coverage | None = None) -> list[Problem]:
     problems += _unknown_tags(quiz)
     problems += _translations(quiz)
     problems += _consent(quiz)
+    problems += _markup(quiz)
     return problems
 
 
@@ -259,3 +261,21 @@ def _consent(quiz: Quiz) -> Iterator[Problem]:
         yield _warning(("lead_capture",), "the LINE channel is on but 'line_consent' is missing")
     if capture.required and capture.placement == "after_results":
         yield _warning(("lead_capture", "required"), "'required' only gates results when placement is before_results")
+
+
+def _markup(quiz: Quiz) -> Iterator[Problem]:
+    """HTML the shopper will not see as the merchant meant it: dropped tags, or tags shown as text."""
+    for location, text in texts(quiz):
+        tags = tags_in(" ".join(text.values()) if isinstance(text, dict) else text)
+        if takes_markup(location):
+            if tags - INLINE_TAGS:
+                allowed = ", ".join(f"<{tag}>" for tag in sorted(INLINE_TAGS))
+                yield _warning(location, f"{_names(tags - INLINE_TAGS)} will be removed; allowed here: {allowed}")
+        elif tags:
+            yield _warning(
+                location, f"{_names(tags)} will be shown as typed: only intro, help and results texts take HTML"
+            )
+
+
+def _names(tags: set[str]) -> str:
+    return ", ".join(f"<{tag}>" for tag in sorted(tags))

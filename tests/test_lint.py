@@ -153,3 +153,17 @@ def test_question_reached_only_through_a_branch_never_taken():
     document["questions"].append({"id": "extra", "type": "info", "title": "Extra"})
     found = messages(make_quiz(questions=document["questions"]))
     assert "warning questions[2]: no combination of answers leads to question 'extra'" in found
+
+
+def test_markup_outside_the_allow_list_is_named():
+    document = quiz_document()
+    document["questions"][0]["help"] = "Pick <b>one</b>.<img src=x onerror=alert(1)><script>x()</script>"
+    found = messages(make_quiz(intro="Hello <div>there</div>", questions=document["questions"]))
+    allowed = "<a>, <b>, <br>, <em>, <i>, <small>, <strong>"
+    assert f"warning questions[0].help: <img>, <script> will be removed; allowed here: {allowed}" in found
+    assert f"warning intro: <div> will be removed; allowed here: {allowed}" in found
+
+
+def test_markup_in_a_plain_text_field_is_shown_as_typed():
+    found = messages(make_quiz(title={"en": "The <b>best</b> serum"}))
+    assert "warning title: <b> will be shown as typed: only intro, help and results texts take HTML" in found

@@ -202,3 +202,14 @@ def test_server_wide_embed_origins_join_the_quiz_own(tmp_path):
     )
     # The page posts its height only to these origins.
     assert 'data-embedders="https://shop.example http://localhost:8001"' in response.text
+
+
+def test_intro_markup_is_cleaned_and_plain_texts_are_escaped(tmp_path):
+    quizzes = tmp_path / "quizzes"
+    quizzes.mkdir()
+    document = quiz_document(title="<b>Serum</b> finder", intro="Two <b>quick</b> questions<script>steal()</script>")
+    (quizzes / "serum.json").write_text(json.dumps(document), encoding="utf-8")
+    client = TestClient(create_app(from_environment({"QUIZ_DATA_DIR": str(tmp_path)}, quizzes_dir=str(quizzes))))
+    html = client.get("/q/serum").text
+    assert "Two <b>quick</b> questions</p>" in html and "steal()" not in html
+    assert "&lt;b&gt;Serum&lt;/b&gt; finder" in html
