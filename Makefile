@@ -27,8 +27,8 @@ test: install browser lint
 	$(PY) -m pytest
 
 lint: install
-	$(VENV)/bin/ruff check quiz tests bench
-	$(VENV)/bin/ruff format --check quiz tests bench
+	$(VENV)/bin/ruff check quiz tests bench docs
+	$(VENV)/bin/ruff format --check quiz tests bench docs
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
