@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,17 +21,27 @@ class _Entry:
 
 
 class QuizLibrary:
-    """Quiz files in one folder, by quiz id; each file is re-read when its modification time changes."""
+    """Quiz files in one folder, by quiz id; each file is re-read when its modification time changes.
 
-    def __init__(self, folder: Path) -> None:
+    The folder is looked at no more than once every ``recheck_seconds``, not on every request: a
+    busy server would otherwise stat every quiz file for every step of every shopper.
+    """
+
+    def __init__(self, folder: Path, *, recheck_seconds: float = 1.0) -> None:
         self.folder = folder
+        self.recheck_seconds = recheck_seconds
         self._entries: dict[Path, _Entry] = {}
         self._lock = threading.Lock()
+        self._checked_at = float("-inf")
         self.refresh()
 
     def refresh(self) -> None:
-        """Load new and changed files, forget deleted ones."""
+        """Load new and changed files, forget deleted ones (if not done in the last ``recheck_seconds``)."""
+        now = time.monotonic()
+        if now - self._checked_at < self.recheck_seconds:
+            return
         with self._lock:
+            self._checked_at = now
             paths = {path for path in self.folder.glob("*.json") if path.name != "quiz.schema.json"}
             for gone in set(self._entries) - paths:
                 del self._entries[gone]
