@@ -213,3 +213,23 @@ def test_intro_markup_is_cleaned_and_plain_texts_are_escaped(tmp_path):
     html = client.get("/q/serum").text
     assert "Two <b>quick</b> questions</p>" in html and "steal()" not in html
     assert "&lt;b&gt;Serum&lt;/b&gt; finder" in html
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"page": "javascript:alert(1)", "product": '"><script>alert(1)</script>', "locale": "<b>"},
+        {"page": "https://evil.example/" + "a" * 3000, "locale": "xx-" + "y" * 300},
+        {"locale": "ja\x00", "product": "\ud7ff\u202e"},
+        {"t": "not-a-token", "page": "//evil.example"},
+    ],
+)
+def test_hostile_embed_context_is_kept_inert(client, query):
+    response = client.get("/q/serum", params=query)
+    assert response.status_code == 200
+    assert "<script>alert" not in response.text and "<b>" not in response.text
+    page = Page(response.text)
+    assert all(len(field.get("value") or "") <= 500 for field in page.inputs)
+    response = client.post("/q/serum/start", data=query, headers=HTMX)
+    assert response.status_code == 200
+    assert 'href="javascript:' not in response.text
