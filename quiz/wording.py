@@ -31,6 +31,7 @@ WORDS: dict[str, dict[str, str]] = {
         "error_off_scale": "Please pick a point on the scale.",
         "error_not_whole": "Please enter a whole number.",
         "error_too_long": "Please keep it under {max} characters.",
+        "error_connection": "We could not reach the quiz. Check your connection and try again.",
     },
     "ja": {
         "start": "はじめる",
@@ -56,6 +57,7 @@ WORDS: dict[str, dict[str, str]] = {
         "error_off_scale": "目盛りの値をお選びください。",
         "error_not_whole": "整数を入力してください。",
         "error_too_long": "{max}文字以内で入力してください。",
+        "error_connection": "通信できませんでした。接続を確認して、もう一度お試しください。",
     },
 }
 

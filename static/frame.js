@@ -42,6 +42,19 @@
     window.addEventListener("load", reportHeight);
     reportHeight();
   }
+  // htmx swaps nothing when a request fails: say so where the shopper is looking, instead of silence.
+  function showConnectionError() {
+    var step = document.getElementById("quiz-step");
+    if (!step || step.querySelector(".quiz-connection-error")) return;
+    var message = document.createElement("p");
+    message.className = "quiz-error quiz-connection-error";
+    message.setAttribute("role", "alert");
+    message.textContent = document.documentElement.getAttribute("data-connection-error") || "";
+    step.insertBefore(message, step.firstChild);
+    reportHeight();
+  }
+  document.addEventListener("htmx:sendError", showConnectionError);
+  document.addEventListener("htmx:responseError", showConnectionError);
   document.addEventListener("keydown", function (event) {
     if (event.key === "Escape") post({ type: "escape" });
   });

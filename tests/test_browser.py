@@ -320,3 +320,19 @@ def test_keyboard_only_shopper_hears_each_new_question(servers, page):
     after = wait_for_new_step(page, before)
     assert after != "intro"
     expect(page.locator("#quiz-announce")).to_have_text(re.compile(r"^(Question 2 of|質問 2 /)"))
+
+
+def test_a_failed_request_is_shown_not_swallowed(servers, page):
+    quiz_origin, _, quizzes = servers
+    page.goto(f"{quiz_origin}/q/gift-finder")
+    page.locator("#quiz-step button").first.click()
+    wait_for_new_step(page, "intro")
+    answer(page, quizzes["gift-finder"])
+    page.route("**/q/gift-finder/answer", lambda route: route.abort("internetdisconnected"))
+    page.locator("button[value=next]").click()
+    expect(page.locator(".quiz-connection-error")).to_have_text(
+        "We could not reach the quiz. Check your connection and try again."
+    )
+    page.unroute("**/q/gift-finder/answer")
+    page.locator("button[value=next]").click()  # the connection is back: the same click goes on
+    wait_for_new_step(page, "recipient")
