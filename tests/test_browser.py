@@ -336,3 +336,19 @@ def test_a_failed_request_is_shown_not_swallowed(servers, page):
     page.unroute("**/q/gift-finder/answer")
     page.locator("button[value=next]").click()  # the connection is back: the same click goes on
     wait_for_new_step(page, "recipient")
+
+
+def test_a_mistyped_selector_still_shows_the_quiz(servers, page):
+    quiz_origin, shop_origin, _ = servers
+    page.goto(f"{shop_origin}/")
+    page.evaluate(
+        """src => {
+          const script = document.createElement("script");
+          Object.assign(script.dataset, {quiz: "gift-finder", target: "##not a selector"});
+          script.src = src;
+          document.body.appendChild(script);
+        }""",
+        f"{quiz_origin}/widget.js",
+    )
+    frame = embedded_frame(page, quiz_origin)
+    assert_frame_fits(frame)

@@ -20,6 +20,14 @@
     return element;
   }
 
+  function select(selector) {
+    // A mistyped selector in the shop's snippet must not stop the quiz from appearing at all.
+    try { return selector ? document.querySelectorAll(selector) : []; } catch (error) {
+      if (window.console) console.warn("quiz widget: ignoring the selector " + JSON.stringify(selector));
+      return [];
+    }
+  }
+
   function quizAddress() {
     var url = new URL("/q/" + encodeURIComponent(options.quiz), server);
     url.searchParams.set("page", location.origin + location.pathname);
@@ -58,7 +66,7 @@
 
   function mount() {
     var host = css(css(document.createElement("quiz-widget"), { all: "initial" }), { display: "block" });
-    var target = options.target && document.querySelector(options.target);
+    var target = select(options.target)[0];
     if (target) target.appendChild(host);
     else script.parentNode.insertBefore(host, script);
     var root = host.attachShadow({ mode: "open" });
@@ -87,7 +95,7 @@
       if (!frame) frame = addFrame(dialog, function () { dialog.close(); });
       dialog.showModal();
     }
-    var own = options.open ? document.querySelectorAll(options.open) : [];
+    var own = select(options.open);
     if (own.length) {
       own.forEach(function (element) { element.addEventListener("click", open); });
       return;
