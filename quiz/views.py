@@ -6,6 +6,7 @@ fragment; without JavaScript it answers 303 to a GET of the full page (post/redi
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
@@ -185,6 +186,7 @@ def _results(quiz: Quiz, progress: Progress, locale: str) -> tuple[list[dict[str
     return results, recommendation.fallback
 
 
+@functools.lru_cache(maxsize=4096)  # Babel's formatting cost more than scoring the results
 def _price(price: float | None, currency: str, locale: str) -> str:
     if price is None:
         return ""
