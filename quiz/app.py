@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
+from jinja2 import pass_context
 from markupsafe import Markup
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -21,7 +24,7 @@ from quiz.richtext import clean
 from quiz.settings import Settings
 from quiz.theme import theme_css
 from quiz.tokens import ProgressTokens
-from quiz.views import show_intro, show_step, start_quiz, submit_answer
+from quiz.views import show_intro, show_step, start_quiz, submit_answer, under_root
 from quiz.wording import preferred_locales, ui_locale, words
 
 PACKAGE = Path(__file__).parent
@@ -29,12 +32,16 @@ STATIC = PACKAGE.parent / "static"
 WIDGETS = PACKAGE.parent / "widgets"
 
 
+# Pages and fragments are compressed per response; static files were compressed once at start-up.
+COMPRESSED = [Middleware(GZipMiddleware, minimum_size=500, compresslevel=6)]
+
+
 def create_app(settings: Settings) -> Starlette:
     routes = [
-        Route("/q/{quiz_id}", show_intro, methods=["GET"], name="show_intro"),
-        Route("/q/{quiz_id}/start", start_quiz, methods=["POST"], name="start_quiz"),
-        Route("/q/{quiz_id}/step", show_step, methods=["GET"], name="show_step"),
-        Route("/q/{quiz_id}/answer", submit_answer, methods=["POST"], name="submit_answer"),
+        Route("/q/{quiz_id}", show_intro, methods=["GET"], name="show_intro", middleware=COMPRESSED),
+        Route("/q/{quiz_id}/start", start_quiz, methods=["POST"], name="start_quiz", middleware=COMPRESSED),
+        Route("/q/{quiz_id}/step", show_step, methods=["GET"], name="show_step", middleware=COMPRESSED),
+        Route("/q/{quiz_id}/answer", submit_answer, methods=["POST"], name="submit_answer", middleware=COMPRESSED),
         Route("/q/{quiz_id}/theme.css", theme_css, methods=["GET"], name="theme_css"),
         Route("/static/{name:path}", static_file, methods=["GET", "HEAD"], name="static"),
         Route("/widget.js", widget_script, methods=["GET", "HEAD"], name="widget_script"),
@@ -42,8 +49,6 @@ def create_app(settings: Settings) -> Starlette:
     middleware = [
         Middleware(SecurityHeaders),
         Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
-        # Pages and fragments; static files arrive already compressed (brotli) and pass through.
-        Middleware(GZipMiddleware, minimum_size=500, compresslevel=6),
     ]
     app = Starlette(routes=routes, middleware=middleware, exception_handlers={QuizError: render_error})
     app.state.settings = settings
@@ -51,12 +56,24 @@ def create_app(settings: Settings) -> Starlette:
     app.state.tokens = ProgressTokens(settings.secret_keys, max_age=settings.progress_max_age)
     app.state.assets = Assets([STATIC, WIDGETS])
     templates = Jinja2Templates(directory=PACKAGE / "templates")
-    # Templates link by path, not absolute URL, so the server works behind any proxy or host name.
-    templates.env.globals["path_for"] = app.url_path_for
-    templates.env.globals["asset"] = app.state.assets.url
+    templates.env.globals["path_for"] = path_for
+    templates.env.globals["asset"] = asset_path
     templates.env.filters["rich"] = rich_text
     app.state.templates = templates
     return app
+
+
+# Templates link by path, not absolute URL, so the server works behind any proxy or host name.
+@pass_context
+def path_for(context: Mapping[str, Any], name: str, **params: Any) -> str:
+    request: Request = context["request"]
+    return under_root(request, request.app.url_path_for(name, **params))
+
+
+@pass_context
+def asset_path(context: Mapping[str, Any], name: str) -> str:
+    request: Request = context["request"]
+    return under_root(request, request.app.state.assets.url(name))
 
 
 def rich_text(html: str) -> Markup:

@@ -29,7 +29,7 @@ class Asset:
     versioned: str  # the same with the content hash before the extension
     media_type: str
     bodies: dict[str, bytes]  # by Content-Encoding: "identity", "br", "gzip"
-    etag: str
+    digest: str
 
 
 class Assets:
@@ -56,10 +56,12 @@ class Assets:
             asset, cache = self._by_name.get(name), SHORT
         if asset is None:
             return Response("Not found.", status_code=404, media_type="text/plain")
-        headers = {"Cache-Control": cache, "ETag": asset.etag, "Vary": "Accept-Encoding"}
-        if request.headers.get("if-none-match") == asset.etag:
-            return Response(status_code=304, headers=headers)
         encoding = _encoding(request.headers.get("accept-encoding", ""), asset)
+        # Each encoding is a different body, so each has its own tag (caches must not mix them up).
+        etag = f'"{asset.digest}-{encoding}"'
+        headers = {"Cache-Control": cache, "ETag": etag, "Vary": "Accept-Encoding"}
+        if etag in (tag.strip() for tag in request.headers.get("if-none-match", "").split(",")):
+            return Response(status_code=304, headers=headers)
         if encoding != "identity":
             headers["Content-Encoding"] = encoding
         return Response(asset.bodies[encoding], media_type=asset.media_type, headers=headers)
@@ -77,7 +79,7 @@ def _read(path: Path, name: str) -> Asset:
     if pure.suffix in COMPRESSIBLE:
         bodies["br"] = brotli.compress(body, quality=11)
         bodies["gzip"] = gzip.compress(body, compresslevel=9, mtime=0)
-    return Asset(name, versioned, media_type, bodies, f'"{digest}"')
+    return Asset(name, versioned, media_type, bodies, digest)
 
 
 def _encoding(accept_encoding: str, asset: Asset) -> str:

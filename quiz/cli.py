@@ -56,6 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("folder", nargs="?", default=None, metavar="DIR", help="quiz folder (default: quizzes/)")
     serve.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=None, help="port to listen on (default 8000)")
+    serve.add_argument("--root-path", default="", metavar="PREFIX", help="path prefix a proxy serves the app under")
     serve.add_argument(
         "--demo-port", type=int, default=None, metavar="PORT", help="also serve a demo shop embedding the quizzes"
     )
@@ -155,7 +156,8 @@ def run_serve(args: argparse.Namespace) -> int:
     app = create_app(settings)
     for quiz in app.state.library.all():
         print(f"quiz {quiz.id!r}: {base}/q/{quiz.id}")
-    servers = [uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info"))]
+    config = uvicorn.Config(app, host=host, port=port, log_level="info", root_path=args.root_path)
+    servers = [uvicorn.Server(config)]
     if args.demo_port:
         demo = create_demo_app(app.state.library, base, app.state.templates)
         # log_config=None: the first server's logging setup stays as it is.

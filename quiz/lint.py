@@ -269,8 +269,8 @@ def _markup(quiz: Quiz) -> Iterator[Problem]:
         tags = tags_in(" ".join(text.values()) if isinstance(text, dict) else text)
         if takes_markup(location):
             if tags - INLINE_TAGS:
-                allowed = ", ".join(f"<{tag}>" for tag in sorted(INLINE_TAGS))
-                yield _warning(location, f"{_names(tags - INLINE_TAGS)} will be removed; allowed here: {allowed}")
+                message = f"{_names(tags - INLINE_TAGS)} will be removed; allowed here: {_names(INLINE_TAGS)}"
+                yield _warning(location, message)
         elif tags:
             yield _warning(
                 location, f"{_names(tags)} will be shown as typed: only intro, help and results texts take HTML"

@@ -133,8 +133,13 @@ def _respond(request: Request, quiz: Quiz, progress: Progress) -> Response:
     if _is_htmx(request):
         return _render(request, _step(request, quiz, progress), status_code=200)
     token = request.app.state.tokens.dump(progress)
-    path = request.app.url_path_for("show_step", quiz_id=quiz.id)
+    path = under_root(request, request.app.url_path_for("show_step", quiz_id=quiz.id))
     return RedirectResponse(f"{path}?{urlencode({'t': token})}", status_code=303)
+
+
+def under_root(request: Request, path: str) -> str:
+    """``path`` below the prefix a proxy serves the app under (`uvicorn --root-path`), if any."""
+    return str(request.scope.get("root_path", "")) + path
 
 
 def _restart(request: Request, quiz: Quiz) -> Response:
@@ -149,7 +154,7 @@ def _step(request: Request, quiz: Quiz, progress: Progress) -> Step:
     token = request.app.state.tokens.dump(progress)
     kept = trail(quiz, progress.answers, progress.current) or {}
     if progress.current == RESULTS:
-        results, fallback = _results(quiz, progress, locale)
+        results, fallback = _results(quiz, progress, locale, _embedders(request, quiz))
         return Step(quiz=quiz, locale=locale, token=token, results=results, fallback=fallback,
                     can_go_back=bool(kept), context=progress.context)  # fmt: skip
     ahead = predicted_path(quiz, kept, progress.current)
@@ -166,9 +171,9 @@ def _step(request: Request, quiz: Quiz, progress: Progress) -> Step:
     )
 
 
-def _results(quiz: Quiz, progress: Progress, locale: str) -> tuple[list[dict[str, Any]], bool]:
+def _results(quiz: Quiz, progress: Progress, locale: str, embedders: list[str]) -> tuple[list[dict[str, Any]], bool]:
     recommendation = recommend(quiz, progress.answers)
-    shop = _shop_origin(quiz, progress.context)
+    shop = _shop_origin(progress.context, embedders)
     results = []
     for item in recommendation.items:
         product = item.product
@@ -201,13 +206,20 @@ def _tracked(url: str, quiz_id: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
 
 
-def _shop_origin(quiz: Quiz, context: dict[str, str]) -> str:
-    """Where relative product URLs live: the page that embeds the quiz, else the first allowed origin."""
-    page = urlsplit(context.get("page", ""))
-    if page.scheme in ("http", "https") and page.netloc:
-        return f"{page.scheme}://{page.netloc}/"
-    origins = quiz.embed.allowed_origins
-    return origins[0] + "/" if origins else ""
+def _shop_origin(context: dict[str, str], embedders: list[str]) -> str:
+    """Where relative product URLs live: the embedding page's site if it may embed the quiz, else the first.
+
+    The page address comes from the shopper's browser, so it is only a choice among allowed sites:
+    a link crafted with ``page=https://evil.example`` must not send shoppers there.
+    """
+    try:
+        page = urlsplit(context.get("page", ""))
+        origin = f"{page.scheme}://{page.netloc}" if page.scheme and page.netloc else ""
+    except ValueError:  # e.g. "http://[" from a hand-made link
+        origin = ""
+    if origin in embedders:
+        return origin + "/"
+    return embedders[0] + "/" if embedders else ""
 
 
 def _page_context(source: QueryParams | FormData) -> dict[str, str]:

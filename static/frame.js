@@ -38,6 +38,14 @@
   }
 
   if (framed) {
+    window.addEventListener("message", function (event) {
+      var message = event.data;
+      if (event.source !== window.parent || embedders.indexOf(event.origin) < 0) return;
+      if (message && message.source === "quiz-widget" && message.type === "hello") {
+        lastHeight = 0;  // the embedding page (re)started listening: tell it again
+        reportHeight();
+      }
+    });
     if ("ResizeObserver" in window) new ResizeObserver(reportHeight).observe(document.body);
     window.addEventListener("load", reportHeight);
     reportHeight();

@@ -15,11 +15,14 @@ class Page(HTMLParser):
         self.links: list[str] = []
         self.ids: list[str] = []
         self.buttons: list[str] = []
+        self.root: dict[str, str] = {}  # the <html> element's attributes
         self._open: list[tuple[str, str]] = []
         self.feed(html)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         attributes = {name: value or "" for name, value in attrs}
+        if tag == "html":
+            self.root = attributes
         if "id" in attributes:
             self.ids.append(attributes["id"])
         if tag == "input":

@@ -52,6 +52,19 @@ def test_brotli_preferred_then_gzip_then_none(client, css_url):
     assert gzipped.content == plain.content  # the client decodes gzip itself
 
 
+def test_gzip_body_is_the_one_made_at_start_up(client, css_url):
+    with client.stream("GET", css_url, headers={"Accept-Encoding": "gzip"}) as response:
+        body = b"".join(response.iter_raw())
+    assert response.headers["content-encoding"] == "gzip"
+    assert body == client.app.state.assets._by_name["quiz.css"].bodies["gzip"]
+
+
+def test_refused_encodings_are_not_used(client, css_url):
+    response = client.get(css_url, headers={"Accept-Encoding": "gzip;q=0, br;q=0"})
+    assert "content-encoding" not in response.headers
+    assert response.headers["vary"] == "Accept-Encoding"
+
+
 def test_brotli_body_decodes_to_the_file(client, css_url):
     with client.stream("GET", css_url, headers={"Accept-Encoding": "br"}) as response:
         body = b"".join(response.iter_raw())
@@ -59,9 +72,16 @@ def test_brotli_body_decodes_to_the_file(client, css_url):
 
 
 def test_matching_etag_answers_304(client, css_url):
-    etag = client.get(css_url).headers["etag"]
-    response = client.get(css_url, headers={"If-None-Match": etag})
+    etag = client.get(css_url, headers={"Accept-Encoding": "br"}).headers["etag"]
+    response = client.get(css_url, headers={"If-None-Match": f'"other", {etag}', "Accept-Encoding": "br"})
     assert response.status_code == 304 and response.content == b""
+
+
+def test_each_encoding_has_its_own_etag(client, css_url):
+    tags = {client.get(css_url, headers={"Accept-Encoding": coding}).headers["etag"] for coding in ("br", "gzip", "")}
+    assert len(tags) == 3
+    brotli_tag = client.get(css_url, headers={"Accept-Encoding": "br"}).headers["etag"]
+    assert client.get(css_url, headers={"If-None-Match": brotli_tag, "Accept-Encoding": "gzip"}).status_code == 200
 
 
 @pytest.mark.parametrize(

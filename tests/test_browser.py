@@ -303,6 +303,18 @@ def test_messages_from_elsewhere_do_not_resize_the_frame(servers, page):
     page.evaluate("window.postMessage({source: 'quiz-widget', type: 'height', height: 7}, '*')")
     page.wait_for_timeout(200)
     assert frame.frame_element().bounding_box()["height"] > 100
+    # Another quiz frame from the same server, not the widget's own: its heights must be ignored.
+    page.evaluate(
+        """src => {
+          const other = document.createElement("iframe");
+          other.src = src;
+          other.style.height = "900px";
+          document.body.appendChild(other);
+        }""",
+        f"{quiz_origin}/q/coffee-finder",
+    )
+    page.wait_for_timeout(500)
+    assert_frame_fits(frame)
 
 
 def test_keyboard_only_shopper_hears_each_new_question(servers, page):

@@ -171,6 +171,27 @@ def test_product_links_are_absolute_on_the_embedding_shop_with_utm(client):
     assert page.links == ["https://shop.example/aqua?utm_source=quiz&utm_medium=quiz&utm_campaign=serum"]
 
 
+@pytest.mark.parametrize("page_url", ["https://evil.example/phish", "http://[", "javascript:alert(1)", ""])
+def test_product_links_never_leave_the_allowed_shops(client, page_url):
+    page = start(client, page=page_url)
+    page = Page(answer(client, page, "dry").text)
+    response = answer(client, page, "yes")
+    assert response.status_code == 200
+    assert Page(response.text).links == ["https://shop.example/aqua?utm_source=quiz&utm_medium=quiz&utm_campaign=serum"]
+
+
+def test_links_keep_the_prefix_of_a_proxy(tmp_path):
+    quizzes = tmp_path / "quizzes"
+    quizzes.mkdir()
+    (quizzes / "serum.json").write_text(json.dumps(quiz_document()), encoding="utf-8")
+    app = create_app(from_environment({"QUIZ_DATA_DIR": str(tmp_path)}, quizzes_dir=str(quizzes)))
+    client = TestClient(app, root_path="/quiz")
+    html = client.get("/q/serum").text
+    assert 'action="/quiz/q/serum/start"' in html and 'href="/quiz/static/quiz.' in html
+    response = client.post("/q/serum/start", follow_redirects=False)
+    assert response.headers["location"].startswith("/quiz/q/serum/step?t=")
+
+
 def test_back_from_the_results_returns_to_the_last_question(client):
     page = start(client)
     page = Page(answer(client, page, "dry").text)
@@ -201,7 +222,7 @@ def test_server_wide_embed_origins_join_the_quiz_own(tmp_path):
         "frame-ancestors 'self' https://shop.example http://localhost:8001"
     )
     # The page posts its height only to these origins.
-    assert 'data-embedders="https://shop.example http://localhost:8001"' in response.text
+    assert Page(response.text).root["data-embedders"].split() == ["https://shop.example", "http://localhost:8001"]
 
 
 def test_intro_markup_is_cleaned_and_plain_texts_are_escaped(tmp_path):

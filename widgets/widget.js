@@ -61,6 +61,13 @@
         onEscape();  // focus is inside the quiz, so the dialog never sees the key itself
       }
     });
+    // The quiz may have told its height before this script listened (a plain iframe loads on its
+    // own): ask again now and at each load. Sent to the quiz server's origin only.
+    function hello() {
+      if (frame.contentWindow) frame.contentWindow.postMessage({ source: "quiz-widget", type: "hello" }, server);
+    }
+    frame.addEventListener("load", hello);
+    hello();
     return frame;
   }
 
@@ -116,7 +123,12 @@
     });
   }
 
-  if (options.quiz) mount();
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", followMarkedFrames);
-  else followMarkedFrames();
+  function start() {
+    if (options.quiz) mount();
+    followMarkedFrames();
+  }
+
+  // data-target, data-open and marked iframes may come later in the page than this script.
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
 })();
