@@ -1,0 +1,250 @@
+"""The embedded store: TinyDB's human-readable JSON files, used within TinyDB's limits.
+
+TinyDB's own JSONStorage rewrites the whole file on every insert (slower as data grows), writes in
+place (a crash mid-write leaves an unreadable file) and lets two processes lose each other's
+records. So, per collection:
+
+- records go into numbered segment files of at most ``SEGMENT_SIZE`` records; only the newest takes
+  inserts, so a write costs the same at 100 records as at 1,000,000;
+- every write goes to a temporary file that is fsynced and then renamed over the segment (atomic on
+  POSIX), then the folder is fsynced: after a crash each file is the old or the new version, whole;
+- one process writes a data folder: a lock file held for the store's life makes a second server
+  refuse to start with a message, instead of corrupting data;
+- a file that does not load at start-up stops the store with its name; it is never replaced.
+
+Funnel events given to ``add_soon`` are kept in memory and written at most ``FLUSH_SECONDS`` later
+(a crash loses at most that much of them); leads and consent use ``add``, durable on return.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import secrets
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock, Timeout
+from tinydb import TinyDB
+from tinydb.storages import Storage
+from tinydb.table import Document
+
+from quiz.store import Record, StoreError, StoreLocked
+
+SEGMENT_SIZE = 500
+FLUSH_SECONDS = 1.0
+TABLE = "records"
+_SEGMENT_NAME = re.compile(r"^(\d{6})\.json$")
+_COLLECTION_NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
+
+
+class AtomicJSONStorage(Storage):
+    """TinyDB storage that replaces its file atomically and keeps the last state in memory."""
+
+    def __init__(self, path: str) -> None:
+        self.path = Path(path)
+        self._state: dict[str, dict[str, Any]] | None = None
+
+    def read(self) -> dict[str, dict[str, Any]] | None:
+        if self._state is None and self.path.exists():
+            self._state = _load_segment(self.path)
+        return self._state
+
+    def write(self, data: dict[str, dict[str, Any]]) -> None:
+        try:
+            _replace_atomically(self.path, json.dumps(data, ensure_ascii=False, separators=(",", ":")))
+        except BaseException:
+            self._state = None  # TinyDB changed the cached state; the file did not: read it again
+            raise
+        self._state = data
+
+
+def _load_segment(path: Path) -> dict[str, dict[str, Any]]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise StoreError(f"{path}: cannot be read ({error}); it was left as it is, fix or move it") from None
+    if not isinstance(data, dict) or not all(isinstance(table, dict) for table in data.values()):
+        raise StoreError(f"{path}: is not a TinyDB file; it was left as it is, fix or move it")
+    return data
+
+
+def _replace_atomically(path: Path, text: str) -> None:
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        with open(temporary, "w", encoding="utf-8") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)  # the rename itself must reach the disk
+    finally:
+        os.close(folder)
+
+
+class _Collection:
+    """One collection's segment files; the newest is open for inserts."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        names = (_SEGMENT_NAME.match(path.name) for path in folder.iterdir())
+        self.segments = sorted(int(match[1]) for match in names if match)
+        self.where: dict[str, int] = {}  # record id -> segment number
+        for number in self.segments:
+            for record in self._table(number).all():
+                self.where[record["id"]] = number
+        if not self.segments:
+            self.segments.append(1)
+        self._newest = self._database(self.segments[-1])
+
+    def _database(self, number: int) -> TinyDB:
+        return TinyDB(str(self.folder / f"{number:06d}.json"), storage=AtomicJSONStorage)
+
+    def _table(self, number: int) -> Any:
+        return self._database(number).table(TABLE, cache_size=0)
+
+    def insert(self, records: list[Record]) -> None:
+        table = self._newest.table(TABLE, cache_size=0)
+        room = SEGMENT_SIZE - len(table)
+        if room <= 0:
+            self.segments.append(self.segments[-1] + 1)
+            self._newest = self._database(self.segments[-1])
+            table, room = self._newest.table(TABLE, cache_size=0), SEGMENT_SIZE
+        batch, rest = records[:room], records[room:]
+        table.insert_multiple(batch)
+        for record in batch:
+            self.where[record["id"]] = self.segments[-1]
+        if rest:
+            self.insert(rest)
+
+    def get(self, record_id: str) -> Record | None:
+        number = self.where.get(record_id)
+        if number is None:
+            return None
+        found = self._table_for(number).get(lambda record: record["id"] == record_id)
+        return dict(found) if isinstance(found, Document) else None
+
+    def update(self, record_id: str, changes: Record) -> None:
+        number = self.where.get(record_id)
+        if number is None:
+            raise KeyError(record_id)
+        table = self._table_for(number)
+        (document,) = table.search(lambda stored: stored["id"] == record_id)
+        table.update({**changes, "id": record_id}, doc_ids=[document.doc_id])
+
+    def records(self) -> Iterator[Record]:
+        for number in list(self.segments):
+            for document in self._table_for(number).all():
+                yield dict(document)
+
+    def remove(self, matches: Callable[[Record], bool]) -> int:
+        removed = 0
+        for number in list(self.segments):
+            table = self._table_for(number)
+            doc_ids = [document.doc_id for document in table.all() if matches(dict(document))]
+            if doc_ids:
+                for document in table.get(doc_ids=doc_ids) or []:
+                    self.where.pop(document["id"], None)
+                table.remove(doc_ids=doc_ids)  # the segment is rewritten whole: no old copy remains
+                removed += len(doc_ids)
+        return removed
+
+    def _table_for(self, number: int) -> Any:
+        if number == self.segments[-1]:
+            return self._newest.table(TABLE, cache_size=0)
+        return self._table(number)
+
+
+class TinyStore:
+    """The embedded store in ``folder`` (the settings' data folder), for one writer process."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        self._lock = FileLock(str(folder / "writer.lock"))
+        try:
+            self._lock.acquire(timeout=0)
+        except Timeout:
+            raise StoreLocked(
+                f"{folder} is in use by another quiz server; give each server its own QUIZ_DATA_DIR"
+            ) from None
+        self._guard = threading.RLock()
+        self._collections: dict[str, _Collection] = {}
+        self._pending: dict[str, list[Record]] = {}
+        self._closed = threading.Event()
+        try:
+            for path in sorted(folder.iterdir()):
+                if path.is_dir() and _COLLECTION_NAME.match(path.name):
+                    self._collections[path.name] = _Collection(path)
+        except BaseException:
+            self._lock.release()
+            raise
+        self._flusher = threading.Thread(target=self._flush_every_second, name="store-flush", daemon=True)
+        self._flusher.start()
+
+    def add(self, collection: str, record: Record) -> str:
+        stored = {**record, "id": _new_id()}
+        with self._guard:
+            self._collection(collection).insert([stored])
+        return str(stored["id"])
+
+    def add_soon(self, collection: str, record: Record) -> None:
+        with self._guard:
+            self._collection(collection)  # a bad name fails now, in the request, not later
+            self._pending.setdefault(collection, []).append({**record, "id": _new_id()})
+
+    def get(self, collection: str, record_id: str) -> Record | None:
+        with self._guard:
+            return self._collection(collection).get(record_id)
+
+    def update(self, collection: str, record_id: str, changes: Record) -> None:
+        with self._guard:
+            self._collection(collection).update(record_id, changes)
+
+    def records(self, collection: str) -> Iterator[Record]:
+        self.flush()
+        yield from self._collection(collection).records()
+
+    def remove(self, collection: str, matches: Callable[[Record], bool]) -> int:
+        self.flush()
+        with self._guard:
+            return self._collection(collection).remove(matches)
+
+    def flush(self) -> None:
+        with self._guard:
+            while self._pending:
+                collection, records = next(iter(self._pending.items()))
+                self._collections[collection].insert(records)  # on a disk error they stay pending
+                del self._pending[collection]
+
+    def close(self) -> None:
+        self._closed.set()
+        self._flusher.join(timeout=5)
+        self.flush()
+        self._lock.release()
+
+    def _collection(self, name: str) -> _Collection:
+        if name not in self._collections:
+            if not _COLLECTION_NAME.match(name):
+                raise StoreError(f"{name!r} is not a collection name")
+            self._collections[name] = _Collection(self.folder / name)
+        return self._collections[name]
+
+    def _flush_every_second(self) -> None:
+        while not self._closed.wait(FLUSH_SECONDS):
+            # A full or read-only disk: the events stay pending and the next flush retries.
+            with contextlib.suppress(OSError):
+                self.flush()
+
+
+def _new_id() -> str:
+    return secrets.token_hex(8)

@@ -1,0 +1,132 @@
+"""The embedded store on real files: durable adds, flat segments, crashes, two processes, bad files."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from quiz import tinystore
+from quiz.store import StoreError, StoreLocked
+from quiz.tinystore import TinyStore
+
+
+@pytest.fixture
+def store(tmp_path):
+    opened = TinyStore(tmp_path / "data")
+    yield opened
+    opened.close()
+
+
+def test_added_records_come_back_with_their_ids(store):
+    first = store.add("leads", {"email": "a@example.com"})
+    second = store.add("leads", {"email": "b@example.com"})
+    assert first != second
+    assert [record["email"] for record in store.records("leads")] == ["a@example.com", "b@example.com"]
+    assert store.get("leads", first) == {"email": "a@example.com", "id": first}
+    assert store.get("leads", "nope") is None
+
+
+def test_update_sets_fields_and_keeps_the_id(store):
+    lead = store.add("leads", {"email": "a@example.com", "status": "pending"})
+    store.update("leads", lead, {"status": "subscribed", "id": "forged"})
+    assert store.get("leads", lead) == {"email": "a@example.com", "status": "subscribed", "id": lead}
+
+
+def test_remove_deletes_everywhere_and_counts(store, monkeypatch, tmp_path):
+    monkeypatch.setattr(tinystore, "SEGMENT_SIZE", 3)
+    for index in range(8):
+        store.add("leads", {"email": f"{'gone' if index % 2 else 'kept'}@example.com", "n": index})
+    assert store.remove("leads", lambda record: record["email"] == "gone@example.com") == 4
+    assert [record["n"] for record in store.records("leads")] == [0, 2, 4, 6]
+    on_disk = "".join(path.read_text() for path in (tmp_path / "data" / "leads").glob("*.json"))
+    assert "gone@example.com" not in on_disk and "kept@example.com" in on_disk
+
+
+def test_records_roll_over_into_bounded_segments(store, monkeypatch, tmp_path):
+    monkeypatch.setattr(tinystore, "SEGMENT_SIZE", 4)
+    for index in range(10):
+        store.add("events", {"n": index})
+    files = sorted((tmp_path / "data" / "events").glob("*.json"))
+    assert [path.name for path in files] == ["000001.json", "000002.json", "000003.json"]
+    assert [len(json.loads(path.read_text())["records"]) for path in files] == [4, 4, 2]
+    assert [record["n"] for record in store.records("events")] == list(range(10))
+
+
+def test_data_survives_a_restart(tmp_path):
+    first = TinyStore(tmp_path)
+    lead = first.add("leads", {"email": "a@example.com"})
+    first.add_soon("events", {"kind": "viewed"})
+    first.close()
+    again = TinyStore(tmp_path)
+    assert again.get("leads", lead)["email"] == "a@example.com"
+    assert [record["kind"] for record in again.records("events")] == ["viewed"]
+    again.close()
+
+
+def test_buffered_events_are_written_within_a_second(store, tmp_path):
+    store.add_soon("events", {"kind": "started"})
+    deadline = time.monotonic() + 5
+    while not list((tmp_path / "data" / "events").glob("*.json")):
+        assert time.monotonic() < deadline, "events were not flushed"
+        time.sleep(0.05)
+
+
+def test_a_second_process_on_the_same_folder_is_refused(store, tmp_path):
+    with pytest.raises(StoreLocked, match="in use by another quiz server"):
+        TinyStore(tmp_path / "data")
+
+
+def test_a_corrupt_file_stops_the_store_and_is_kept(tmp_path):
+    store = TinyStore(tmp_path)
+    store.add("leads", {"email": "a@example.com"})
+    store.close()
+    segment = tmp_path / "leads" / "000001.json"
+    segment.write_text(segment.read_text()[:-10])  # truncated, as by a crash of another tool
+    with pytest.raises(StoreError, match=r"000001\.json: cannot be read"):
+        TinyStore(tmp_path)
+    assert segment.read_text().startswith('{"records"')  # left for the merchant to repair
+    TinyStore(tmp_path / "elsewhere").close()  # and the lock was released by the failed start
+
+
+@pytest.mark.parametrize("name", ["../escape", "Leads", "", "a" * 60, "leads/x"])
+def test_bad_collection_names_are_refused(store, name):
+    with pytest.raises(StoreError):
+        store.add(name, {"x": 1})
+
+
+WRITER = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from quiz import tinystore
+    tinystore.SEGMENT_SIZE = 50  # so the kill lands around segment roll-overs too
+    store = tinystore.TinyStore(Path(sys.argv[1]))
+    for index in range(100000):
+        store.add("leads", {"n": index})
+        print(index, flush=True)  # acknowledged: add() has returned
+    """
+)
+
+
+def test_every_acknowledged_record_survives_kill_9(tmp_path):
+    for attempt in range(3):
+        folder = tmp_path / f"run{attempt}"
+        command = [sys.executable, "-c", WRITER, str(folder)]
+        with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, bufsize=1) as writer:
+            acknowledged = -1
+            assert writer.stdout is not None
+            for line in writer.stdout:
+                acknowledged = int(line)
+                if acknowledged >= 150 + 97 * attempt:  # a different moment each time, across segments
+                    break
+            os.kill(writer.pid, signal.SIGKILL)
+            writer.wait(timeout=10)
+        reopened = TinyStore(folder)
+        stored = {record["n"] for record in reopened.records("leads")}
+        reopened.close()
+        assert set(range(acknowledged + 1)) <= stored
