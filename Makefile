@@ -36,6 +36,7 @@ bench: install browser
 	$(PY) bench/scoring.py
 	$(PY) bench/widget_weight.py
 	$(PY) bench/load.py
+	$(PY) bench/store.py
 
 schema: install
 	$(VENV)/bin/quiz schema > quizzes/quiz.schema.json
