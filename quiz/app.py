@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,9 @@ from quiz.middleware import BodyLimit, SecurityHeaders
 from quiz.richtext import clean
 from quiz.settings import Settings
 from quiz.theme import theme_css
+from quiz.tinystore import TinyStore
 from quiz.tokens import ProgressTokens
-from quiz.views import show_intro, show_step, start_quiz, submit_answer, under_root
+from quiz.views import follow_product, show_intro, show_step, start_quiz, submit_answer, under_root
 from quiz.wording import preferred_locales, ui_locale, words
 
 PACKAGE = Path(__file__).parent
@@ -42,6 +44,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/q/{quiz_id}/start", start_quiz, methods=["POST"], name="start_quiz", middleware=COMPRESSED),
         Route("/q/{quiz_id}/step", show_step, methods=["GET"], name="show_step", middleware=COMPRESSED),
         Route("/q/{quiz_id}/answer", submit_answer, methods=["POST"], name="submit_answer", middleware=COMPRESSED),
+        Route("/q/{quiz_id}/go/{product_id}", follow_product, methods=["GET"], name="follow_product"),
         Route("/q/{quiz_id}/theme.css", theme_css, methods=["GET"], name="theme_css"),
         Route("/static/{name:path}", static_file, methods=["GET", "HEAD"], name="static"),
         Route("/widget.js", widget_script, methods=["GET", "HEAD"], name="widget_script"),
@@ -50,8 +53,18 @@ def create_app(settings: Settings) -> Starlette:
         Middleware(SecurityHeaders),
         Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
     ]
-    app = Starlette(routes=routes, middleware=middleware, exception_handlers={QuizError: render_error})
+    store = TinyStore(settings.data_dir / "store")  # refuses if another server writes this folder
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        store.close()  # writes the buffered events and releases the folder
+
+    app = Starlette(
+        routes=routes, middleware=middleware, exception_handlers={QuizError: render_error}, lifespan=lifespan
+    )
     app.state.settings = settings
+    app.state.store = store
     app.state.library = QuizLibrary(settings.quizzes_dir)
     app.state.tokens = ProgressTokens(settings.secret_keys, max_age=settings.progress_max_age)
     app.state.assets = Assets([STATIC, WIDGETS])

@@ -136,6 +136,7 @@ def run_serve(args: argparse.Namespace) -> int:
     from quiz.app import create_app
     from quiz.demo import create_demo_app
     from quiz.settings import SettingsError, from_environment
+    from quiz.store import StoreError
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -153,7 +154,11 @@ def run_serve(args: argparse.Namespace) -> int:
         demo_origins = [f"http://localhost:{args.demo_port}", f"http://127.0.0.1:{args.demo_port}"]
         extra = tuple(origin for origin in demo_origins if origin not in settings.embed_origins)
         settings = dataclasses.replace(settings, embed_origins=settings.embed_origins + extra)
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except StoreError as error:  # another server owns the data folder, or a data file is damaged
+        print(f"quiz serve: {error}", file=sys.stderr)
+        return 2
     for quiz in app.state.library.all():
         print(f"quiz {quiz.id!r}: {base}/q/{quiz.id}")
     config = uvicorn.Config(app, host=host, port=port, log_level="info", root_path=args.root_path)

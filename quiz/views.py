@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
@@ -17,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from quiz.conditions import Answer
-from quiz.errors import QuizNotFound
+from quiz.errors import ProductNotFound, QuizNotFound
 from quiz.flow import AnswerError, first_question, next_after, parse_answer, predicted_path, trail
 from quiz.middleware import content_security_policy
 from quiz.questions import RESULTS, Question
@@ -59,6 +60,7 @@ async def show_intro(request: Request) -> Response:
     quiz = _quiz(request)
     context = _page_context(request.query_params)
     locale = _locale(request, quiz, context)
+    _record(request, quiz, "viewed", context)
     return _render(request, Step(quiz=quiz, locale=locale, context=context), status_code=200)
 
 
@@ -67,6 +69,7 @@ async def start_quiz(request: Request) -> Response:
     form = await request.form()
     context = _page_context(form)
     progress = Progress(quiz_id=quiz.id, current=first_question(quiz).id, context=context)
+    _record(request, quiz, "started", context)
     return _respond(request, quiz, progress)
 
 
@@ -100,7 +103,39 @@ async def submit_answer(request: Request) -> Response:
     answers = {**progress.answers, question.id: answer}
     on_path = {**(trail(quiz, answers, question.id) or {}), question.id: answer}
     target = next_after(quiz, question, on_path)
+    _record(request, quiz, "answered", progress.context, question=question.id)
+    if target == RESULTS:
+        _record(request, quiz, "completed", progress.context)
     return _respond(request, quiz, Progress(quiz.id, target, answers, progress.context))
+
+
+async def follow_product(request: Request) -> Response:
+    """A product link from the results: count the click, then send the shopper to the shop's page.
+
+    The address is the quiz's own product URL, never one from the request, so this is no open redirect.
+    """
+    quiz = _quiz(request)
+    product = quiz.product_index.get(request.path_params["product_id"])
+    if product is None:
+        raise ProductNotFound(request.path_params["product_id"])
+    progress = _progress(request, quiz, request.query_params.get("t", ""))
+    context = progress.context if progress else {}  # an expired token still reaches the product
+    _record(request, quiz, "clicked", context, product=product.id)
+    shop = _shop_origin(context, _embedders(request, quiz))
+    return RedirectResponse(_tracked(urljoin(shop, product.url), quiz.id), status_code=303)
+
+
+def _record(request: Request, quiz: Quiz, kind: str, context: dict[str, str], **details: str) -> None:
+    """A funnel event, written within a second (see quiz.tinystore): no personal data, the page's site only."""
+    event = {
+        "kind": kind,
+        "quiz": quiz.id,
+        "at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        "site": _page_site(context),
+        "product_page": context.get("product", ""),
+        **details,
+    }
+    request.app.state.store.add_soon("events", event)
 
 
 def _quiz(request: Request) -> Quiz:
@@ -185,7 +220,6 @@ def _results(quiz: Quiz, progress: Progress, locale: str, embedders: list[str]) 
                 "price": _price(product.price, product.currency or quiz.currency, locale),
                 "in_stock": product.in_stock,
                 "reason": reason_for(quiz, item, locale, fallback=recommendation.fallback),
-                "url": _tracked(urljoin(shop, product.url), quiz.id),
             }
         )
     return results, recommendation.fallback
@@ -212,14 +246,19 @@ def _shop_origin(context: dict[str, str], embedders: list[str]) -> str:
     The page address comes from the shopper's browser, so it is only a choice among allowed sites:
     a link crafted with ``page=https://evil.example`` must not send shoppers there.
     """
-    try:
-        page = urlsplit(context.get("page", ""))
-        origin = f"{page.scheme}://{page.netloc}" if page.scheme and page.netloc else ""
-    except ValueError:  # e.g. "http://[" from a hand-made link
-        origin = ""
+    origin = _page_site(context)
     if origin in embedders:
         return origin + "/"
     return embedders[0] + "/" if embedders else ""
+
+
+def _page_site(context: dict[str, str]) -> str:
+    """The origin of the embedding page the browser named, or "" if it named none we can read."""
+    try:
+        page = urlsplit(context.get("page", ""))
+    except ValueError:  # e.g. "http://[" from a hand-made link
+        return ""
+    return f"{page.scheme}://{page.netloc}" if page.scheme in ("http", "https") and page.netloc else ""
 
 
 def _page_context(source: QueryParams | FormData) -> dict[str, str]:

@@ -55,3 +55,16 @@ def test_unknown_command_is_a_usage_error():
     with pytest.raises(SystemExit) as exit_info:
         main(["frobnicate"])
     assert exit_info.value.code == 2
+
+
+def test_serve_refuses_a_data_folder_another_server_writes(tmp_path, monkeypatch, capsys):
+    from quiz.tinystore import TinyStore
+
+    monkeypatch.setenv("QUIZ_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("QUIZ_SECRET_KEYS", "k")
+    running = TinyStore(tmp_path / "store")
+    try:
+        assert main(["serve", str(tmp_path)]) == 2
+    finally:
+        running.close()
+    assert "is in use by another quiz server; give each server its own QUIZ_DATA_DIR" in capsys.readouterr().err

@@ -41,6 +41,17 @@ def answer(client, page, *values, action="next"):
     return response
 
 
+def destinations(client, page):
+    """Where each product link of a results page sends the shopper (through the click counter)."""
+    found = []
+    for link in page.links:
+        assert link.startswith("/q/serum/go/")
+        response = client.get(link, follow_redirects=False)
+        assert response.status_code == 303
+        found.append(response.headers["location"])
+    return found
+
+
 def test_intro_page_offers_a_start_button(client):
     response = client.get("/q/serum")
     assert response.status_code == 200
@@ -168,7 +179,9 @@ def test_product_links_are_absolute_on_the_embedding_shop_with_utm(client):
     page = start(client, page="https://shop.example/products/cleanser?ref=1")
     page = Page(answer(client, page, "dry").text)
     page = Page(answer(client, page, "yes").text)
-    assert page.links == ["https://shop.example/aqua?utm_source=quiz&utm_medium=quiz&utm_campaign=serum"]
+    assert destinations(client, page) == [
+        "https://shop.example/aqua?utm_source=quiz&utm_medium=quiz&utm_campaign=serum"
+    ]
 
 
 @pytest.mark.parametrize("page_url", ["https://evil.example/phish", "http://[", "javascript:alert(1)", ""])
@@ -177,7 +190,9 @@ def test_product_links_never_leave_the_allowed_shops(client, page_url):
     page = Page(answer(client, page, "dry").text)
     response = answer(client, page, "yes")
     assert response.status_code == 200
-    assert Page(response.text).links == ["https://shop.example/aqua?utm_source=quiz&utm_medium=quiz&utm_campaign=serum"]
+    assert destinations(client, Page(response.text)) == [
+        "https://shop.example/aqua?utm_source=quiz&utm_medium=quiz&utm_campaign=serum"
+    ]
 
 
 def test_links_keep_the_prefix_of_a_proxy(tmp_path):
@@ -254,3 +269,32 @@ def test_hostile_embed_context_is_kept_inert(client, query):
     response = client.post("/q/serum/start", data=query, headers=HTMX)
     assert response.status_code == 200
     assert 'href="javascript:' not in response.text
+
+
+def test_the_funnel_is_recorded_without_personal_data(client):
+    page = start(client, page="https://shop.example/products/cleanser?email=a@b.c", product="cleanser")
+    page = Page(answer(client, page, "dry").text)
+    page = Page(answer(client, page, "yes").text)
+    (link,) = page.links
+    client.get(link, follow_redirects=False)
+    client.get("/q/serum")
+    store = client.app.state.store
+    events = list(store.records("events"))
+    assert [event["kind"] for event in events] == [
+        "started", "answered", "answered", "completed", "clicked", "viewed"
+    ]  # fmt: skip
+    assert [event.get("question") for event in events[1:3]] == ["skin", "fragrance"]
+    assert events[4]["product"] == "aqua"
+    assert events[0]["site"] == "https://shop.example" and events[0]["product_page"] == "cleanser"
+    assert "a@b.c" not in repr(events)
+
+
+@pytest.mark.parametrize("link", ["/q/serum/go/nothing?t=x", "/q/serum/go/aqua%2F..?t=", "/q/missing/go/aqua"])
+def test_clicks_on_unknown_products_are_404_never_a_redirect(client, link):
+    response = client.get(link, follow_redirects=False)
+    assert response.status_code == 404
+
+
+def test_a_click_with_an_expired_token_still_reaches_the_product(client):
+    response = client.get("/q/serum/go/aqua?t=expired", follow_redirects=False)
+    assert response.headers["location"].startswith("https://shop.example/aqua?utm_source=quiz")
