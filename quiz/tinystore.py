@@ -141,21 +141,19 @@ class _Collection:
         (document,) = table.search(lambda stored: stored["id"] == record_id)
         table.update({**changes, "id": record_id}, doc_ids=[document.doc_id])
 
-    def records(self) -> Iterator[Record]:
-        for number in list(self.segments):
-            for document in self._table_for(number).all():
-                yield dict(document)
+    def segment_records(self, number: int) -> list[Record]:
+        return [dict(document) for document in self._table_for(number).all()]
 
     def remove(self, matches: Callable[[Record], bool]) -> int:
         removed = 0
         for number in list(self.segments):
             table = self._table_for(number)
-            doc_ids = [document.doc_id for document in table.all() if matches(dict(document))]
-            if doc_ids:
-                for document in table.get(doc_ids=doc_ids) or []:
+            found = [document for document in table.all() if matches(dict(document))]
+            if found:
+                for document in found:
                     self.where.pop(document["id"], None)
-                table.remove(doc_ids=doc_ids)  # the segment is rewritten whole: no old copy remains
-                removed += len(doc_ids)
+                table.remove(doc_ids=[document.doc_id for document in found])  # rewritten whole: no old copy
+                removed += len(found)
         return removed
 
     def _table_for(self, number: int) -> Any:
@@ -212,7 +210,14 @@ class TinyStore:
 
     def records(self, collection: str) -> Iterator[Record]:
         self.flush()
-        yield from self._collection(collection).records()
+        with self._guard:
+            records = self._collection(collection)
+            numbers = list(records.segments)
+        for number in numbers:
+            # One segment at a time under the lock: the flusher may insert while an export reads.
+            with self._guard:
+                batch = records.segment_records(number)
+            yield from batch
 
     def remove(self, collection: str, matches: Callable[[Record], bool]) -> int:
         self.flush()

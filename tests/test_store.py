@@ -130,3 +130,27 @@ def test_every_acknowledged_record_survives_kill_9(tmp_path):
         stored = {record["n"] for record in reopened.records("leads")}
         reopened.close()
         assert set(range(acknowledged + 1)) <= stored
+
+
+def test_reading_while_events_are_flushed(store, monkeypatch):
+    import threading
+
+    monkeypatch.setattr(tinystore, "SEGMENT_SIZE", 20)
+    for index in range(100):
+        store.add("events", {"n": index})
+    stop = threading.Event()
+
+    def writer():
+        while not stop.is_set():
+            store.add_soon("events", {"n": -1})
+            store.flush()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        for _ in range(30):
+            seen = [record["n"] for record in store.records("events")]
+            assert seen[:100] == list(range(100))
+    finally:
+        stop.set()
+        thread.join()
