@@ -43,7 +43,34 @@ DECLARED = (
         "Comma-separated origins allowed to embed every quiz, besides each quiz's `embed.allowed_origins`"
         " (a staging shop; `quiz serve --demo-port` adds its demo page).",
     ),
+    Setting(
+        "PUBLIC_URL",
+        "",
+        "The server's address as shoppers reach it (`https://quiz.example.com`), for links in emails."
+        " Empty: the address of the request that sent the email.",
+    ),
+    Setting("SMTP_HOST", "", "Mail server. Empty: emails are written as `.eml` files to `DATA_DIR/outbox`."),
+    Setting("SMTP_PORT", "587", "Mail server port."),
+    Setting("SMTP_TLS", "starttls", "`starttls`, `tls` (implicit, usually port 465) or `none` (loopback only)."),
+    Setting("SMTP_USER", "", "Mail server login; empty: no login."),
+    Setting("SMTP_PASSWORD", "", "Mail server password."),
+    Setting("MAIL_FROM", "Quiz <quiz@localhost>", "The From address of every email."),
+    Setting(
+        "API_KEY",
+        "",
+        "Key for the marketer's HTTP endpoints (export, forget, subject), sent as `Authorization: Bearer KEY`."
+        " Empty: those endpoints are off.",
+    ),
 )
+
+
+@dataclass(frozen=True)
+class Smtp:
+    host: str
+    port: int = 587
+    tls: str = "starttls"  # "starttls", "tls" or "none"
+    user: str = ""
+    password: str = field(default="", repr=False)
 
 
 class SettingsError(ValueError):
@@ -60,6 +87,10 @@ class Settings:
     progress_max_age: int = 2 * 60 * 60  # seconds: two hours to finish a quiz
     max_body_bytes: int = 64 * 1024
     embed_origins: tuple[str, ...] = ()
+    public_url: str = ""
+    smtp: Smtp | None = None  # None: mail goes to the outbox folder
+    mail_from: str = "Quiz <quiz@localhost>"
+    api_key: str = ""
     generated_key: bool = field(default=False, compare=False)
 
 
@@ -83,6 +114,10 @@ def from_environment(environ: Mapping[str, str] | None = None, *, quizzes_dir: s
         progress_max_age=_integer(values, "PROGRESS_MAX_AGE", low=60, high=30 * 24 * 60 * 60),
         max_body_bytes=_integer(values, "MAX_BODY_BYTES", low=1024, high=10 * 1024 * 1024),
         embed_origins=_origins(values, "EMBED_ORIGINS"),
+        public_url=_public_url(values["PUBLIC_URL"]),
+        smtp=_smtp(values),
+        mail_from=values["MAIL_FROM"],
+        api_key=values["API_KEY"],
         generated_key=generated,
     )
 
@@ -107,6 +142,26 @@ def _origins(values: Mapping[str, str], name: str) -> tuple[str, ...]:
                 " (no path, no trailing slash)"
             )
     return origins
+
+
+def _public_url(raw: str) -> str:
+    url = raw.strip().rstrip("/")
+    if url and not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?", url):
+        raise SettingsError(
+            f"{PREFIX}PUBLIC_URL must be an http(s) address like 'https://quiz.example.com', got {raw!r}"
+        )
+    return url
+
+
+def _smtp(values: Mapping[str, str]) -> Smtp | None:
+    host = values["SMTP_HOST"].strip()
+    if not host:
+        return None
+    tls = values["SMTP_TLS"].strip().lower()
+    if tls not in ("starttls", "tls", "none"):
+        raise SettingsError(f"{PREFIX}SMTP_TLS must be starttls, tls or none, got {values['SMTP_TLS']!r}")
+    port = _integer(values, "SMTP_PORT", low=1, high=65535)
+    return Smtp(host=host, port=port, tls=tls, user=values["SMTP_USER"], password=values["SMTP_PASSWORD"])
 
 
 def _stored_key(data_dir: Path) -> str:

@@ -26,7 +26,13 @@ class Store(Protocol):
         """Keep ``record`` durably (it survives a crash once this returns) and return its id."""
 
     def add_soon(self, collection: str, record: Record) -> None:
-        """Keep ``record`` within about a second, written with others (funnel events)."""
+        """Keep ``record`` within about a second, written with others (funnel events, responses).
+
+        The record keeps an ``id`` it brings (the caller needs it before it is written), else gets one.
+        """
+
+    def put(self, collection: str, record_id: str, record: Record) -> None:
+        """Durably keep ``record`` under ``record_id``, replacing a record with that id if there is one."""
 
     def get(self, collection: str, record_id: str) -> Record | None: ...
 

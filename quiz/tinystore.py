@@ -113,18 +113,17 @@ class _Collection:
         return self._database(number).table(TABLE, cache_size=0)
 
     def insert(self, records: list[Record]) -> None:
-        table = self._newest.table(TABLE, cache_size=0)
-        room = SEGMENT_SIZE - len(table)
-        if room <= 0:
-            self.segments.append(self.segments[-1] + 1)
-            self._newest = self._database(self.segments[-1])
-            table, room = self._newest.table(TABLE, cache_size=0), SEGMENT_SIZE
-        batch, rest = records[:room], records[room:]
-        table.insert_multiple(batch)
-        for record in batch:
-            self.where[record["id"]] = self.segments[-1]
-        if rest:
-            self.insert(rest)
+        while records:
+            table = self._newest.table(TABLE, cache_size=0)
+            room = SEGMENT_SIZE - len(table)
+            if room <= 0:
+                self.segments.append(self.segments[-1] + 1)
+                self._newest = self._database(self.segments[-1])
+                table, room = self._newest.table(TABLE, cache_size=0), SEGMENT_SIZE
+            batch, records = records[:room], records[room:]
+            table.insert_multiple(batch)
+            for record in batch:
+                self.where[record["id"]] = self.segments[-1]
 
     def get(self, record_id: str) -> Record | None:
         number = self.where.get(record_id)
@@ -132,6 +131,20 @@ class _Collection:
             return None
         found = self._table_for(number).get(lambda record: record["id"] == record_id)
         return dict(found) if isinstance(found, Document) else None
+
+    def put(self, record: Record) -> None:
+        number = self.where.get(record["id"])
+        if number is None:
+            self.insert([record])
+            return
+        table = self._table_for(number)
+        (document,) = table.search(lambda stored: stored["id"] == record["id"])
+
+        def replace(stored: dict[str, Any]) -> None:
+            stored.clear()
+            stored.update(record)
+
+        table.update(replace, doc_ids=[document.doc_id])
 
     def update(self, record_id: str, changes: Record) -> None:
         number = self.where.get(record_id)
@@ -165,16 +178,25 @@ class _Collection:
 class TinyStore:
     """The embedded store in ``folder`` (the settings' data folder), for one writer process."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, *, read_only: bool = False) -> None:
+        """``read_only`` opens it next to the running server's writer (an export): no lock, no writes.
+
+        A reader sees each file whole, old or new, because every write is an atomic rename.
+        """
         self.folder = folder
-        folder.mkdir(parents=True, exist_ok=True)
+        self.read_only = read_only
         self._lock = FileLock(str(folder / "writer.lock"))
-        try:
-            self._lock.acquire(timeout=0)
-        except Timeout:
-            raise StoreLocked(
-                f"{folder} is in use by another quiz server; give each server its own QUIZ_DATA_DIR"
-            ) from None
+        if read_only:
+            if not folder.is_dir():
+                raise StoreError(f"{folder}: no data folder here (check QUIZ_DATA_DIR)")
+        else:
+            folder.mkdir(parents=True, exist_ok=True)
+            try:
+                self._lock.acquire(timeout=0)
+            except Timeout:
+                raise StoreLocked(
+                    f"{folder} is in use by another quiz server; give each server its own QUIZ_DATA_DIR"
+                ) from None
         self._guard = threading.RLock()
         self._collections: dict[str, _Collection] = {}
         self._pending: dict[str, list[Record]] = {}
@@ -184,21 +206,27 @@ class TinyStore:
                 if path.is_dir() and _COLLECTION_NAME.match(path.name):
                     self._collections[path.name] = _Collection(path)
         except BaseException:
-            self._lock.release()
+            if not read_only:
+                self._lock.release()
             raise
         self._flusher = threading.Thread(target=self._flush_every_second, name="store-flush", daemon=True)
-        self._flusher.start()
+        if not read_only:
+            self._flusher.start()
 
     def add(self, collection: str, record: Record) -> str:
         stored = {**record, "id": _new_id()}
         with self._guard:
-            self._collection(collection).insert([stored])
+            self._collection(collection, writing=True).insert([stored])
         return str(stored["id"])
 
     def add_soon(self, collection: str, record: Record) -> None:
         with self._guard:
-            self._collection(collection)  # a bad name fails now, in the request, not later
-            self._pending.setdefault(collection, []).append({**record, "id": _new_id()})
+            self._collection(collection, writing=True)  # a bad name fails now, in the request, not later
+            self._pending.setdefault(collection, []).append({"id": _new_id(), **record})
+
+    def put(self, collection: str, record_id: str, record: Record) -> None:
+        with self._guard:
+            self._collection(collection, writing=True).put({**record, "id": record_id})
 
     def get(self, collection: str, record_id: str) -> Record | None:
         with self._guard:
@@ -206,9 +234,11 @@ class TinyStore:
 
     def update(self, collection: str, record_id: str, changes: Record) -> None:
         with self._guard:
-            self._collection(collection).update(record_id, changes)
+            self._collection(collection, writing=True).update(record_id, changes)
 
     def records(self, collection: str) -> Iterator[Record]:
+        if self.read_only and not (self.folder / collection).is_dir():
+            return  # nothing written yet; a reader creates no folders
         self.flush()
         with self._guard:
             records = self._collection(collection)
@@ -222,7 +252,7 @@ class TinyStore:
     def remove(self, collection: str, matches: Callable[[Record], bool]) -> int:
         self.flush()
         with self._guard:
-            return self._collection(collection).remove(matches)
+            return self._collection(collection, writing=True).remove(matches)
 
     def flush(self) -> None:
         with self._guard:
@@ -232,12 +262,16 @@ class TinyStore:
                 del self._pending[collection]
 
     def close(self) -> None:
+        if self.read_only:
+            return
         self._closed.set()
         self._flusher.join(timeout=5)
         self.flush()
         self._lock.release()
 
-    def _collection(self, name: str) -> _Collection:
+    def _collection(self, name: str, *, writing: bool = False) -> _Collection:
+        if writing and self.read_only:
+            raise StoreError(f"{self.folder} was opened read-only; stop the server to change it")
         if name not in self._collections:
             if not _COLLECTION_NAME.match(name):
                 raise StoreError(f"{name!r} is not a collection name")

@@ -37,6 +37,33 @@ def test_update_sets_fields_and_keeps_the_id(store):
     assert store.get("leads", lead) == {"email": "a@example.com", "status": "subscribed", "id": lead}
 
 
+def test_put_inserts_then_replaces_in_place(store, monkeypatch):
+    monkeypatch.setattr(tinystore, "SEGMENT_SIZE", 2)
+    store.put("leads", "lead-a", {"email": "a@example.com", "status": "pending", "extra": 1})
+    store.add("leads", {"email": "b@example.com"})
+    store.add("leads", {"email": "c@example.com"})  # lead-a's segment is no longer the newest
+    store.put("leads", "lead-a", {"email": "a@example.com", "status": "subscribed"})
+    assert store.get("leads", "lead-a") == {"email": "a@example.com", "status": "subscribed", "id": "lead-a"}
+    assert [record["email"] for record in store.records("leads")] == ["a@example.com", "b@example.com", "c@example.com"]
+
+
+def test_buffered_records_keep_an_id_they_bring(store):
+    store.add_soon("responses", {"id": "run-1", "quiz": "coffee"})
+    store.add_soon("responses", {"quiz": "coffee"})
+    store.flush()
+    ids = [record["id"] for record in store.records("responses")]
+    assert ids[0] == "run-1" and ids[1] != "run-1"
+    assert store.get("responses", "run-1") == {"id": "run-1", "quiz": "coffee"}
+
+
+def test_a_bulk_flush_fills_many_segments(store, monkeypatch):
+    monkeypatch.setattr(tinystore, "SEGMENT_SIZE", 2)
+    for index in range(2_500):  # once recursion: 1,250 segments passed Python's recursion limit
+        store.add_soon("events", {"n": index})
+    store.flush()
+    assert sum(1 for _ in store.records("events")) == 2_500
+
+
 def test_remove_deletes_everywhere_and_counts(store, monkeypatch, tmp_path):
     monkeypatch.setattr(tinystore, "SEGMENT_SIZE", 3)
     for index in range(8):
@@ -79,6 +106,18 @@ def test_buffered_events_are_written_within_a_second(store, tmp_path):
 def test_a_second_process_on_the_same_folder_is_refused(store, tmp_path):
     with pytest.raises(StoreLocked, match="in use by another quiz server"):
         TinyStore(tmp_path / "data")
+
+
+def test_a_reader_opens_next_to_the_writer_and_cannot_write(store, tmp_path):
+    store.add("leads", {"email": "a@example.com"})
+    reader = TinyStore(tmp_path / "data", read_only=True)
+    assert [record["email"] for record in reader.records("leads")] == ["a@example.com"]
+    assert list(reader.records("never_written")) == []
+    assert not (tmp_path / "data" / "never_written").exists()
+    with pytest.raises(StoreError, match="read-only"):
+        reader.add("leads", {"email": "b@example.com"})
+    reader.close()
+    store.add("leads", {"email": "c@example.com"})  # the writer's lock was never touched
 
 
 def test_a_corrupt_file_stops_the_store_and_is_kept(tmp_path):
