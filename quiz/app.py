@@ -19,13 +19,17 @@ from starlette.templating import Jinja2Templates
 
 from quiz.assets import Assets
 from quiz.errors import QuizError
+from quiz.leadbook import LeadBook
 from quiz.library import QuizLibrary
+from quiz.mailer import MailQueue, transport_for
 from quiz.middleware import BodyLimit, SecurityHeaders
+from quiz.optin import OptInLimits, submit_optin
 from quiz.richtext import clean
 from quiz.settings import Settings
+from quiz.subscriptions import confirm_subscription, show_confirm, unsubscribe
 from quiz.theme import theme_css
 from quiz.tinystore import TinyStore
-from quiz.tokens import ProgressTokens
+from quiz.tokens import LinkTokens, ProgressTokens
 from quiz.views import follow_product, show_intro, show_step, start_quiz, submit_answer, under_root
 from quiz.wording import preferred_locales, ui_locale, words
 
@@ -44,7 +48,11 @@ def create_app(settings: Settings) -> Starlette:
         Route("/q/{quiz_id}/start", start_quiz, methods=["POST"], name="start_quiz", middleware=COMPRESSED),
         Route("/q/{quiz_id}/step", show_step, methods=["GET"], name="show_step", middleware=COMPRESSED),
         Route("/q/{quiz_id}/answer", submit_answer, methods=["POST"], name="submit_answer", middleware=COMPRESSED),
+        Route("/q/{quiz_id}/optin", submit_optin, methods=["POST"], name="submit_optin", middleware=COMPRESSED),
         Route("/q/{quiz_id}/go/{product_id}", follow_product, methods=["GET"], name="follow_product"),
+        Route("/confirm/{token}", show_confirm, methods=["GET"], name="show_confirm"),
+        Route("/confirm/{token}", confirm_subscription, methods=["POST"], name="confirm_subscription"),
+        Route("/unsubscribe/{token}", unsubscribe, methods=["GET", "POST"], name="unsubscribe"),
         Route("/q/{quiz_id}/theme.css", theme_css, methods=["GET"], name="theme_css"),
         Route("/static/{name:path}", static_file, methods=["GET", "HEAD"], name="static"),
         Route("/widget.js", widget_script, methods=["GET", "HEAD"], name="widget_script"),
@@ -54,10 +62,13 @@ def create_app(settings: Settings) -> Starlette:
         Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
     ]
     store = TinyStore(settings.data_dir / "store")  # refuses if another server writes this folder
+    mail = MailQueue(settings.data_dir / "mail", transport_for(settings))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        mail.start()
         yield
+        mail.close()
         store.close()  # writes the buffered events and releases the folder
 
     app = Starlette(
@@ -65,6 +76,10 @@ def create_app(settings: Settings) -> Starlette:
     )
     app.state.settings = settings
     app.state.store = store
+    app.state.leadbook = LeadBook(store)
+    app.state.mail = mail
+    app.state.optin_limits = OptInLimits()
+    app.state.links = LinkTokens(settings.secret_keys)
     app.state.library = QuizLibrary(settings.quizzes_dir)
     app.state.tokens = ProgressTokens(settings.secret_keys, max_age=settings.progress_max_age)
     app.state.assets = Assets([STATIC, WIDGETS])

@@ -15,7 +15,11 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from quiz.conditions import Answer
 
 PROGRESS_SALT = "quiz.progress"
+CONFIRM_SALT = "quiz.confirm"
+UNSUBSCRIBE_SALT = "quiz.unsubscribe"
 MAX_TOKEN_CHARS = 8 * 1024
+CONFIRM_MAX_AGE = 7 * 24 * 60 * 60  # a week to click the confirmation link
+LEAD_STATES = ("", "sent", "confirm", "skipped")
 
 
 class TokenError(ValueError):
@@ -34,7 +38,10 @@ class Progress:
     current: str  # a question id, or "results"
     answers: dict[str, Answer | None] = field(default_factory=dict)
     context: dict[str, str] = field(default_factory=dict)  # locale, product and page the quiz was opened from
-    issued: float = field(default_factory=time.time)
+    issued: float = field(default_factory=time.time)  # when this token was signed: the step's render time
+    started: float = 0.0  # when the shopper pressed Start
+    response: str = ""  # the stored response's id, once the quiz is completed
+    lead: str = ""  # "" until the opt-in form was sent ("sent", or "confirm" if a link awaits) or "skipped"
 
 
 class ProgressTokens:
@@ -44,7 +51,15 @@ class ProgressTokens:
         self._max_age = max_age
 
     def dump(self, progress: Progress) -> str:
-        payload = {"q": progress.quiz_id, "c": progress.current, "a": progress.answers, "x": progress.context}
+        payload = {
+            "q": progress.quiz_id,
+            "c": progress.current,
+            "a": progress.answers,
+            "x": progress.context,
+            "s": progress.started,
+            "r": progress.response,
+            "o": progress.lead,
+        }
         return str(self._serializer.dumps(payload))
 
     def load(self, token: str, *, quiz_id: str) -> Progress:
@@ -74,4 +89,49 @@ def _progress(payload: Any, issued: float) -> Progress:
         raise TokenError("tampered")
     if not all(isinstance(value, str) for value in context.values()):
         raise TokenError("tampered")
-    return Progress(quiz_id=quiz_id, current=current, answers=answers, context=context, issued=issued)
+    started, response, lead = payload.get("s", 0.0), payload.get("r", ""), payload.get("o", "")
+    if not (isinstance(started, (int, float)) and isinstance(response, str) and lead in LEAD_STATES):
+        raise TokenError("tampered")
+    return Progress(quiz_id, current, answers, context, issued, float(started), response, lead)
+
+
+class LinkTokens:
+    """The signed links in emails, each kind with its own salt so one can never pass for another.
+
+    They name records (a lead, a person), never an address: links get logged and forwarded.
+    """
+
+    def __init__(self, secret_keys: Sequence[str]) -> None:
+        self._confirm = URLSafeTimedSerializer(list(secret_keys), salt=CONFIRM_SALT)
+        self._unsubscribe = URLSafeTimedSerializer(list(secret_keys), salt=UNSUBSCRIBE_SALT)
+
+    def confirm_token(self, lead_id: str, nonce: str) -> str:
+        return str(self._confirm.dumps([lead_id, nonce]))
+
+    def read_confirm(self, token: str) -> tuple[str, str]:
+        """The lead and single-use nonce of a confirmation link (expires after ``CONFIRM_MAX_AGE``)."""
+        payload = _loads(self._confirm, token, max_age=CONFIRM_MAX_AGE)
+        if not (isinstance(payload, list) and len(payload) == 2 and all(isinstance(part, str) for part in payload)):
+            raise TokenError("tampered")
+        return payload[0], payload[1]
+
+    def unsubscribe_token(self, person_id: str) -> str:
+        return str(self._unsubscribe.dumps(person_id))
+
+    def read_unsubscribe(self, token: str) -> str:
+        """The person an unsubscribe link names; these never expire, as old emails must keep working."""
+        payload = _loads(self._unsubscribe, token, max_age=None)
+        if not isinstance(payload, str):
+            raise TokenError("tampered")
+        return payload
+
+
+def _loads(serializer: URLSafeTimedSerializer, token: str, *, max_age: int | None) -> Any:
+    if len(token) > MAX_TOKEN_CHARS:
+        raise TokenError("oversized")
+    try:
+        return serializer.loads(token, max_age=max_age)
+    except SignatureExpired:
+        raise TokenError("expired") from None
+    except BadSignature:
+        raise TokenError("tampered") from None

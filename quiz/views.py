@@ -7,6 +7,8 @@ fragment; without JavaScript it answers 303 to a GET of the full page (post/redi
 from __future__ import annotations
 
 import functools
+import secrets
+import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -20,6 +22,7 @@ from starlette.responses import RedirectResponse, Response
 from quiz.conditions import Answer
 from quiz.errors import ProductNotFound, QuizNotFound
 from quiz.flow import AnswerError, first_question, next_after, parse_answer, predicted_path, trail
+from quiz.leads import consent_text, quiz_version
 from quiz.middleware import content_security_policy
 from quiz.questions import RESULTS, Question
 from quiz.reasons import reason_for
@@ -31,6 +34,19 @@ from quiz.wording import answer_error, preferred_locales, ui_locale, words
 
 CONTEXT_FIELDS = ("locale", "product", "page")
 MAX_CONTEXT_CHARS = 500
+
+
+@dataclass(frozen=True)
+class OptInForm:
+    """The email opt-in on the results step, as the quiz's ``lead_capture`` places it."""
+
+    consent: str  # the marketing consent line next to the unticked box; "" if the quiz has none
+    required: bool  # results wait for an address (only when the quiz says so)
+    gate: bool  # shown before the results, instead of them
+    email: str = ""  # what the shopper typed, shown again with an error
+    ticked: bool = False
+    error: str = ""
+    sent: str = ""  # "sent" or "confirm" once the form went through
 
 
 @dataclass(frozen=True)
@@ -50,6 +66,7 @@ class Step:
     fallback: bool = False
     notice: str = ""
     context: dict[str, str] | None = None
+    optin: OptInForm | None = None
 
     def t(self, text: Any) -> str:
         """A quiz text in the shopper's locale."""
@@ -57,56 +74,58 @@ class Step:
 
 
 async def show_intro(request: Request) -> Response:
-    quiz = _quiz(request)
+    quiz = quiz_for(request)
     context = _page_context(request.query_params)
-    locale = _locale(request, quiz, context)
+    locale = locale_for(request, quiz, context)
     _record(request, quiz, "viewed", context)
-    return _render(request, Step(quiz=quiz, locale=locale, context=context), status_code=200)
+    return render(request, Step(quiz=quiz, locale=locale, context=context), status_code=200)
 
 
 async def start_quiz(request: Request) -> Response:
-    quiz = _quiz(request)
+    quiz = quiz_for(request)
     form = await request.form()
     context = _page_context(form)
-    progress = Progress(quiz_id=quiz.id, current=first_question(quiz).id, context=context)
+    progress = Progress(quiz_id=quiz.id, current=first_question(quiz).id, context=context, started=time.time())
     _record(request, quiz, "started", context)
-    return _respond(request, quiz, progress)
+    return respond(request, quiz, progress)
 
 
 async def show_step(request: Request) -> Response:
-    quiz = _quiz(request)
-    progress = _progress(request, quiz, request.query_params.get("t", ""))
+    quiz = quiz_for(request)
+    progress = progress_for(request, quiz, request.query_params.get("t", ""))
     if progress is None:
-        return _restart(request, quiz)
-    return _render(request, _step(request, quiz, progress), status_code=200)
+        return restart(request, quiz)
+    return render(request, step_for(request, quiz, progress), status_code=200)
 
 
 async def submit_answer(request: Request) -> Response:
-    quiz = _quiz(request)
+    quiz = quiz_for(request)
     form = await request.form()
-    progress = _progress(request, quiz, str(form.get("t", "")))
+    progress = progress_for(request, quiz, str(form.get("t", "")))
     if progress is None:
-        return _restart(request, quiz)
+        return restart(request, quiz)
     if form.get("action") == "back":
-        return _respond(request, quiz, _back(quiz, progress))
+        return respond(request, quiz, _back(quiz, progress))
     if progress.current == RESULTS:
-        return _respond(request, quiz, progress)
+        return respond(request, quiz, progress)
     question = quiz.question(progress.current)
     try:
         answer = parse_answer(question, [str(value) for value in form.getlist("a")])
     except AnswerError as error:
-        step = _step(request, quiz, progress)
+        step = step_for(request, quiz, progress)
         locale = ui_locale(step.locale)
         message = answer_error(locale, error.code, error.params)
         step = replace(step, error=message, answer=_raw_answer(form))
-        return _render(request, step, status_code=200 if _is_htmx(request) else 422)
+        return render(request, step, status_code=200 if is_htmx(request) else 422)
     answers = {**progress.answers, question.id: answer}
     on_path = {**(trail(quiz, answers, question.id) or {}), question.id: answer}
     target = next_after(quiz, question, on_path)
     _record(request, quiz, "answered", progress.context, question=question.id)
+    progress = replace(progress, current=target, answers=answers)
     if target == RESULTS:
         _record(request, quiz, "completed", progress.context)
-    return _respond(request, quiz, Progress(quiz.id, target, answers, progress.context))
+        progress = replace(progress, response=_keep_response(request, quiz, progress))
+    return respond(request, quiz, progress)
 
 
 async def follow_product(request: Request) -> Response:
@@ -114,15 +133,44 @@ async def follow_product(request: Request) -> Response:
 
     The address is the quiz's own product URL, never one from the request, so this is no open redirect.
     """
-    quiz = _quiz(request)
+    quiz = quiz_for(request)
     product = quiz.product_index.get(request.path_params["product_id"])
     if product is None:
         raise ProductNotFound(request.path_params["product_id"])
-    progress = _progress(request, quiz, request.query_params.get("t", ""))
+    progress = progress_for(request, quiz, request.query_params.get("t", ""))
     context = progress.context if progress else {}  # an expired token still reaches the product
     _record(request, quiz, "clicked", context, product=product.id)
-    shop = _shop_origin(context, _embedders(request, quiz))
-    return RedirectResponse(_tracked(urljoin(shop, product.url), quiz.id), status_code=303)
+    shop = shop_origin(context, embedders_for(request, quiz))
+    return RedirectResponse(tracked(urljoin(shop, product.url), quiz.id), status_code=303)
+
+
+def _keep_response(request: Request, quiz: Quiz, progress: Progress) -> str:
+    """Store the completed run (written within a second, like funnel events); its id goes into the token."""
+    response = response_record(quiz, progress, locale_for(request, quiz, progress.context))
+    request.app.state.store.add_soon("responses", response)
+    return str(response["id"])
+
+
+def response_record(quiz: Quiz, progress: Progress, locale: str) -> dict[str, Any]:
+    """A completed run as ``quiz.leads`` describes it: no personal data, only what was answered."""
+    recommendation = recommend(quiz, progress.answers)
+    kept = trail(quiz, progress.answers, RESULTS) or {}
+    return {
+        "id": progress.response or secrets.token_hex(8),
+        "quiz": quiz.id,
+        "quiz_version": quiz_version(quiz),
+        "locale": locale,
+        "answers": kept,
+        "products": [{"id": item.product.id, "score": item.score} for item in recommendation.items],
+        "context": progress.context,
+        "site": _page_site(progress.context),
+        "started_at": _iso(progress.started) if progress.started else None,
+        "completed_at": _iso(time.time()),
+    }
+
+
+def _iso(moment: float) -> str:
+    return datetime.fromtimestamp(moment, UTC).isoformat(timespec="milliseconds")
 
 
 def _record(request: Request, quiz: Quiz, kind: str, context: dict[str, str], **details: str) -> None:
@@ -138,7 +186,7 @@ def _record(request: Request, quiz: Quiz, kind: str, context: dict[str, str], **
     request.app.state.store.add_soon("events", event)
 
 
-def _quiz(request: Request) -> Quiz:
+def quiz_for(request: Request) -> Quiz:
     quiz_id = request.path_params["quiz_id"]
     quiz: Quiz | None = request.app.state.library.get(quiz_id)
     if quiz is None:
@@ -146,7 +194,7 @@ def _quiz(request: Request) -> Quiz:
     return quiz
 
 
-def _progress(request: Request, quiz: Quiz, token: str) -> Progress | None:
+def progress_for(request: Request, quiz: Quiz, token: str) -> Progress | None:
     try:
         progress: Progress = request.app.state.tokens.load(token, quiz_id=quiz.id)
     except TokenError:
@@ -160,13 +208,13 @@ def _progress(request: Request, quiz: Quiz, token: str) -> Progress | None:
 def _back(quiz: Quiz, progress: Progress) -> Progress:
     path = list(trail(quiz, progress.answers, progress.current) or {})
     previous = path[-1] if path else first_question(quiz).id
-    return Progress(quiz.id, previous, progress.answers, progress.context)
+    return replace(progress, current=previous)
 
 
-def _respond(request: Request, quiz: Quiz, progress: Progress) -> Response:
+def respond(request: Request, quiz: Quiz, progress: Progress) -> Response:
     """The next step: its fragment for htmx, otherwise a redirect to its page."""
-    if _is_htmx(request):
-        return _render(request, _step(request, quiz, progress), status_code=200)
+    if is_htmx(request):
+        return render(request, step_for(request, quiz, progress), status_code=200)
     token = request.app.state.tokens.dump(progress)
     path = under_root(request, request.app.url_path_for("show_step", quiz_id=quiz.id))
     return RedirectResponse(f"{path}?{urlencode({'t': token})}", status_code=303)
@@ -177,21 +225,22 @@ def under_root(request: Request, path: str) -> str:
     return str(request.scope.get("root_path", "")) + path
 
 
-def _restart(request: Request, quiz: Quiz) -> Response:
+def restart(request: Request, quiz: Quiz) -> Response:
     context = _page_context(request.query_params)
-    locale = _locale(request, quiz, context)
+    locale = locale_for(request, quiz, context)
     notice = words(locale)["restarted"]
-    return _render(request, Step(quiz=quiz, locale=locale, notice=notice, context=context), status_code=200)
+    return render(request, Step(quiz=quiz, locale=locale, notice=notice, context=context), status_code=200)
 
 
-def _step(request: Request, quiz: Quiz, progress: Progress) -> Step:
-    locale = _locale(request, quiz, progress.context)
+def step_for(request: Request, quiz: Quiz, progress: Progress) -> Step:
+    locale = locale_for(request, quiz, progress.context)
     token = request.app.state.tokens.dump(progress)
     kept = trail(quiz, progress.answers, progress.current) or {}
     if progress.current == RESULTS:
-        results, fallback = _results(quiz, progress, locale, _embedders(request, quiz))
+        results, fallback = results_for(quiz, progress, locale, embedders_for(request, quiz))
         return Step(quiz=quiz, locale=locale, token=token, results=results, fallback=fallback,
-                    can_go_back=bool(kept), context=progress.context)  # fmt: skip
+                    can_go_back=bool(kept), context=progress.context,
+                    optin=_optin_form(quiz, progress, locale))  # fmt: skip
     ahead = predicted_path(quiz, kept, progress.current)
     return Step(
         quiz=quiz,
@@ -206,9 +255,23 @@ def _step(request: Request, quiz: Quiz, progress: Progress) -> Step:
     )
 
 
-def _results(quiz: Quiz, progress: Progress, locale: str, embedders: list[str]) -> tuple[list[dict[str, Any]], bool]:
+def _optin_form(quiz: Quiz, progress: Progress, locale: str) -> OptInForm | None:
+    capture = quiz.lead_capture
+    if capture is None or "email" not in capture.channels or progress.lead == "skipped":
+        return None
+    consent = consent_text(quiz, locale)
+    before = capture.placement == "before_results"
+    return OptInForm(
+        consent=consent.text if consent else "",
+        required=before and capture.required,
+        gate=before and not progress.lead,
+        sent=progress.lead,
+    )
+
+
+def results_for(quiz: Quiz, progress: Progress, locale: str, embedders: list[str]) -> tuple[list[dict[str, Any]], bool]:
     recommendation = recommend(quiz, progress.answers)
-    shop = _shop_origin(progress.context, embedders)
+    shop = shop_origin(progress.context, embedders)
     results = []
     for item in recommendation.items:
         product = item.product
@@ -217,6 +280,7 @@ def _results(quiz: Quiz, progress: Progress, locale: str, embedders: list[str]) 
                 "id": product.id,
                 "title": resolve(product.title, locale, quiz.locale),
                 "image": urljoin(shop, product.image) if product.image else "",
+                "url": urljoin(shop, product.url),
                 "price": _price(product.price, product.currency or quiz.currency, locale),
                 "in_stock": product.in_stock,
                 "reason": reason_for(quiz, item, locale, fallback=recommendation.fallback),
@@ -232,15 +296,15 @@ def _price(price: float | None, currency: str, locale: str) -> str:
     return str(format_currency(price, currency, locale=locale.replace("-", "_")))
 
 
-def _tracked(url: str, quiz_id: str) -> str:
+def tracked(url: str, quiz_id: str, *, medium: str = "quiz") -> str:
     """The product URL with UTM parameters naming the quiz, keeping the shop's own parameters."""
     parts = urlsplit(url)
-    utm = urlencode({"utm_source": "quiz", "utm_medium": "quiz", "utm_campaign": quiz_id})
+    utm = urlencode({"utm_source": "quiz", "utm_medium": medium, "utm_campaign": quiz_id})
     query = f"{parts.query}&{utm}" if parts.query else utm
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
 
 
-def _shop_origin(context: dict[str, str], embedders: list[str]) -> str:
+def shop_origin(context: dict[str, str], embedders: list[str]) -> str:
     """Where relative product URLs live: the embedding page's site if it may embed the quiz, else the first.
 
     The page address comes from the shopper's browser, so it is only a choice among allowed sites:
@@ -271,7 +335,7 @@ def _page_context(source: QueryParams | FormData) -> dict[str, str]:
     return context
 
 
-def _locale(request: Request, quiz: Quiz, context: dict[str, str]) -> str:
+def locale_for(request: Request, quiz: Quiz, context: dict[str, str]) -> str:
     """The quiz locale to use: the embed's choice, else the browser's Accept-Language, else the default."""
     wanted = [context["locale"]] if "locale" in context else []
     wanted += preferred_locales(request.headers.get("accept-language", ""))
@@ -290,15 +354,15 @@ def _raw_answer(form: FormData) -> Answer | None:
     return values if len(values) > 1 else values[0]
 
 
-def _is_htmx(request: Request) -> bool:
+def is_htmx(request: Request) -> bool:
     return request.headers.get("hx-request") == "true"
 
 
-def _render(request: Request, step: Step, *, status_code: int) -> Response:
+def render(request: Request, step: Step, *, status_code: int) -> Response:
     templates = request.app.state.templates
-    name = "quiz/_step.html" if _is_htmx(request) else "quiz/page.html"
+    name = "quiz/_step.html" if is_htmx(request) else "quiz/page.html"
     ui = words(step.locale)
-    embedders = _embedders(request, step.quiz)
+    embedders = embedders_for(request, step.quiz)
     context = {"s": step, "ui": ui, "lang": step.locale, "embedders": embedders}
     response: Response = templates.TemplateResponse(request, name, context, status_code=status_code)
     response.headers["Vary"] = "HX-Request, Accept-Language"
@@ -307,7 +371,7 @@ def _render(request: Request, step: Step, *, status_code: int) -> Response:
     return response
 
 
-def _embedders(request: Request, quiz: Quiz) -> list[str]:
+def embedders_for(request: Request, quiz: Quiz) -> list[str]:
     """The origins allowed to frame this quiz: the quiz's own, then the server-wide ones."""
     origins = list(quiz.embed.allowed_origins)
     origins += [origin for origin in request.app.state.settings.embed_origins if origin not in origins]

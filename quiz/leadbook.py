@@ -1,0 +1,181 @@
+"""Leads, people, consent evidence and suppressions, kept in the store (shapes: ``quiz.leads``).
+
+Every change that a shopper is told about is durable before the view answers: consent evidence
+first (so no opt-in exists without its proof), then the lead, then the person that ties a
+person's leads together for one-click unsubscribe.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from quiz.leads import ConsentText, lead_id, now, person_id
+from quiz.store import Record, Store
+
+
+@dataclass(frozen=True)
+class OptIn:
+    """One opt-in form as sent, already checked: the address is normalized."""
+
+    email: str
+    quiz_id: str
+    quiz_version: str
+    locale: str
+    response: Record  # the completed response: answers, products, context, site
+    consent: ConsentText | None  # the marketing line shown, None if the quiz shows none
+    ticked: bool
+    double_opt_in: bool
+    submission: str  # a hash of the signed form, so a replayed form changes nothing
+
+
+@dataclass(frozen=True)
+class Outcome:
+    lead: Record
+    replayed: bool  # the same form was already taken: nothing was written or should be sent
+
+
+class LeadBook:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def is_suppressed(self, email: str) -> bool:
+        return self.store.get("suppressions", person_id(email)) is not None
+
+    def opt_in(self, form: OptIn) -> Outcome:
+        identifier = lead_id(form.email, form.quiz_id)
+        existing = self.store.get("leads", identifier)
+        if existing is not None and existing.get("submission") == form.submission:
+            return Outcome(existing, replayed=True)
+        status = _status_after_opt_in(form, existing)
+        self._record_consent(form, identifier, action="opt_in", method="checkbox", checkbox=form.ticked)
+        lead = _lead_record(form, identifier, existing, status)
+        self.store.put("leads", identifier, lead)
+        self._remember_person(form.email, identifier)
+        return Outcome({**lead, "id": identifier}, replayed=False)
+
+    def confirm(self, identifier: str, nonce: str) -> Record | None:
+        """Double opt-in: the link's nonce turns a pending lead into a subscribed one, once."""
+        lead = self.store.get("leads", identifier)
+        if lead is None or not nonce or lead["consent"].get("nonce") != nonce:
+            return None
+        consent = {key: value for key, value in lead["consent"].items() if key != "nonce"}
+        consent.update(status="subscribed", at=now())
+        text = ConsentText(lead["consent_text"], consent["version"], consent["text_sha256"])
+        evidence = _Evidence(lead["email"], lead["quiz"], identifier, lead.get("context", {}), lead.get("site", ""))
+        self._append_consent(evidence, text, action="confirmed", method="double_opt_in", checkbox=None)
+        self.store.update("leads", identifier, {"consent": consent, "updated_at": now()})
+        return {**lead, "consent": consent}
+
+    def withdraw(self, person: str, *, method: str) -> str | None:
+        """Unsubscribe one person from every lead's marketing; returns their address, or None if unknown."""
+        record = self.store.get("people", person)
+        if record is None:
+            return None
+        for identifier in record.get("leads", []):
+            lead = self.store.get("leads", identifier)
+            if lead is None or lead["consent"]["status"] in ("none", "unsubscribed"):
+                continue
+            evidence = _Evidence(lead["email"], lead["quiz"], identifier, lead.get("context", {}), lead.get("site", ""))
+            text = ConsentText(lead.get("consent_text", ""), lead["consent"]["version"], lead["consent"]["text_sha256"])
+            self._append_consent(evidence, text, action="withdrawn", method=method, checkbox=None)
+            consent = {"status": "unsubscribed", "at": now(), "version": text.version, "text_sha256": text.sha256}
+            self.store.update("leads", identifier, {"consent": consent, "updated_at": now()})
+        return str(record["email"])
+
+    def _record_consent(self, form: OptIn, identifier: str, *, action: str, method: str, checkbox: bool) -> None:
+        context = form.response.get("context", {})
+        evidence = _Evidence(form.email, form.quiz_id, identifier, context, form.response.get("site", ""))
+        text = form.consent or ConsentText("", "", "")
+        self._append_consent(evidence, text, action=action, method=method, checkbox=checkbox)
+
+    def _append_consent(
+        self, evidence: _Evidence, text: ConsentText, *, action: str, method: str, checkbox: bool | None
+    ) -> None:
+        self.store.add(
+            "consent",
+            {
+                "email": evidence.email,
+                "channel": "email",
+                "purpose": "marketing",
+                "action": action,
+                "checkbox": checkbox,
+                "method": method,
+                "text": text.text,
+                "text_version": text.version,
+                "text_sha256": text.sha256,
+                "at": now(),
+                "quiz": evidence.quiz,
+                "lead": evidence.lead,
+                "page": evidence.context.get("page", ""),
+                "origin": evidence.site,
+            },
+        )
+
+    def _remember_person(self, email: str, identifier: str) -> None:
+        person = person_id(email)
+        record = self.store.get("people", person) or {"email": email, "leads": []}
+        if identifier not in record["leads"]:
+            record["leads"] = [*record["leads"], identifier]
+            record.pop("id", None)
+            self.store.put("people", person, record)
+
+
+@dataclass(frozen=True)
+class _Evidence:
+    email: str
+    quiz: str
+    lead: str
+    context: dict[str, Any]
+    site: str
+
+
+def submission_key(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()[:24]
+
+
+def _status_after_opt_in(form: OptIn, existing: Record | None) -> str:
+    """A new form never lowers a subscription: an unticked box means "no new consent", not "stop"."""
+    before = existing["consent"]["status"] if existing else "none"
+    if form.ticked and form.consent is not None:
+        if before == "subscribed":
+            return "subscribed"
+        return "pending" if form.double_opt_in else "subscribed"
+    return before if before in ("pending", "subscribed") else "none"
+
+
+def _lead_record(form: OptIn, identifier: str, existing: Record | None, status: str) -> Record:
+    at = now()
+    response = form.response
+    keep_old_consent = existing is not None and not (form.ticked and form.consent is not None)
+    if keep_old_consent:
+        assert existing is not None
+        consent, consent_text = existing["consent"], existing.get("consent_text", "")
+    else:
+        consent = {
+            "status": status,
+            "at": at if status != "none" else None,
+            "version": form.consent.version if form.consent and form.ticked else None,
+            "text_sha256": form.consent.sha256 if form.consent and form.ticked else None,
+        }
+        if status == "pending":
+            consent["nonce"] = secrets.token_urlsafe(12)
+        consent_text = form.consent.text if form.consent and form.ticked else ""
+    return {
+        "email": form.email,
+        "quiz": form.quiz_id,
+        "quiz_version": form.quiz_version,
+        "locale": form.locale,
+        "answers": response.get("answers", {}),
+        "products": response.get("products", []),
+        "response": response.get("id", ""),
+        "context": response.get("context", {}),
+        "site": response.get("site", ""),
+        "created_at": existing["created_at"] if existing else at,
+        "updated_at": at,
+        "consent": consent,
+        "consent_text": consent_text,
+        "submission": form.submission,
+    }
