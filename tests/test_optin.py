@@ -1,0 +1,293 @@
+"""The email opt-in over HTTP: leads, consent evidence, double opt-in, unsubscribe, bots and bad input."""
+
+import email
+import email.policy
+import hashlib
+import json
+import os
+import re
+
+import pytest
+from factory import quiz_document
+from html_page import Page
+from starlette.testclient import TestClient
+
+from quiz import optin, tinystore
+from quiz.app import create_app
+from quiz.settings import from_environment
+
+HTMX = {"HX-Request": "true"}
+CONSENT = "Email me new serums. Unsubscribe anytime."
+
+
+def capture(**overrides):
+    return {"channels": ["email"], "consent": {"text": CONSENT, "version": "v1"}, **overrides}
+
+
+@pytest.fixture(autouse=True)
+def humans_type_instantly(monkeypatch):
+    monkeypatch.setattr(optin, "MIN_SECONDS_ON_FORM", 0)
+
+
+def make_client(tmp_path, **lead_capture):
+    quizzes = tmp_path / "quizzes"
+    quizzes.mkdir(exist_ok=True)
+    document = quiz_document(embed={"allowed_origins": ["https://shop.example"]}, lead_capture=capture(**lead_capture))
+    (quizzes / "serum.json").write_text(json.dumps(document), encoding="utf-8")
+    settings = from_environment({"QUIZ_DATA_DIR": str(tmp_path / "data")}, quizzes_dir=str(quizzes))
+    return TestClient(create_app(settings), base_url="http://quiz.test")
+
+
+@pytest.fixture
+def client(tmp_path):
+    with make_client(tmp_path) as opened:
+        yield opened
+
+
+def results_page(client, **context):
+    response = client.post("/q/serum/start", data={"page": "https://shop.example/p/1", **context})
+    page = Page(response.text)
+    for value in ("dry", "no"):
+        response = client.post("/q/serum/answer", data={"t": page.value("t"), "a": value, "action": "next"})
+        page = Page(response.text)
+    return page
+
+
+def opt_in(client, page, address="shopper@example.com", *, consent=True, **extra):
+    data = {"t": page.value("t"), "email": address, "action": "send", **extra}
+    if consent:
+        data["consent"] = "yes"
+    return client.post("/q/serum/optin", data=data, headers=HTMX)
+
+
+def stored(client, collection):
+    return list(client.app.state.store.records(collection))
+
+
+def mails(client):
+    client.app.state.mail.deliver_due()
+    outbox = client.app.state.settings.data_dir / "outbox"
+    found = sorted(outbox.glob("*.eml")) if outbox.exists() else []
+    return [email.message_from_bytes(path.read_bytes(), policy=email.policy.default) for path in found]
+
+
+def link(message, path):
+    text = message.get_body(("plain",)).get_content()
+    found = re.search(rf"http://quiz\.test(/{path}/[^\s]+)", text)
+    return found[1] if found else None
+
+
+def test_results_offer_an_unticked_consent_box_beside_the_email_field(client):
+    page = results_page(client)
+    assert page.text("quiz-optin-heading") == "Get your results by email"
+    box = next(field for field in page.inputs if field.get("name") == "consent")
+    assert "checked" not in box
+    assert CONSENT in page.text("quiz-consent")
+    assert page.text("quiz-product-title")  # the results are there already: nothing is held back
+
+
+def test_an_opt_in_keeps_a_pending_lead_its_evidence_and_sends_the_results(client):
+    response = opt_in(client, results_page(client), " Shopper@Example.COM ")
+    assert response.status_code == 200
+    assert "confirm your subscription" in Page(response.text).text("quiz-optin-sent")
+    (lead,) = stored(client, "leads")
+    assert lead["email"] == "shopper@example.com"
+    assert lead["consent"]["status"] == "pending" and lead["consent"]["version"] == "v1"
+    assert lead["answers"] == {"skin": "dry", "fragrance": "no"}
+    assert lead["products"][0]["id"] and lead["context"]["page"] == "https://shop.example/p/1"
+    (evidence,) = stored(client, "consent")
+    assert evidence["action"] == "opt_in" and evidence["checkbox"] is True and evidence["method"] == "checkbox"
+    assert evidence["text"] == CONSENT and evidence["text_sha256"] == hashlib.sha256(CONSENT.encode()).hexdigest()
+    assert evidence["origin"] == "https://shop.example" and evidence["quiz"] == "serum"
+    (message,) = mails(client)
+    assert message["To"] == "shopper@example.com" and message["Subject"] == "Your matches from Serum finder"
+    html = message.get_body(("html",)).get_content()
+    assert "Aqua serum" in html and "https://shop.example/aqua?utm_source=quiz&amp;utm_medium=email" in html
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert link(message, "confirm") and link(message, "unsubscribe")
+
+
+def test_the_confirmation_link_asks_for_a_press_then_subscribes_once(client):
+    opt_in(client, results_page(client))
+    confirm = link(mails(client)[0], "confirm")
+    shown = client.get(confirm)
+    assert shown.status_code == 200 and Page(shown.text).buttons == ["Confirm my subscription"]
+    assert stored(client, "leads")[0]["consent"]["status"] == "pending"  # a mail scanner's GET changes nothing
+    assert client.post(confirm).status_code == 200
+    assert stored(client, "leads")[0]["consent"]["status"] == "subscribed"
+    assert client.post(confirm).status_code == 200  # a second press: nothing new
+    actions = [record["action"] for record in stored(client, "consent")]
+    assert actions == ["opt_in", "confirmed"]
+    assert stored(client, "consent")[1]["method"] == "double_opt_in"
+
+
+def test_one_click_unsubscribe_withdraws_and_is_recorded(client):
+    opt_in(client, results_page(client))
+    message = mails(client)[0]
+    client.post(link(message, "confirm"))
+    unsubscribe = message["List-Unsubscribe"].strip("<>").removeprefix("http://quiz.test")
+    response = client.post(unsubscribe, data={"List-Unsubscribe": "One-Click"})
+    assert response.status_code == 200 and "unsubscribed" in response.text
+    assert stored(client, "leads")[0]["consent"]["status"] == "unsubscribed"
+    withdrawn = stored(client, "consent")[-1]
+    assert withdrawn["action"] == "withdrawn" and withdrawn["method"] == "list_unsubscribe_post"
+    client.post(link(message, "confirm"))  # an old confirmation link cannot subscribe again
+    assert stored(client, "leads")[0]["consent"]["status"] == "unsubscribed"
+
+
+def test_case_variants_are_one_lead_and_a_replayed_form_changes_nothing(client):
+    page = results_page(client)
+    opt_in(client, page, "Foo@Example.com")
+    opt_in(client, page, "Foo@Example.com")  # the same form again
+    opt_in(client, results_page(client), "foo@example.com")
+    assert [lead["email"] for lead in stored(client, "leads")] == ["foo@example.com"]
+    assert len(stored(client, "consent")) == 2  # the replay added no evidence
+    assert len(mails(client)) == 2
+
+
+def test_without_the_box_ticked_the_lead_gets_results_only(client):
+    opt_in(client, results_page(client), consent=False)
+    (lead,) = stored(client, "leads")
+    assert lead["consent"]["status"] == "none"
+    (evidence,) = stored(client, "consent")
+    assert evidence["checkbox"] is False
+    (message,) = mails(client)
+    assert link(message, "confirm") is None and "List-Unsubscribe" not in message
+
+
+def test_an_unticked_box_later_does_not_undo_a_subscription(client):
+    opt_in(client, results_page(client))
+    client.post(link(mails(client)[0], "confirm"))
+    opt_in(client, results_page(client), consent=False)
+    assert stored(client, "leads")[0]["consent"]["status"] == "subscribed"
+
+
+def test_single_opt_in_quizzes_subscribe_at_once(tmp_path):
+    with make_client(tmp_path, double_opt_in=False) as client:
+        response = opt_in(client, results_page(client))
+        assert "on their way" in response.text
+        assert stored(client, "leads")[0]["consent"]["status"] == "subscribed"
+        (message,) = mails(client)
+        assert link(message, "confirm") is None and link(message, "unsubscribe")
+
+
+def test_results_can_wait_for_the_form_and_skipping_shows_them(tmp_path):
+    with make_client(tmp_path, placement="before_results") as client:
+        page = results_page(client)
+        assert page.text("quiz-title") == "Where should we send your results?"
+        assert not page.text("quiz-product-title")
+        skipped = client.post("/q/serum/optin", data={"t": page.value("t"), "action": "skip"}, headers=HTMX)
+        assert Page(skipped.text).text("quiz-product-title")
+        assert not stored(client, "leads")
+
+
+def test_a_required_form_cannot_be_skipped(tmp_path):
+    with make_client(tmp_path, placement="before_results", required=True) as client:
+        page = results_page(client)
+        assert "No thanks, show my results" not in page.buttons
+        skipped = Page(client.post("/q/serum/optin", data={"t": page.value("t"), "action": "skip"}).text)
+        assert not skipped.text("quiz-product-title")
+        sent = Page(opt_in(client, page, consent=False).text)
+        assert sent.text("quiz-product-title") and sent.text("quiz-optin-sent")
+
+
+@pytest.mark.parametrize(
+    ("address", "message"),
+    [
+        ("", "Please enter your email address."),
+        ("not-an-address", "should look like name@example.com"),
+        ("a@b", "should look like name@example.com"),
+        ("x" * 10_000 + "@example.com", "should look like name@example.com"),
+        ("a@example.com\r\nBcc: victim@example.org", "should look like name@example.com"),
+        ("a@example.com\nSubject: hi", "should look like name@example.com"),
+        ("<script>@example.com", "should look like name@example.com"),
+    ],
+)
+def test_bad_addresses_get_a_sentence_and_nothing_is_kept(client, address, message):
+    response = opt_in(client, results_page(client), address)
+    assert response.status_code == 422
+    page = Page(response.text)
+    assert message in page.text("quiz-error")
+    assert page.value("email") == address[: optin.FORM_FIELDS_MAX_CHARS]
+    assert next(field for field in page.inputs if field.get("name") == "consent").get("checked") is not None
+    assert not stored(client, "leads") and not stored(client, "consent") and not mails(client)
+
+
+def test_bots_are_dropped_without_a_sign(client, monkeypatch):
+    honeypot = opt_in(client, results_page(client), website="https://spam.example")
+    assert honeypot.status_code == 200 and Page(honeypot.text).text("quiz-optin-sent")
+    monkeypatch.setattr(optin, "MIN_SECONDS_ON_FORM", 60)
+    too_fast = opt_in(client, results_page(client))
+    assert too_fast.status_code == 200 and Page(too_fast.text).text("quiz-optin-sent")
+    assert not stored(client, "leads") and not mails(client)
+
+
+def test_too_many_opt_ins_from_one_client_get_429(client):
+    page = results_page(client)
+    statuses = [opt_in(client, page, f"shopper{index}@example.com").status_code for index in range(12)]
+    assert statuses[:10] == [200] * 10 and statuses[10:] == [429, 429]
+    assert "Too many tries" in Page(opt_in(client, page).text).text("quiz-error")
+    assert len(stored(client, "leads")) == 10
+
+
+def test_one_address_gets_at_most_three_emails_an_hour(client):
+    for _ in range(5):
+        opt_in(client, results_page(client), "target@example.com")
+    assert len(mails(client)) == 3
+
+
+@pytest.mark.parametrize("tamper", ["forged", "other-salt", "truncated"])
+def test_forged_confirmation_links_change_nothing(client, tamper):
+    opt_in(client, results_page(client))
+    confirm = link(mails(client)[0], "confirm")
+    assert client.get(confirm.replace("/confirm/", "/unsubscribe/")).status_code == 400  # salts keep kinds apart
+    token = confirm.rsplit("/", 1)[1]
+    if tamper == "forged":
+        token = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    elif tamper == "other-salt":
+        token = client.app.state.links.unsubscribe_token(stored(client, "leads")[0]["id"])
+    else:
+        token = token[:20]
+    assert client.post(f"/confirm/{token}").status_code == 400
+    assert client.get(f"/confirm/{token}").status_code == 400
+    assert stored(client, "leads")[0]["consent"]["status"] == "pending"
+    assert [record["action"] for record in stored(client, "consent")] == ["opt_in"]
+
+
+def test_an_expired_confirmation_link_changes_nothing(client, monkeypatch):
+    opt_in(client, results_page(client))
+    confirm = link(mails(client)[0], "confirm")
+    real_time = __import__("time").time
+    monkeypatch.setattr("itsdangerous.timed.time.time", lambda: real_time() + 8 * 24 * 3600)
+    response = client.post(confirm)
+    assert response.status_code == 400 and "does not work" in response.text
+    assert stored(client, "leads")[0]["consent"]["status"] == "pending"
+
+
+def test_opt_in_needs_a_completed_quiz(client):
+    response = client.post("/q/serum/start", data={})
+    page = Page(response.text)
+    sent = client.post("/q/serum/optin", data={"t": page.value("t"), "email": "a@example.com"}, headers=HTMX)
+    assert sent.status_code == 200 and not stored(client, "leads")
+    forged = client.post("/q/serum/optin", data={"t": "forged", "email": "a@example.com"}, headers=HTMX)
+    assert forged.status_code == 200 and "started again" in forged.text
+
+
+def test_a_full_disk_shows_an_error_keeps_nothing_half_written_and_recovers(client, monkeypatch):
+    page = results_page(client)
+    real_replace = os.replace
+
+    def disk_full(source, target):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(tinystore.os, "replace", disk_full)
+    response = opt_in(client, page)
+    assert response.status_code == 503
+    assert "Nothing was sent" in Page(response.text).text("quiz-error")
+    monkeypatch.setattr(tinystore.os, "replace", real_replace)
+    assert not stored(client, "leads") and not mails(client)
+    for folder in (client.app.state.settings.data_dir / "store").iterdir():
+        for path in folder.glob("*.json") if folder.is_dir() else []:
+            json.loads(path.read_text())  # every file still loads
+    assert opt_in(client, page).status_code == 200  # the disk came back: the same form goes through
+    assert len(stored(client, "leads")) == 1 and len(mails(client)) == 1
