@@ -1,5 +1,61 @@
-import sys
-from pathlib import Path
+"""Fixtures shared by the test modules: a real Chromium (one per session) for the browser tests."""
 
-# Tests import their factory as a plain module.
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# Tests import their helpers (factory, browsing, live...) as plain modules.
 sys.path.insert(0, str(Path(__file__).parent))
+
+
+def _browsing() -> Any:
+    import browsing  # imports Playwright: only when a browser test asks for a browser
+
+    return browsing
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Any]:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def cookieless(playwright, tmp_path_factory) -> Iterator[Any]:
+    """A browser profile that refuses all cookies, first- and third-party."""
+    profile = tmp_path_factory.mktemp("profile")
+    (profile / "Default").mkdir()
+    (profile / "Default" / "Preferences").write_text(json.dumps(_browsing().BLOCK_ALL_COOKIES))
+    context = playwright.chromium.launch_persistent_context(str(profile), **_browsing().launch_options())
+    context.route("**/*", _browsing().loopback_only)
+    yield context
+    context.close()
+
+
+@pytest.fixture(scope="session")
+def browser(playwright):
+    browser = playwright.chromium.launch(**_browsing().launch_options())
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def page(cookieless) -> Iterator[Any]:
+    page = cookieless.new_page()
+    yield page
+    page.close()
+
+
+@pytest.fixture
+def scripted_off(browser) -> Iterator[Any]:
+    context = browser.new_context(java_script_enabled=False)
+    context.route("**/*", _browsing().loopback_only)
+    yield context.new_page()
+    context.close()

@@ -7,7 +7,6 @@ loopback, and every screen is scanned with axe-core.
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -18,9 +17,9 @@ import pytest
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 from axe_playwright_python.sync_playwright import Axe  # noqa: E402
+from browsing import embedded_frame, step_key, wait_for_new_step  # noqa: E402
 from live import bound_socket, serving  # noqa: E402
-from playwright.sync_api import BrowserContext, Frame, Page, Playwright, Route, expect, sync_playwright  # noqa: E402
-from playwright.sync_api import Error as PlaywrightError  # noqa: E402
+from playwright.sync_api import Frame, Page, expect  # noqa: E402
 from shopper import answer, checked_options  # noqa: E402
 
 from quiz.app import create_app  # noqa: E402
@@ -30,18 +29,6 @@ from quiz.settings import Settings  # noqa: E402
 
 EXAMPLES = Path(__file__).parent.parent / "quizzes"
 QUIZ_IDS = ["serum-finder", "coffee-finder", "gift-finder"]
-DEBIAN_CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]  # fmt: skip
-BLOCK_ALL_COOKIES = {"profile": {"default_content_setting_values": {"cookies": 2}}}
-STEP_KEY = """() => {
-  if (document.readyState !== "complete" || !document.getElementById("quiz-step")) return "";
-  const question = document.querySelector("fieldset[data-question]");
-  if (question) return question.dataset.question;
-  return document.querySelector(".quiz-results") ? "results" : "intro";
-}"""
 MAX_STEPS = 40
 
 
@@ -63,83 +50,9 @@ def servers(tmp_path_factory) -> Iterator[tuple[str, str, dict[str, Quiz]]]:
         yield quiz_origin, shop_origin, quizzes
 
 
-@pytest.fixture(scope="session")
-def playwright() -> Iterator[Playwright]:
-    with sync_playwright() as running:
-        yield running
-
-
-def _launch_options() -> dict[str, object]:
-    """Debian's Chromium where it is installed (CI here), else Playwright's own (`playwright install`)."""
-    options: dict[str, object] = {"headless": True, "args": CHROMIUM_FLAGS}
-    if DEBIAN_CHROMIUM.exists():
-        options["executable_path"] = str(DEBIAN_CHROMIUM)
-    return options
-
-
-def _loopback_only(route: Route) -> None:
-    host = urlsplit(route.request.url).hostname
-    if host in ("127.0.0.1", "localhost"):
-        route.continue_()
-    else:
-        route.abort()
-
-
-@pytest.fixture(scope="session")
-def cookieless(playwright, tmp_path_factory) -> Iterator[BrowserContext]:
-    """A browser profile that refuses all cookies, first- and third-party."""
-    profile = tmp_path_factory.mktemp("profile")
-    (profile / "Default").mkdir()
-    (profile / "Default" / "Preferences").write_text(json.dumps(BLOCK_ALL_COOKIES))
-    context = playwright.chromium.launch_persistent_context(str(profile), **_launch_options())
-    context.route("**/*", _loopback_only)
-    yield context
-    context.close()
-
-
-@pytest.fixture(scope="session")
-def browser(playwright):
-    browser = playwright.chromium.launch(**_launch_options())
-    yield browser
-    browser.close()
-
-
-@pytest.fixture
-def page(cookieless) -> Iterator[Page]:
-    page = cookieless.new_page()
-    yield page
-    page.close()
-
-
-@pytest.fixture
-def scripted_off(browser) -> Iterator[Page]:
-    context = browser.new_context(java_script_enabled=False)
-    context.route("**/*", _loopback_only)
-    yield context.new_page()
-    context.close()
-
-
 def cookies_refused(view: Page | Frame) -> bool:
     return view.evaluate("() => { document.cookie = 'probe=1; SameSite=None; Secure'; document.cookie = 'probe=1';"
                          " return document.cookie === ''; }")  # fmt: skip
-
-
-def step_key(view: Page | Frame) -> str:
-    return str(view.evaluate(STEP_KEY))
-
-
-def wait_for_new_step(view: Page | Frame, previous: str) -> str:
-    """Polled from here: with JavaScript off, the page runs no timers for wait_for_function."""
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            key = step_key(view)
-        except PlaywrightError:  # the page is between two documents (post/redirect/get)
-            key = previous
-        if key and key != previous:
-            return key
-        time.sleep(0.03)
-    raise AssertionError(f"still on step {previous!r} at {view.url}")
 
 
 def assert_accessible(view: Page | Frame) -> None:
@@ -161,18 +74,6 @@ def assert_frame_fits(frame: Frame) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"iframe {inside}px high vs content {content}px, inner overflow {overflow}px")
         time.sleep(0.05)
-
-
-def embedded_frame(page: Page, quiz_origin: str) -> Frame:
-    element = page.locator("quiz-widget iframe, iframe[data-quiz-frame]").first
-    element.wait_for()
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        frame = element.element_handle().content_frame()
-        if frame and frame.url.startswith(quiz_origin) and frame.locator("#quiz-step").count():
-            return frame
-        time.sleep(0.05)
-    raise AssertionError(f"the quiz iframe did not load: {[frame.url for frame in page.frames]}")
 
 
 def play(view: Page | Frame, quiz: Quiz, check: Callable[[], None]) -> list[str]:

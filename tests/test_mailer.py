@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import email
-import email.policy
 import json
 import logging
-import socket
 import time
 from collections.abc import Iterator
 from email.message import EmailMessage
@@ -14,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
+from smtp_server import Inbox, Server, parse
 
 from quiz.mailer import FolderTransport, MailQueue, PermanentFailure, SMTPTransport, transport_for
 from quiz.settings import Settings, Smtp
@@ -28,62 +25,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-class Inbox:
-    """An aiosmtpd handler that keeps what it accepts, or answers every recipient or message with ``refusal``."""
-
-    def __init__(self, *, refuse_rcpt: str = "", refuse_data: str = "") -> None:
-        self.envelopes: list[Any] = []
-        self.refuse_rcpt = refuse_rcpt
-        self.refuse_data = refuse_data
-
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
-        if self.refuse_rcpt:
-            return self.refuse_rcpt
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        if self.refuse_data:
-            return self.refuse_data
-        self.envelopes.append(envelope)
-        return "250 Message accepted for delivery"
-
-    def messages(self) -> list[EmailMessage]:
-        return [parse(envelope.content) for envelope in self.envelopes]
-
-
-def parse(data: bytes) -> EmailMessage:
-    return email.message_from_bytes(data, _class=EmailMessage, policy=email.policy.default)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-class Server:
-    """A real SMTP server on a loopback port that can be started late, as after an outage."""
-
-    def __init__(self, inbox: Inbox) -> None:
-        self.inbox = inbox
-        self.port = free_port()
-        self._controller: Controller | None = None
-
-    def start(self) -> None:
-        self._controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
-        self._controller.start()
-
-    def stop(self) -> None:
-        if self._controller is not None:
-            self._controller.stop()
-            self._controller = None
-
-    def transport(self) -> SMTPTransport:
-        return SMTPTransport(Smtp(host="127.0.0.1", port=self.port, tls="none"), timeout=2)
 
 
 @pytest.fixture
