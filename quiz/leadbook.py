@@ -67,6 +67,9 @@ class LeadBook:
         evidence = _Evidence(lead["email"], lead["quiz"], identifier, lead.get("context", {}), lead.get("site", ""))
         self._append_consent(evidence, text, action="confirmed", method="double_opt_in", checkbox=None)
         self.store.update("leads", identifier, {"consent": consent, "updated_at": now()})
+        person = person_id(lead["email"])
+        if self.store.get("suppressions", person) is not None:  # fresh, proven consent lifts an erasure's block
+            self.store.remove("suppressions", lambda record: record.get("id") == person)
         return {**lead, "consent": consent}
 
     def withdraw(self, person: str, *, method: str) -> str | None:
@@ -84,6 +87,38 @@ class LeadBook:
             consent = {"status": "unsubscribed", "at": now(), "version": text.version, "text_sha256": text.sha256}
             self.store.update("leads", identifier, {"consent": consent, "updated_at": now()})
         return str(record["email"])
+
+    def forget(self, email: str) -> dict[str, int]:
+        """Erase a person: leads, the responses they sent, consent evidence, their person record.
+
+        What stays is a suppression record (a hash of the address) so no later import or replayed form
+        mails them again without fresh consent. Funnel events hold nothing about a person, so they stay.
+        """
+        person = person_id(email)
+        leads = [lead for lead in self.store.records("leads") if lead.get("email") == email]
+        responses = {lead.get("response") for lead in leads} - {"", None}
+        erased = {
+            "leads": self.store.remove("leads", lambda record: record.get("email") == email),
+            "responses": self.store.remove("responses", lambda record: record.get("id") in responses),
+            "consent": self.store.remove("consent", lambda record: record.get("email") == email),
+            "people": self.store.remove("people", lambda record: record.get("id") == person),
+        }
+        digest = hashlib.sha256(email.encode()).hexdigest()
+        self.store.put("suppressions", person, {"email_sha256": digest, "at": now(), "reason": "erasure request"})
+        return erased
+
+    def subject(self, email: str) -> dict[str, Any]:
+        """Everything kept about one person, as one document (a data-subject access request)."""
+        leads = [lead for lead in self.store.records("leads") if lead.get("email") == email]
+        responses = {lead.get("response") for lead in leads} - {"", None}
+        return {
+            "email": email,
+            "suppressed": self.is_suppressed(email),
+            "person": self.store.get("people", person_id(email)),
+            "leads": leads,
+            "responses": [record for record in self.store.records("responses") if record.get("id") in responses],
+            "consent": [record for record in self.store.records("consent") if record.get("email") == email],
+        }
 
     def _record_consent(self, form: OptIn, identifier: str, *, action: str, method: str, checkbox: bool) -> None:
         context = form.response.get("context", {})

@@ -83,8 +83,9 @@ async def submit_optin(request: Request) -> Response:
 def _take(request: Request, quiz: Quiz, progress: Progress, email: str, *, ticked: bool, token: str) -> Response:
     book: LeadBook = request.app.state.leadbook
     locale = locale_for(request, quiz, progress.context)
-    if book.is_suppressed(email):
-        # Forgotten on request: say "sent" as to anyone, store and send nothing.
+    suppressed = book.is_suppressed(email)
+    if suppressed and not ticked:
+        # Forgotten on request and no fresh consent: say "sent" as to anyone, store and send nothing.
         return respond(request, quiz, replace(progress, lead="sent"))
     capture = quiz.lead_capture
     assert capture is not None  # the form is only shown for quizzes that capture leads
@@ -96,7 +97,7 @@ def _take(request: Request, quiz: Quiz, progress: Progress, email: str, *, ticke
         response=response_record(quiz, progress, locale),
         consent=consent_text(quiz, locale),
         ticked=ticked,
-        double_opt_in=capture.double_opt_in,
+        double_opt_in=capture.double_opt_in or suppressed,  # fresh consent from a forgotten address: proven
         submission=submission_key(token),
     )
     try:

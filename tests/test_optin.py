@@ -291,3 +291,27 @@ def test_a_full_disk_shows_an_error_keeps_nothing_half_written_and_recovers(clie
             json.loads(path.read_text())  # every file still loads
     assert opt_in(client, page).status_code == 200  # the disk came back: the same form goes through
     assert len(stored(client, "leads")) == 1 and len(mails(client)) == 1
+
+
+def test_forget_erases_a_person_and_only_fresh_proven_consent_brings_them_back(tmp_path):
+    with make_client(tmp_path, double_opt_in=False) as client:
+        opt_in(client, results_page(client), "gone@example.com")
+        opt_in(client, results_page(client), "stays@example.com")
+        book = client.app.state.leadbook
+        subject = book.subject("gone@example.com")
+        assert len(subject["leads"]) == 1 and len(subject["consent"]) == 1 and len(subject["responses"]) == 1
+        assert subject["responses"][0]["answers"] == {"skin": "dry", "fragrance": "no"}
+        erased = book.forget("gone@example.com")
+        assert erased == {"leads": 1, "responses": 1, "consent": 1, "people": 1}
+        on_disk = "".join(path.read_text() for path in (tmp_path / "data" / "store").rglob("*.json"))
+        assert "gone@example.com" not in on_disk and "stays@example.com" in on_disk
+        assert book.subject("gone@example.com")["suppressed"] is True
+
+        opt_in(client, results_page(client), "gone@example.com", consent=False)  # results only: no fresh consent
+        assert not book.subject("gone@example.com")["leads"]
+        opt_in(client, results_page(client), "gone@example.com")  # ticked: fresh, but must be proven
+        (lead,) = book.subject("gone@example.com")["leads"]
+        assert lead["consent"]["status"] == "pending"  # even though this quiz is single opt-in
+        (confirm,) = [link(message, "confirm") for message in mails(client) if link(message, "confirm")]
+        client.post(confirm)
+        assert book.subject("gone@example.com")["suppressed"] is False
