@@ -37,6 +37,7 @@ bench: install browser
 	$(PY) bench/widget_weight.py
 	$(PY) bench/load.py
 	$(PY) bench/store.py
+	$(PY) bench/export.py
 
 schema: install
 	$(VENV)/bin/quiz schema > quizzes/quiz.schema.json

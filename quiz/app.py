@@ -17,6 +17,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
+from quiz.api import export_leads
 from quiz.assets import Assets
 from quiz.errors import QuizError
 from quiz.leadbook import LeadBook
@@ -54,6 +55,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/confirm/{token}", confirm_subscription, methods=["POST"], name="confirm_subscription"),
         Route("/unsubscribe/{token}", unsubscribe, methods=["GET", "POST"], name="unsubscribe"),
         Route("/q/{quiz_id}/theme.css", theme_css, methods=["GET"], name="theme_css"),
+        Route("/api/export", export_leads, methods=["GET"], name="export_leads"),  # streams: not compressed
         Route("/static/{name:path}", static_file, methods=["GET", "HEAD"], name="static"),
         Route("/widget.js", widget_script, methods=["GET", "HEAD"], name="widget_script"),
     ]

@@ -1,15 +1,19 @@
-"""The ``quiz`` command: validate, lint, simulate and describe quiz files."""
+"""The ``quiz`` command: validate, lint, simulate and describe quiz files; serve them; export the leads."""
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
+from quiz.export import CONSENTS, FORMATS, Count, ExportError, batched, by_id, export_chunks, parse_filter, parse_format
 from quiz.lint import lint
 from quiz.loader import Loaded, load_quiz
 from quiz.schema import json_schema_text
@@ -61,6 +65,19 @@ def _parser() -> argparse.ArgumentParser:
         "--demo-port", type=int, default=None, metavar="PORT", help="also serve a demo shop embedding the quizzes"
     )
     serve.set_defaults(run=run_serve)
+
+    export = commands.add_parser("export", help="write the leads as CSV or JSON Lines, for the marketer")
+    export.add_argument("--quiz", action="append", default=[], metavar="ID", help="only this quiz (repeatable)")
+    export.add_argument("--since", metavar="DATE", help="leads updated on or after DATE (YYYY-MM-DD, UTC)")
+    export.add_argument("--until", metavar="DATE", help="leads updated on or before DATE (YYYY-MM-DD, UTC)")
+    export.add_argument(
+        "--consent", choices=CONSENTS, default="subscribed", help="subscribed (default) or any: every lead"
+    )
+    export.add_argument("--format", choices=FORMATS, default="csv", help="csv (default) or jsonl")
+    export.add_argument("--excel", action="store_true", help="CSV for Excel: a byte order mark, CRLF line ends")
+    export.add_argument("--locale", metavar="L", help="language of headers and answers (default: each quiz's)")
+    export.add_argument("--output", metavar="FILE", help="write to FILE, whole or not at all (default: stdout)")
+    export.set_defaults(run=run_export)
 
     schema = commands.add_parser("schema", help="print the JSON Schema of quiz files")
     schema.set_defaults(run=run_schema)
@@ -185,6 +202,82 @@ async def _serve_all(servers: list[Any]) -> int:
         await asyncio.wait(tasks)
         return 1
     return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from quiz.settings import SettingsError
+    from quiz.store import StoreError
+
+    # Only this command's own line (who exported what) shows; the library's "loaded quiz" lines would be noise.
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("quiz.export").setLevel(logging.INFO)
+    try:
+        _export(args)
+    except BrokenPipeError:
+        raise
+    except (SettingsError, StoreError, ExportError, OSError) as error:
+        print(f"quiz export: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _export(args: argparse.Namespace) -> None:
+    from quiz.audit import ExportAudit
+    from quiz.library import QuizLibrary
+    from quiz.settings import from_environment
+    from quiz.tinystore import TinyStore
+
+    settings = from_environment()
+    library = by_id(QuizLibrary(settings.quizzes_dir).all())
+    chosen_format = parse_format(args.format, excel=args.excel)
+    wanted = parse_filter(
+        known=library, quizzes=args.quiz, since=args.since, until=args.until, consent=args.consent, locale=args.locale
+    )
+    store = TinyStore(settings.data_dir / "store", read_only=True)  # next to a running server, without its lock
+    audit = ExportAudit(
+        settings.data_dir, who=_cli_user(), filters=wanted.as_dict(), format=chosen_format, excel=args.excel
+    )
+    count = Count()
+    chunks = export_chunks(store.records("leads"), library, wanted, format=chosen_format, excel=args.excel, count=count)
+    complete = False
+    try:
+        _write_out(batched(chunks), args.output)
+        complete = True
+    finally:
+        audit.finish(rows=count.rows, complete=complete)
+
+
+def _cli_user() -> str:
+    try:
+        return "cli:" + getpass.getuser()
+    except (OSError, KeyError):  # no login name and no passwd entry (some containers)
+        return f"cli:uid {os.getuid()}"
+
+
+def _write_out(chunks: Iterable[str], output: str | None) -> None:
+    """To stdout, or to ``output`` through a temporary file renamed at the end: a failed export leaves no file."""
+    if output is None:
+        sys.stdout.flush()
+        for chunk in chunks:
+            sys.stdout.buffer.write(chunk.encode())  # UTF-8 whatever the terminal's locale says
+        sys.stdout.buffer.flush()
+        return
+    target = Path(output)
+    if target.exists() and not target.is_file():  # /dev/null, /dev/stdout, a pipe: never rename over them
+        with open(target, "w", encoding="utf-8", newline="") as stream:
+            stream.writelines(chunks)
+        return
+    # mkstemp makes the file readable by its owner only, as personal data should be.
+    descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as stream:
+            stream.writelines(chunks)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 def run_schema(args: argparse.Namespace) -> int:

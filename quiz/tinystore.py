@@ -98,13 +98,24 @@ class _Collection:
         folder.mkdir(parents=True, exist_ok=True)
         names = (_SEGMENT_NAME.match(path.name) for path in folder.iterdir())
         self.segments = sorted(int(match[1]) for match in names if match)
-        self.where: dict[str, int] = {}  # record id -> segment number
-        for number in self.segments:
-            for record in self._table(number).all():
-                self.where[record["id"]] = number
+        self._where: dict[str, int] | None = None
         if not self.segments:
             self.segments.append(1)
         self._newest = self._database(self.segments[-1])
+
+    @property
+    def where(self) -> dict[str, int]:
+        """Record id -> segment number, built on first use: an export that only streams never needs it."""
+        if self._where is None:
+            self.load_index()
+        assert self._where is not None
+        return self._where
+
+    def load_index(self) -> None:
+        self._where = {}
+        for number in self.segments:
+            for record in self._table(number).all():
+                self._where[record["id"]] = number
 
     def _database(self, number: int) -> TinyDB:
         return TinyDB(str(self.folder / f"{number:06d}.json"), storage=AtomicJSONStorage)
@@ -204,7 +215,9 @@ class TinyStore:
         try:
             for path in sorted(folder.iterdir()):
                 if path.is_dir() and _COLLECTION_NAME.match(path.name):
-                    self._collections[path.name] = _Collection(path)
+                    self._collections[path.name] = collection = _Collection(path)
+                    if not read_only:
+                        collection.load_index()  # reads every file now: a damaged one stops the start, named
         except BaseException:
             if not read_only:
                 self._lock.release()

@@ -67,3 +67,18 @@ def embedded_frame(page: Page, quiz_origin: str) -> Frame:
             return frame
         time.sleep(0.05)
     raise AssertionError(f"the quiz iframe did not load: {[frame.url for frame in page.frames]}")
+
+
+def assert_frame_fits(frame: Frame) -> None:
+    """The iframe is as tall as its content (within 3 px) and has nothing to scroll."""
+    element = frame.frame_element()
+    deadline = time.monotonic() + 5
+    while True:
+        inside = element.evaluate("frame => frame.clientHeight")  # without the shop's border, if any
+        content = frame.evaluate("Math.ceil(document.body.getBoundingClientRect().height)")
+        overflow = frame.evaluate("document.documentElement.scrollHeight - document.documentElement.clientHeight")
+        if abs(inside - content) <= 3 and overflow <= 1:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"iframe {inside}px high vs content {content}px, inner overflow {overflow}px")
+        time.sleep(0.05)

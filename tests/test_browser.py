@@ -8,7 +8,6 @@ loopback, and every screen is scanned with axe-core.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -17,7 +16,7 @@ import pytest
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 from axe_playwright_python.sync_playwright import Axe  # noqa: E402
-from browsing import embedded_frame, step_key, wait_for_new_step  # noqa: E402
+from browsing import assert_frame_fits, embedded_frame, step_key, wait_for_new_step  # noqa: E402
 from live import bound_socket, serving  # noqa: E402
 from playwright.sync_api import Frame, Page, expect  # noqa: E402
 from shopper import answer, checked_options  # noqa: E402
@@ -59,21 +58,6 @@ def assert_accessible(view: Page | Frame) -> None:
     results = Axe().run(view)
     serious = [v for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
     assert not serious, results.generate_report()
-
-
-def assert_frame_fits(frame: Frame) -> None:
-    """The iframe is as tall as its content (within 3 px) and has nothing to scroll."""
-    element = frame.frame_element()
-    deadline = time.monotonic() + 5
-    while True:
-        inside = element.evaluate("frame => frame.clientHeight")  # without the shop's border, if any
-        content = frame.evaluate("Math.ceil(document.body.getBoundingClientRect().height)")
-        overflow = frame.evaluate("document.documentElement.scrollHeight - document.documentElement.clientHeight")
-        if abs(inside - content) <= 3 and overflow <= 1:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"iframe {inside}px high vs content {content}px, inner overflow {overflow}px")
-        time.sleep(0.05)
 
 
 def play(view: Page | Frame, quiz: Quiz, check: Callable[[], None]) -> list[str]:

@@ -1,0 +1,105 @@
+"""The marketer's HTTP endpoints, behind the API key: for now the export of leads, ``GET /api/export``."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+
+from starlette.concurrency import iterate_in_threadpool
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response, StreamingResponse
+
+from quiz.audit import ExportAudit
+from quiz.export import Count, ExportError, batched, by_id, export_chunks, parse_filter, parse_format
+
+MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
+_YES = ("1", "true", "yes", "on")
+_NO = ("", "0", "false", "no", "off")
+
+
+def authorized(request: Request) -> Response | None:
+    """None when the request carries the API key; else the answer to send instead.
+
+    No key configured: 404, as if the endpoint did not exist (it is off). A missing or wrong key: one
+    and the same 401, so a caller learns nothing about which; compare_digest takes as long for a key
+    that is almost right as for one that is all wrong.
+    """
+    key: str = request.app.state.settings.api_key
+    if not key:
+        return PlainTextResponse("Not Found", status_code=404)
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), key.encode()):
+        return None
+    return PlainTextResponse(
+        "This endpoint needs the API key: Authorization: Bearer KEY\n",
+        status_code=401,
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+async def export_leads(request: Request) -> Response:
+    """``GET /api/export?quiz=&since=&until=&consent=&format=csv|jsonl&excel=1&locale=``: the leads, streamed."""
+    refused = authorized(request)
+    if refused is not None:
+        return refused
+    library = by_id(request.app.state.library.all())
+    params = request.query_params
+    try:
+        excel = _flag(params.get("excel"), "excel")
+        chosen_format = parse_format(params.get("format"), excel=excel)
+        wanted = parse_filter(
+            known=library,
+            quizzes=params.getlist("quiz"),
+            since=params.get("since"),
+            until=params.get("until"),
+            consent=params.get("consent"),
+            locale=params.get("locale"),
+        )
+    except ExportError as error:
+        return PlainTextResponse(f"{error}\n", status_code=400)
+    client = request.client.host if request.client else "unknown"
+    audit = ExportAudit(
+        request.app.state.settings.data_dir,
+        who=f"api:{client}",
+        filters=wanted.as_dict(),
+        format=chosen_format,
+        excel=excel,
+    )
+    count = Count()
+    leads = request.app.state.store.records("leads")
+    chunks = batched(export_chunks(leads, library, wanted, format=chosen_format, excel=excel, count=count))
+    return StreamingResponse(
+        _audited(chunks, audit, count),
+        media_type=MEDIA_TYPES[chosen_format],
+        headers={
+            "Content-Disposition": f'attachment; filename="{_file_name(chosen_format)}"',
+            "Cache-Control": "no-store",  # personal data: no proxy or browser cache keeps a copy
+        },
+    )
+
+
+async def _audited(chunks: Iterator[str], audit: ExportAudit, count: Count) -> AsyncIterator[str]:
+    """The chunks, read in a worker thread (the store reads files), then the audit line, however it ends."""
+    complete = False
+    try:
+        async for chunk in iterate_in_threadpool(chunks):
+            yield chunk
+        complete = True
+    finally:
+        # A small blocking append + fsync on the event loop: awaiting a thread here would be
+        # cancelled along with a client that went away, and lose the record.
+        audit.finish(rows=count.rows, complete=complete)
+
+
+def _flag(raw: str | None, parameter: str) -> bool:
+    value = (raw or "").strip().lower()
+    if value in _YES:
+        return True
+    if value in _NO:
+        return False
+    raise ExportError(parameter, f"{raw!r} is not a yes or no; use 1 or 0")
+
+
+def _file_name(chosen_format: str) -> str:
+    return f"leads-{datetime.now(UTC).date().isoformat()}.{chosen_format}"

@@ -1,0 +1,123 @@
+"""A shopper opts in from a quiz embedded on another site, and the marketer then exports a subscribed lead.
+
+Real parts only: Chromium with cookies blocked, the quiz server and the demo shop on two loopback
+origins, and an SMTP server (aiosmtpd) that receives the confirmation email the test then follows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("playwright.sync_api")
+from browsing import assert_frame_fits, embedded_frame, wait_for_new_step
+from live import bound_socket, serving
+from playwright.sync_api import expect
+from shopper import answer
+from smtp_server import Inbox, Server
+
+from quiz import optin
+from quiz.app import create_app
+from quiz.demo import create_demo_app
+from quiz.settings import Settings, Smtp
+
+EXAMPLES = Path(__file__).parent.parent / "quizzes"
+ADDRESS = "Kaori.Tanaka@Example.JP"
+
+
+@pytest.fixture(scope="module")
+def shop_with_mail(tmp_path_factory) -> Iterator[dict[str, Any]]:
+    inbox = Inbox()
+    smtp = Server(inbox)
+    smtp.start()
+    quiz_socket, shop_socket = bound_socket(), bound_socket()
+    quiz_origin = f"http://127.0.0.1:{quiz_socket.getsockname()[1]}"
+    shop_origin = f"http://localhost:{shop_socket.getsockname()[1]}"
+    settings = Settings(
+        quizzes_dir=EXAMPLES,
+        data_dir=tmp_path_factory.mktemp("data"),
+        secret_keys=("browser-lead-tests",),
+        embed_origins=(shop_origin,),
+        public_url=quiz_origin,
+        smtp=Smtp(host="127.0.0.1", port=smtp.port, tls="none"),
+        mail_from="Example Roasters <hello@example-roasters.com>",
+    )
+    app = create_app(settings)
+    app.state.mail.start()
+    shop = create_demo_app(app.state.library, quiz_origin, app.state.templates)
+    try:
+        with serving(app, quiz_socket), serving(shop, shop_socket):
+            yield {"app": app, "quiz": quiz_origin, "shop": shop_origin, "inbox": inbox, "settings": settings}
+    finally:
+        app.state.mail.close()
+        smtp.stop()
+
+
+def test_opt_in_on_a_foreign_site_then_confirm_by_email_then_export(shop_with_mail, page):
+    quiz_origin, shop_origin = shop_with_mail["quiz"], shop_with_mail["shop"]
+    quiz = shop_with_mail["app"].state.library.get("coffee-finder")
+    page.goto(f"{shop_origin}/quizzes/coffee-finder")
+    frame = embedded_frame(page, quiz_origin)
+    frame.locator("#quiz-step button").first.click()
+    key = wait_for_new_step(frame, "intro")
+    while key != "results":
+        answered = answer(frame, quiz)
+        frame.locator("button[value=next]").click()
+        key = wait_for_new_step(frame, answered)
+    time.sleep(optin.MIN_SECONDS_ON_FORM + 0.2)  # a person reads the results before typing
+    assert_frame_fits(frame)  # the frame has grown to the results: nothing moves under the pointer
+    heights = set()
+    for _ in range(15):  # this quiz's images are on a site the browser cannot reach: broken images
+        heights.add(frame.frame_element().bounding_box()["height"])
+        time.sleep(0.03)
+    assert len(heights) == 1, f"the frame keeps changing height: {heights}"
+    frame.get_by_label("Email address").fill(ADDRESS)
+    frame.get_by_text(re.compile("new single origins arrive")).click()  # the consent line, as people click it
+    expect(frame.get_by_label(re.compile("new single origins arrive"))).to_be_checked()
+    frame.get_by_role("button", name="Email me my results").click()
+    expect(frame.locator(".quiz-optin-sent")).to_contain_text("confirm your subscription")
+
+    message = _one_message(shop_with_mail["inbox"])
+    assert message["To"] == "kaori.tanaka@example.jp"
+    confirm = re.search(r"(http://\S+/confirm/\S+)", message.get_body(("plain",)).get_content())
+    assert confirm and confirm[1].startswith(quiz_origin)
+    page.goto(confirm[1])  # as from the shopper's mail app: a top-level page, no iframe
+    page.get_by_role("button", name="Confirm my subscription").click()
+    expect(page.get_by_role("heading")).to_have_text("You are subscribed")
+
+    (row,) = _export(shop_with_mail["settings"], "--consent", "subscribed", "--format", "jsonl")
+    assert row["email"] == "kaori.tanaka@example.jp" and row["consent_status"] == "subscribed"
+    assert row["consent_version"] == "2026-10-01" and row["quiz"] == "coffee-finder"
+    assert row["site"] == shop_origin
+    evidence = list(shop_with_mail["app"].state.store.records("consent"))
+    assert [record["action"] for record in evidence] == ["opt_in", "confirmed"]
+    assert evidence[0]["checkbox"] is True and evidence[0]["text"].startswith("Email me my matches")
+    assert evidence[0]["origin"] == shop_origin and evidence[1]["method"] == "double_opt_in"
+
+
+def _one_message(inbox: Inbox) -> Any:
+    deadline = time.monotonic() + 15
+    while not inbox.envelopes:
+        if time.monotonic() > deadline:
+            raise AssertionError("no email reached the SMTP server")
+        time.sleep(0.05)
+    (message,) = inbox.messages()
+    return message
+
+
+def _export(settings: Settings, *arguments: str) -> list[dict[str, Any]]:
+    """``quiz export`` as a marketer runs it, next to the running server."""
+    environment = {**os.environ, "QUIZ_DATA_DIR": str(settings.data_dir), "QUIZ_QUIZZES_DIR": str(EXAMPLES)}
+    command = [sys.executable, "-m", "quiz.cli", "export", *arguments]
+    finished = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=60, check=False)
+    assert finished.returncode == 0, finished.stderr
+    return [json.loads(line) for line in finished.stdout.splitlines()]
