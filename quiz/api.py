@@ -1,17 +1,22 @@
-"""The marketer's HTTP endpoints, behind the API key: for now the export of leads, ``GET /api/export``."""
+"""The marketer's HTTP endpoints, behind the API key: export of leads, erasure and access for a person."""
 
 from __future__ import annotations
 
 import hmac
+import json
+import logging
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 
-from starlette.concurrency import iterate_in_threadpool
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 
 from quiz.audit import ExportAudit
 from quiz.export import Count, ExportError, batched, by_id, export_chunks, parse_filter, parse_format
+from quiz.leads import EmailError, normalize_email
+
+log = logging.getLogger("quiz.privacy")
 
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
 _YES = ("1", "true", "yes", "on")
@@ -103,3 +108,56 @@ def _flag(raw: str | None, parameter: str) -> bool:
 
 def _file_name(chosen_format: str) -> str:
     return f"leads-{datetime.now(UTC).date().isoformat()}.{chosen_format}"
+
+
+async def forget_person(request: Request) -> Response:
+    """``POST /api/forget`` with ``email``: erase a person everywhere, keep a suppression (see LeadBook.forget)."""
+    refused = authorized(request)
+    if refused is not None:
+        return refused
+    email = await _email_from(request)
+    if isinstance(email, Response):
+        return email
+    erased = await run_in_threadpool(request.app.state.leadbook.forget, email)
+    erased["mail"] = await run_in_threadpool(request.app.state.mail.forget, email)
+    log.info("erasure by api:%s: %s", _client(request), erased)
+    return JSONResponse({"email": email, "erased": erased, "suppressed": True})
+
+
+async def describe_person(request: Request) -> Response:
+    """``POST /api/subject`` with ``email``: everything kept about a person, as one JSON document.
+
+    POST, not GET: the address would otherwise sit in every proxy's access log.
+    """
+    refused = authorized(request)
+    if refused is not None:
+        return refused
+    email = await _email_from(request)
+    if isinstance(email, Response):
+        return email
+    document = await run_in_threadpool(request.app.state.leadbook.subject, email)
+    document["mail"] = request.app.state.mail.pending(email)
+    log.info("subject access by api:%s: %d leads", _client(request), len(document["leads"]))
+    return JSONResponse(document)
+
+
+async def _email_from(request: Request) -> str | Response:
+    """The normalized ``email`` of a form or JSON body, or a 400 that says what is wrong."""
+    if request.headers.get("content-type", "").startswith("application/json"):
+        try:
+            body = json.loads(await request.body())
+        except (ValueError, UnicodeDecodeError):
+            return PlainTextResponse("the body is not valid JSON\n", status_code=400)
+        raw = body.get("email") if isinstance(body, dict) else None
+    else:
+        raw = (await request.form()).get("email")
+    if not isinstance(raw, str):
+        return PlainTextResponse("email: missing; send email=ADDRESS as a form field or JSON\n", status_code=400)
+    try:
+        return normalize_email(raw)
+    except EmailError:
+        return PlainTextResponse("email: not an email address\n", status_code=400)
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"

@@ -17,7 +17,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
-from quiz.api import export_leads
+from quiz.api import describe_person, export_leads, forget_person
 from quiz.assets import Assets
 from quiz.errors import QuizError
 from quiz.leadbook import LeadBook
@@ -56,6 +56,8 @@ def create_app(settings: Settings) -> Starlette:
         Route("/unsubscribe/{token}", unsubscribe, methods=["GET", "POST"], name="unsubscribe"),
         Route("/q/{quiz_id}/theme.css", theme_css, methods=["GET"], name="theme_css"),
         Route("/api/export", export_leads, methods=["GET"], name="export_leads"),  # streams: not compressed
+        Route("/api/forget", forget_person, methods=["POST"], name="forget_person"),
+        Route("/api/subject", describe_person, methods=["POST"], name="describe_person"),
         Route("/static/{name:path}", static_file, methods=["GET", "HEAD"], name="static"),
         Route("/widget.js", widget_script, methods=["GET", "HEAD"], name="widget_script"),
     ]

@@ -9,15 +9,18 @@ import logging
 import os
 import sys
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from quiz.export import CONSENTS, FORMATS, Count, ExportError, batched, by_id, export_chunks, parse_filter, parse_format
 from quiz.lint import lint
 from quiz.loader import Loaded, load_quiz
 from quiz.schema import json_schema_text
 from quiz.simulate import EXHAUSTIVE_LIMIT, SAMPLES, Coverage, simulate
+
+if TYPE_CHECKING:
+    from quiz.settings import Settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -78,6 +81,14 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--locale", metavar="L", help="language of headers and answers (default: each quiz's)")
     export.add_argument("--output", metavar="FILE", help="write to FILE, whole or not at all (default: stdout)")
     export.set_defaults(run=run_export)
+
+    forget = commands.add_parser("forget", help="erase everything about a person, keeping a suppression record")
+    forget.add_argument("email", metavar="EMAIL")
+    forget.set_defaults(run=run_forget)
+
+    subject = commands.add_parser("subject", help="print everything stored about a person as one JSON document")
+    subject.add_argument("email", metavar="EMAIL")
+    subject.set_defaults(run=run_subject)
 
     schema = commands.add_parser("schema", help="print the JSON Schema of quiz files")
     schema.set_defaults(run=run_schema)
@@ -278,6 +289,71 @@ def _write_out(chunks: Iterable[str], output: str | None) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def run_forget(args: argparse.Namespace) -> int:
+    """Needs the data folder to itself: while a server runs, ``POST /api/forget`` does the same."""
+    return _about_person(args.email, _forget, "forget")
+
+
+def run_subject(args: argparse.Namespace) -> int:
+    return _about_person(args.email, _describe, "subject")
+
+
+def _forget(email: str, settings: Settings) -> dict[str, Any]:
+    from quiz.leadbook import LeadBook
+    from quiz.mailer import MailQueue, transport_for
+    from quiz.store import StoreLocked
+    from quiz.tinystore import TinyStore
+
+    try:
+        store = TinyStore(settings.data_dir / "store")
+    except StoreLocked:
+        raise ServerRunning(
+            f"a quiz server is running on {settings.data_dir}; erase through it (POST /api/forget with the"
+            " API key, see the README) or stop it first"
+        ) from None
+    try:
+        erased = LeadBook(store).forget(email)
+    finally:
+        store.close()
+    erased["mail"] = MailQueue(settings.data_dir / "mail", transport_for(settings)).forget(email)
+    return {"email": email, "erased": erased, "suppressed": True}
+
+
+def _describe(email: str, settings: Settings) -> dict[str, Any]:
+    from quiz.leadbook import LeadBook
+    from quiz.mailer import MailQueue, transport_for
+    from quiz.tinystore import TinyStore
+
+    document = LeadBook(TinyStore(settings.data_dir / "store", read_only=True)).subject(email)
+    document["mail"] = MailQueue(settings.data_dir / "mail", transport_for(settings)).pending(email)
+    return document
+
+
+class ServerRunning(Exception):
+    """The command needs to write the data folder that a running server holds."""
+
+
+def _about_person(raw_email: str, action: Callable[[str, Settings], dict[str, Any]], name: str) -> int:
+    """Run ``action`` for one normalized address and print its JSON; bad input is a message and status 2."""
+    from quiz.leads import EmailError, normalize_email
+    from quiz.settings import SettingsError, from_environment
+    from quiz.store import StoreError
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        email = normalize_email(raw_email)
+    except EmailError:
+        print(f"quiz {name}: {raw_email[:100]!r} is not an email address", file=sys.stderr)
+        return 2
+    try:
+        document = action(email, from_environment())
+    except (SettingsError, StoreError, ServerRunning, OSError) as error:
+        print(f"quiz {name}: {error}", file=sys.stderr)
+        return 2
+    print(json.dumps(document, indent=2, ensure_ascii=False))
+    return 0
 
 
 def run_schema(args: argparse.Namespace) -> int:

@@ -196,7 +196,8 @@ class TinyStore:
         """
         self.folder = folder
         self.read_only = read_only
-        self._lock = FileLock(str(folder / "writer.lock"))
+        # Not thread-local: the server opens the store in one thread and may close it in another.
+        self._lock = FileLock(str(folder / "writer.lock"), thread_local=False)
         if read_only:
             if not folder.is_dir():
                 raise StoreError(f"{folder}: no data folder here (check QUIZ_DATA_DIR)")

@@ -120,6 +120,16 @@ def test_a_reader_opens_next_to_the_writer_and_cannot_write(store, tmp_path):
     store.add("leads", {"email": "c@example.com"})  # the writer's lock was never touched
 
 
+def test_closing_from_another_thread_frees_the_folder(tmp_path):
+    import threading
+
+    opened = TinyStore(tmp_path / "data")
+    closer = threading.Thread(target=opened.close)  # the server's lifespan runs where it runs
+    closer.start()
+    closer.join()
+    TinyStore(tmp_path / "data").close()
+
+
 def test_a_corrupt_file_stops_the_store_and_is_kept(tmp_path):
     store = TinyStore(tmp_path)
     store.add("leads", {"email": "a@example.com"})
