@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response, Strea
 from quiz.audit import ExportAudit
 from quiz.export import Count, ExportError, batched, by_id, export_chunks, parse_filter, parse_format
 from quiz.leads import EmailError, normalize_email
+from quiz.store import StoreError
 
 log = logging.getLogger("quiz.privacy")
 
@@ -118,8 +119,12 @@ async def forget_person(request: Request) -> Response:
     email = await _email_from(request)
     if isinstance(email, Response):
         return email
-    erased = await run_in_threadpool(request.app.state.leadbook.forget, email)
-    erased["mail"] = await run_in_threadpool(request.app.state.mail.forget, email)
+    try:
+        erased = await run_in_threadpool(request.app.state.leadbook.forget, email)
+        erased["mail"] = await run_in_threadpool(request.app.state.mail.forget, email)
+    except (OSError, StoreError):
+        log.exception("an erasure could not be completed")
+        return PlainTextResponse("the data folder cannot be written now; nothing is lost, try again\n", 503)
     log.info("erasure by api:%s: %s", _client(request), erased)
     return JSONResponse({"email": email, "erased": erased, "suppressed": True})
 

@@ -151,9 +151,9 @@ def _moment(raw: str, parameter: str, *, end_of_day: bool) -> datetime:
             start = datetime.combine(date.fromisoformat(text), time.min, tzinfo=UTC)
             return start + timedelta(days=1, microseconds=-1) if end_of_day else start
         moment = datetime.fromisoformat(text)
-    except ValueError:
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except (ValueError, OverflowError):  # 9999-12-31T23:59-01:00 is past the last moment Python knows
         raise ExportError(parameter, f"{raw!r} is not a date; {DATE_HELP}") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _consent(raw: str | None) -> Consent:

@@ -52,13 +52,15 @@ class LeadBook:
         status = _status_after_opt_in(form, existing)
         self._record_consent(form, identifier, action="opt_in", method="checkbox", checkbox=form.ticked)
         lead = _lead_record(form, identifier, existing, status)
+        self._remember_person(form.email, identifier)  # first: an unsubscribe must reach every lead
         self.store.put("leads", identifier, lead)
-        self._remember_person(form.email, identifier)
         return Outcome({**lead, "id": identifier}, replayed=False)
 
     def confirm(self, identifier: str, nonce: str) -> Record | None:
         """Double opt-in: the link's nonce turns a pending lead into a subscribed one, once."""
         lead = self.store.get("leads", identifier)
+        if lead is not None and lead["consent"]["status"] == "subscribed":
+            return lead  # pressed twice: already done, nothing new to record
         if lead is None or not nonce or lead["consent"].get("nonce") != nonce:
             return None
         consent = {key: value for key, value in lead["consent"].items() if key != "nonce"}

@@ -61,7 +61,8 @@ def normalize_email(raw: str) -> str:
     if len(address) > MAX_EMAIL_CHARS or any(character in address for character in "\r\n\0"):
         raise EmailError("email_invalid")
     try:
-        checked = validate_email(address, check_deliverability=False)
+        # SMTPUTF8 addresses (ü@example.com) fail at most mail servers: refused here, not retried for days.
+        checked = validate_email(address, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError:
         raise EmailError("email_invalid") from None
     return str(checked.normalized).lower()

@@ -11,6 +11,7 @@ import logging
 import time
 from dataclasses import replace
 
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
@@ -35,6 +36,7 @@ from quiz.views import (
     response_record,
     restart,
     results_for,
+    shop_origin,
     step_for,
     tracked,
 )
@@ -63,8 +65,11 @@ async def submit_optin(request: Request) -> Response:
     form = await request.form()
     token = str(form.get("t", ""))
     progress = progress_for(request, quiz, token)
-    if progress is None or progress.current != RESULTS or not progress.response:
-        return respond(request, quiz, progress) if progress else restart(request, quiz)
+    if progress is None:
+        return restart(request, quiz)
+    takes_email = quiz.lead_capture is not None and "email" in quiz.lead_capture.channels
+    if progress.current != RESULTS or not progress.response or not takes_email:
+        return respond(request, quiz, progress)
     if form.get("action") == "skip":
         return _skip(request, quiz, progress)
     if _looks_automated(form, progress):
@@ -77,10 +82,10 @@ async def submit_optin(request: Request) -> Response:
         email = normalize_email(str(form.get("email", ""))[:FORM_FIELDS_MAX_CHARS])
     except EmailError as error:
         return _form_again(request, quiz, progress, form, f"error_{error.code}", status_code=422)
-    return _take(request, quiz, progress, email, ticked=form.get("consent") == "yes", token=token)
+    return await _take(request, quiz, progress, email, ticked=form.get("consent") == "yes", token=token)
 
 
-def _take(request: Request, quiz: Quiz, progress: Progress, email: str, *, ticked: bool, token: str) -> Response:
+async def _take(request: Request, quiz: Quiz, progress: Progress, email: str, *, ticked: bool, token: str) -> Response:
     book: LeadBook = request.app.state.leadbook
     locale = locale_for(request, quiz, progress.context)
     suppressed = book.is_suppressed(email)
@@ -101,12 +106,15 @@ def _take(request: Request, quiz: Quiz, progress: Progress, email: str, *, ticke
         submission=submission_key(token),
     )
     try:
-        outcome = book.opt_in(opt_in)
-        if not outcome.replayed and request.app.state.optin_limits.per_address.allow(email):
-            _send_results(request, quiz, progress, outcome)
+        outcome = await run_in_threadpool(book.opt_in, opt_in)
     except (OSError, StoreError):
         log.exception("opt-in for quiz %s could not be stored", quiz.id)
         return _form_again(request, quiz, progress, None, "error_unavailable", status_code=503)
+    if not outcome.replayed and request.app.state.optin_limits.per_address.allow(email):
+        try:
+            _send_results(request, quiz, progress, outcome)
+        except OSError:  # the lead and its evidence are kept; only the email is lost, and logged
+            log.exception("the results email for quiz %s could not be queued", quiz.id)
     sent = "confirm" if outcome.lead["consent"]["status"] == "pending" else "sent"
     return respond(request, quiz, replace(progress, lead=sent))
 
@@ -128,7 +136,7 @@ def _send_results(request: Request, quiz: Quiz, progress: Progress, outcome: Out
         to=lead["email"],
         sender=settings.mail_from,
         quiz_title=Step(quiz=quiz, locale=lead["locale"]).t(quiz.title),
-        site=lead.get("site") or base,
+        site=shop_origin(progress.context, embedders_for(request, quiz)).rstrip("/") or base,
         locale=lead["locale"],
         words=words(lead["locale"]),
         products=results,
@@ -161,4 +169,6 @@ def _form_again(
     typed = str(form.get("email", ""))[:FORM_FIELDS_MAX_CHARS] if form else ""
     ticked = bool(form and form.get("consent") == "yes")
     optin: OptInForm = replace(step.optin, email=typed, ticked=ticked, error=message, sent="")
-    return render(request, replace(step, optin=optin), status_code=status_code)
+    # The token it came with, not a new one: a person who fixes a typo fast is not taken for a bot.
+    token = str(form.get("t", "")) if form else step.token
+    return render(request, replace(step, optin=optin, token=token or step.token), status_code=status_code)

@@ -8,12 +8,18 @@ the harm is one person too few on the list, never one too many.
 
 from __future__ import annotations
 
+import logging
+
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
 from quiz.leadbook import LeadBook
+from quiz.store import StoreError
 from quiz.tokens import TokenError
 from quiz.wording import preferred_locales, ui_locale, words
+
+log = logging.getLogger("quiz.subscriptions")
 
 
 async def show_confirm(request: Request) -> Response:
@@ -30,10 +36,12 @@ async def confirm_subscription(request: Request) -> Response:
         lead_id, nonce = request.app.state.links.read_confirm(request.path_params["token"])
     except TokenError:
         return _notice(request, "link_invalid", status_code=400)
-    lead = book.store.get("leads", lead_id)
-    if lead is not None and lead["consent"]["status"] == "subscribed":
-        return _notice(request, "confirmed", status_code=200)  # a second click: already done, nothing new
-    if book.confirm(lead_id, nonce) is None:
+    try:
+        outcome = await run_in_threadpool(book.confirm, lead_id, nonce)
+    except (OSError, StoreError):
+        log.exception("a confirmation could not be stored")
+        return _notice(request, "unavailable", status_code=503)
+    if outcome is None:
         return _notice(request, "link_invalid", status_code=400)
     return _notice(request, "confirmed", status_code=200)
 
@@ -45,7 +53,11 @@ async def unsubscribe(request: Request) -> Response:
     except TokenError:
         return _notice(request, "link_invalid", status_code=400)
     method = "list_unsubscribe_post" if request.method == "POST" else "unsubscribe_link"
-    book.withdraw(person, method=method)  # someone already forgotten is simply not on any list
+    try:
+        await run_in_threadpool(book.withdraw, person, method=method)  # a forgotten person is on no list
+    except (OSError, StoreError):
+        log.exception("an unsubscribe could not be stored")
+        return _notice(request, "unavailable", status_code=503)
     return _notice(request, "unsubscribed", status_code=200)
 
 

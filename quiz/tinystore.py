@@ -124,6 +124,7 @@ class _Collection:
         return self._database(number).table(TABLE, cache_size=0)
 
     def insert(self, records: list[Record]) -> None:
+        """Write ``records``, removing each batch from the list once it is on disk (a retry resumes there)."""
         while records:
             table = self._newest.table(TABLE, cache_size=0)
             room = SEGMENT_SIZE - len(table)
@@ -131,10 +132,11 @@ class _Collection:
                 self.segments.append(self.segments[-1] + 1)
                 self._newest = self._database(self.segments[-1])
                 table, room = self._newest.table(TABLE, cache_size=0), SEGMENT_SIZE
-            batch, records = records[:room], records[room:]
+            batch = records[:room]
             table.insert_multiple(batch)
             for record in batch:
                 self.where[record["id"]] = self.segments[-1]
+            del records[:room]
 
     def get(self, record_id: str) -> Record | None:
         number = self.where.get(record_id)
@@ -253,7 +255,8 @@ class TinyStore:
     def records(self, collection: str) -> Iterator[Record]:
         if self.read_only and not (self.folder / collection).is_dir():
             return  # nothing written yet; a reader creates no folders
-        self.flush()
+        with contextlib.suppress(OSError):  # a full disk must not stop reading what is already there
+            self.flush()
         with self._guard:
             records = self._collection(collection)
             numbers = list(records.segments)
@@ -272,7 +275,7 @@ class TinyStore:
         with self._guard:
             while self._pending:
                 collection, records = next(iter(self._pending.items()))
-                self._collections[collection].insert(records)  # on a disk error they stay pending
+                self._collections[collection].insert(records)  # on a disk error the unwritten stay pending
                 del self._pending[collection]
 
     def close(self) -> None:

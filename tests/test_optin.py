@@ -315,3 +315,45 @@ def test_forget_erases_a_person_and_only_fresh_proven_consent_brings_them_back(t
         (confirm,) = [link(message, "confirm") for message in mails(client) if link(message, "confirm")]
         client.post(confirm)
         assert book.subject("gone@example.com")["suppressed"] is False
+
+
+def test_a_quiz_without_lead_capture_ignores_an_opt_in(tmp_path):
+    with make_client(tmp_path) as client:
+        document = quiz_document(lead_capture=None)
+        (tmp_path / "quizzes" / "plain.json").write_text(json.dumps({**document, "id": "plain"}), encoding="utf-8")
+        client.app.state.library.recheck_seconds = 0
+        page = Page(client.post("/q/plain/start", data={}).text)
+        for value in ("dry", "no"):
+            page = Page(client.post("/q/plain/answer", data={"t": page.value("t"), "a": value}).text)
+        response = client.post("/q/plain/optin", data={"t": page.value("t"), "email": "a@example.com"}, headers=HTMX)
+        assert response.status_code == 200 and not stored(client, "leads")
+
+
+def test_a_person_who_fixes_a_typo_quickly_is_not_taken_for_a_bot(client):
+    page = results_page(client)
+    fixed = Page(opt_in(client, page, "typo@").text)
+    assert fixed.value("t") == page.value("t")  # the time the results were first shown still counts
+
+
+def test_the_email_names_an_allowed_shop_not_the_page_the_request_claims(client):
+    opt_in(client, results_page(client, page="https://evil.example/x"))
+    text = mails(client)[0].get_body(("plain",)).get_content()
+    assert "evil.example" not in text and "https://shop.example" in text
+
+
+def test_addresses_mail_servers_cannot_take_are_refused(client):
+    assert opt_in(client, results_page(client), "ü@example.com").status_code == 422
+
+
+def test_a_full_disk_on_the_email_links_is_a_page_not_a_500(client, monkeypatch):
+    opt_in(client, results_page(client))
+    message = mails(client)[0]
+
+    def disk_full(source, target):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(tinystore.os, "replace", disk_full)
+    assert client.post(link(message, "confirm")).status_code == 503
+    assert client.get(link(message, "unsubscribe")).status_code == 503
+    monkeypatch.undo()
+    assert client.post(link(message, "confirm")).status_code == 200
