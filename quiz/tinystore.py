@@ -214,6 +214,7 @@ class TinyStore:
         self._guard = threading.RLock()
         self._collections: dict[str, _Collection] = {}
         self._pending: dict[str, list[Record]] = {}
+        self._waiting = threading.Lock()  # guards _pending only: add_soon never waits for a disk write
         self._closed = threading.Event()
         try:
             for path in sorted(folder.iterdir()):
@@ -236,8 +237,10 @@ class TinyStore:
         return str(stored["id"])
 
     def add_soon(self, collection: str, record: Record) -> None:
-        with self._guard:
-            self._collection(collection, writing=True)  # a bad name fails now, in the request, not later
+        if self.read_only or collection not in self._collections:
+            with self._guard:
+                self._collection(collection, writing=True)  # a bad name fails now, in the request, not later
+        with self._waiting:
             self._pending.setdefault(collection, []).append({"id": _new_id(), **record})
 
     def put(self, collection: str, record_id: str, record: Record) -> None:
@@ -273,10 +276,22 @@ class TinyStore:
 
     def flush(self) -> None:
         with self._guard:
-            while self._pending:
-                collection, records = next(iter(self._pending.items()))
-                self._collections[collection].insert(records)  # on a disk error the unwritten stay pending
-                del self._pending[collection]
+            with self._waiting:
+                taken, self._pending = self._pending, {}
+            try:
+                for collection, records in taken.items():
+                    self._collections[collection].insert(records)  # takes out of ``records`` what it wrote
+            finally:
+                self._requeue({collection: records for collection, records in taken.items() if records})
+
+    def _requeue(self, unwritten: dict[str, list[Record]]) -> None:
+        """Put back what a failed flush did not write, ahead of what came in meanwhile."""
+        if not unwritten:
+            return
+        with self._waiting:
+            for collection, records in self._pending.items():
+                unwritten.setdefault(collection, []).extend(records)
+            self._pending = unwritten
 
     def close(self) -> None:
         if self.read_only:
