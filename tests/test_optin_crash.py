@@ -18,7 +18,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import httpx
+import httpx2 as httpx  # what Starlette's TestClient uses: already a test dependency
 from html_page import Page
 from live import bound_socket
 
