@@ -31,6 +31,7 @@ from quiz.views import (
     locale_for,
     progress_for,
     quiz_for,
+    record_event,
     render,
     respond,
     response_record,
@@ -110,6 +111,8 @@ async def _take(request: Request, quiz: Quiz, progress: Progress, email: str, *,
     except (OSError, StoreError):
         log.exception("opt-in for quiz %s could not be stored", quiz.id)
         return _form_again(request, quiz, progress, None, "error_unavailable", status_code=503)
+    if not outcome.replayed:
+        record_event(request, quiz, "opted_in", progress.context, consent=str(ticked).lower())
     if not outcome.replayed and request.app.state.optin_limits.per_address.allow(email):
         try:
             _send_results(request, quiz, progress, outcome)

@@ -77,7 +77,7 @@ async def show_intro(request: Request) -> Response:
     quiz = quiz_for(request)
     context = _page_context(request.query_params)
     locale = locale_for(request, quiz, context)
-    _record(request, quiz, "viewed", context)
+    record_event(request, quiz, "viewed", context)
     return render(request, Step(quiz=quiz, locale=locale, context=context), status_code=200)
 
 
@@ -86,7 +86,7 @@ async def start_quiz(request: Request) -> Response:
     form = await request.form()
     context = _page_context(form)
     progress = Progress(quiz_id=quiz.id, current=first_question(quiz).id, context=context, started=time.time())
-    _record(request, quiz, "started", context)
+    record_event(request, quiz, "started", context)
     return respond(request, quiz, progress)
 
 
@@ -120,10 +120,10 @@ async def submit_answer(request: Request) -> Response:
     answers = {**progress.answers, question.id: answer}
     on_path = {**(trail(quiz, answers, question.id) or {}), question.id: answer}
     target = next_after(quiz, question, on_path)
-    _record(request, quiz, "answered", progress.context, question=question.id)
+    record_event(request, quiz, "answered", progress.context, question=question.id)
     progress = replace(progress, current=target, answers=answers)
     if target == RESULTS:
-        _record(request, quiz, "completed", progress.context)
+        record_event(request, quiz, "completed", progress.context)
         progress = replace(progress, response=_keep_response(request, quiz, progress))
     return respond(request, quiz, progress)
 
@@ -139,7 +139,7 @@ async def follow_product(request: Request) -> Response:
         raise ProductNotFound(request.path_params["product_id"])
     progress = progress_for(request, quiz, request.query_params.get("t", ""))
     context = progress.context if progress else {}  # an expired token still reaches the product
-    _record(request, quiz, "clicked", context, product=product.id)
+    record_event(request, quiz, "clicked", context, product=product.id)
     shop = shop_origin(context, embedders_for(request, quiz))
     return RedirectResponse(tracked(urljoin(shop, product.url), quiz.id), status_code=303)
 
@@ -173,7 +173,7 @@ def _iso(moment: float) -> str:
     return datetime.fromtimestamp(moment, UTC).isoformat(timespec="milliseconds")
 
 
-def _record(request: Request, quiz: Quiz, kind: str, context: dict[str, str], **details: str) -> None:
+def record_event(request: Request, quiz: Quiz, kind: str, context: dict[str, str], **details: str) -> None:
     """A funnel event, written within a second (see quiz.tinystore): no personal data, the page's site only."""
     event = {
         "kind": kind,

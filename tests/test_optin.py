@@ -97,6 +97,9 @@ def test_an_opt_in_keeps_a_pending_lead_its_evidence_and_sends_the_results(clien
     assert lead["products"][0]["id"] and lead["context"]["page"] == "https://shop.example/p/1"
     (evidence,) = stored(client, "consent")
     assert evidence["action"] == "opt_in" and evidence["checkbox"] is True and evidence["method"] == "checkbox"
+    funnel = [event["kind"] for event in stored(client, "events")]
+    assert funnel[-2:] == ["completed", "opted_in"]
+    assert "shopper" not in json.dumps(stored(client, "events"))  # the funnel never holds the address
     assert evidence["text"] == CONSENT and evidence["text_sha256"] == hashlib.sha256(CONSENT.encode()).hexdigest()
     assert evidence["origin"] == "https://shop.example" and evidence["quiz"] == "serum"
     (message,) = mails(client)
