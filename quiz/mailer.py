@@ -31,6 +31,7 @@ from email.utils import formatdate, getaddresses, make_msgid, parseaddr
 from pathlib import Path
 from typing import Protocol
 
+from quiz.durable import fsync_folders, write_atomically
 from quiz.settings import Settings, Smtp
 
 log = logging.getLogger("quiz.mailer")
@@ -105,7 +106,7 @@ class FolderTransport:
     def send(self, message: EmailMessage) -> None:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         self.folder.mkdir(parents=True, exist_ok=True)
-        _write_atomically(self.folder / f"{stamp}-{secrets.token_hex(4)}.eml", message.as_bytes())
+        write_atomically(self.folder / f"{stamp}-{secrets.token_hex(4)}.eml", message.as_bytes())
 
 
 def transport_for(settings: Settings) -> Transport:
@@ -154,7 +155,7 @@ class MailQueue:
         message_id = f"{datetime.fromtimestamp(now, UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(6)}"
         # The state first: an .eml never appears without it, and a lone .json is cleaned at the next start.
         self._write_state(self._queued, message_id, _State(queued_at=now))
-        _write_atomically(self._queued / f"{message_id}.eml", message.as_bytes())
+        write_atomically(self._queued / f"{message_id}.eml", message.as_bytes())
         self._wake.set()
         return message_id
 
@@ -200,7 +201,7 @@ class MailQueue:
                         _remove(path)
                         _remove(path.with_suffix(".json"))
                         erased += 1
-            _fsync_folders(dict.fromkeys(folders))
+            fsync_folders(dict.fromkeys(folders))
         return erased
 
     def pending(self, address: str) -> list[dict[str, object]]:
@@ -240,7 +241,7 @@ class MailQueue:
         with self._files:
             _remove(path)
             _remove(path.with_suffix(".json"))
-            _fsync_folders([self._queued])
+            fsync_folders([self._queued])
         log.info("Sent mail %s after %d earlier attempts", message_id, state.attempts)
         return 1
 
@@ -266,7 +267,7 @@ class MailQueue:
             self._write_state(self._failed, message_id, state)
             os.replace(message, self._failed / message.name)
             _remove(self._queued / f"{message_id}.json")
-            _fsync_folders([self._failed, self._queued])
+            fsync_folders([self._failed, self._queued])
         log.warning("Gave up on mail %s (kept in %s): %s", message_id, self._failed, state.last_error)
 
     def _records(self, folder: Path) -> Iterator[tuple[str, _State]]:
@@ -293,7 +294,7 @@ class MailQueue:
             return _State(queued_at=queued_at)
 
     def _write_state(self, folder: Path, message_id: str, state: _State) -> None:
-        _write_atomically(folder / f"{message_id}.json", json.dumps(asdict(state)).encode())
+        write_atomically(folder / f"{message_id}.json", json.dumps(asdict(state)).encode())
 
     def _remove_crash_leftovers(self) -> None:
         for folder in (self._queued, self._failed):
@@ -342,31 +343,6 @@ def _summary(message_id: str, status: str, state: _State, subject: str) -> dict[
         "attempts": state.attempts,
         "queued_at": datetime.fromtimestamp(state.queued_at, UTC).isoformat(timespec="milliseconds"),
     }
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        with temporary.open("wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        _remove(temporary)
-        raise
-    _fsync_folders([path.parent])
-
-
-def _fsync_folders(folders: Iterable[Path]) -> None:
-    """Renames and deletions reach the disk only when their folder is fsynced."""
-    for folder in folders:
-        if folder.is_dir():
-            descriptor = os.open(folder, os.O_RDONLY)
-            try:
-                os.fsync(descriptor)
-            finally:
-                os.close(descriptor)
 
 
 def _remove(path: Path) -> None:

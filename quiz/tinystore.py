@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
 import secrets
 import threading
@@ -33,6 +32,7 @@ from tinydb import TinyDB
 from tinydb.storages import Storage
 from tinydb.table import Document
 
+from quiz.durable import write_atomically
 from quiz.store import Record, StoreError, StoreLocked
 
 SEGMENT_SIZE = 500
@@ -56,7 +56,7 @@ class AtomicJSONStorage(Storage):
 
     def write(self, data: dict[str, dict[str, Any]]) -> None:
         try:
-            _replace_atomically(self.path, json.dumps(data, ensure_ascii=False, separators=(",", ":")))
+            write_atomically(self.path, json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode())
         except BaseException:
             self._state = None  # TinyDB changed the cached state; the file did not: read it again
             raise
@@ -71,23 +71,6 @@ def _load_segment(path: Path) -> dict[str, dict[str, Any]]:
     if not isinstance(data, dict) or not all(isinstance(table, dict) for table in data.values()):
         raise StoreError(f"{path}: is not a TinyDB file; it was left as it is, fix or move it")
     return data
-
-
-def _replace_atomically(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        with open(temporary, "w", encoding="utf-8") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    folder = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(folder)  # the rename itself must reach the disk
-    finally:
-        os.close(folder)
 
 
 class _Collection:

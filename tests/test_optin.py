@@ -12,7 +12,7 @@ from factory import quiz_document
 from html_page import Page
 from starlette.testclient import TestClient
 
-from quiz import optin, tinystore
+from quiz import durable, optin
 from quiz.app import create_app
 from quiz.settings import from_environment
 
@@ -283,11 +283,11 @@ def test_a_full_disk_shows_an_error_keeps_nothing_half_written_and_recovers(clie
     def disk_full(source, target):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(tinystore.os, "replace", disk_full)
+    monkeypatch.setattr(durable.os, "replace", disk_full)
     response = opt_in(client, page)
     assert response.status_code == 503
     assert "Nothing was sent" in Page(response.text).text("quiz-error")
-    monkeypatch.setattr(tinystore.os, "replace", real_replace)
+    monkeypatch.setattr(durable.os, "replace", real_replace)
     assert not stored(client, "leads") and not mails(client)
     for folder in (client.app.state.settings.data_dir / "store").iterdir():
         for path in folder.glob("*.json") if folder.is_dir() else []:
@@ -355,7 +355,7 @@ def test_a_full_disk_on_the_email_links_is_a_page_not_a_500(client, monkeypatch)
     def disk_full(source, target):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(tinystore.os, "replace", disk_full)
+    monkeypatch.setattr(durable.os, "replace", disk_full)
     assert client.post(link(message, "confirm")).status_code == 503
     assert client.get(link(message, "unsubscribe")).status_code == 503
     monkeypatch.undo()
