@@ -113,10 +113,7 @@ def _file_name(chosen_format: str) -> str:
 
 async def forget_person(request: Request) -> Response:
     """``POST /api/forget`` with ``email``: erase a person everywhere, keep a suppression (see LeadBook.forget)."""
-    refused = authorized(request)
-    if refused is not None:
-        return refused
-    email = await _email_from(request)
+    email = await _person(request)
     if isinstance(email, Response):
         return email
     try:
@@ -134,16 +131,19 @@ async def describe_person(request: Request) -> Response:
 
     POST, not GET: the address would otherwise sit in every proxy's access log.
     """
-    refused = authorized(request)
-    if refused is not None:
-        return refused
-    email = await _email_from(request)
+    email = await _person(request)
     if isinstance(email, Response):
         return email
     document = await run_in_threadpool(request.app.state.leadbook.subject, email)
-    document["mail"] = request.app.state.mail.pending(email)
+    document["mail"] = await run_in_threadpool(request.app.state.mail.pending, email)
     log.info("subject access by api:%s: %d leads", _client(request), len(document["leads"]))
     return JSONResponse(document)
+
+
+async def _person(request: Request) -> str | Response:
+    """The normalized address an authorized request names, or the answer to send instead."""
+    refused = authorized(request)
+    return refused if refused is not None else await _email_from(request)
 
 
 async def _email_from(request: Request) -> str | Response:

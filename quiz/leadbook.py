@@ -49,9 +49,9 @@ class LeadBook:
         existing = self.store.get("leads", identifier)
         if existing is not None and existing.get("submission") == form.submission:
             return Outcome(existing, replayed=True)
-        status = _status_after_opt_in(form, existing)
-        self._record_consent(form, identifier, action="opt_in", method="checkbox", checkbox=form.ticked)
-        lead = _lead_record(form, identifier, existing, status)
+        lead = _lead_record(form, identifier, existing, _status_after_opt_in(form, existing))
+        shown = form.consent or ConsentText("", "", "")  # the line shown, whether ticked or not
+        self._append_consent(lead, identifier, shown, action="opt_in", method="checkbox", checkbox=form.ticked)
         self._remember_person(form.email, identifier)  # first: an unsubscribe must reach every lead
         self.store.put("leads", identifier, lead)
         return Outcome({**lead, "id": identifier}, replayed=False)
@@ -65,9 +65,7 @@ class LeadBook:
             return None
         consent = {key: value for key, value in lead["consent"].items() if key != "nonce"}
         consent.update(status="subscribed", at=now())
-        text = ConsentText(lead["consent_text"], consent["version"], consent["text_sha256"])
-        evidence = _Evidence(lead["email"], lead["quiz"], identifier, lead.get("context", {}), lead.get("site", ""))
-        self._append_consent(evidence, text, action="confirmed", method="double_opt_in", checkbox=None)
+        self._append_consent(lead, identifier, _agreed(lead), action="confirmed", method="double_opt_in", checkbox=None)
         self.store.update("leads", identifier, {"consent": consent, "updated_at": now()})
         person = person_id(lead["email"])
         if self.store.get("suppressions", person) is not None:  # fresh, proven consent lifts an erasure's block
@@ -83,9 +81,8 @@ class LeadBook:
             lead = self.store.get("leads", identifier)
             if lead is None or lead["consent"]["status"] in ("none", "unsubscribed"):
                 continue
-            evidence = _Evidence(lead["email"], lead["quiz"], identifier, lead.get("context", {}), lead.get("site", ""))
-            text = ConsentText(lead.get("consent_text", ""), lead["consent"]["version"], lead["consent"]["text_sha256"])
-            self._append_consent(evidence, text, action="withdrawn", method=method, checkbox=None)
+            text = _agreed(lead)
+            self._append_consent(lead, identifier, text, action="withdrawn", method=method, checkbox=None)
             consent = {"status": "unsubscribed", "at": now(), "version": text.version, "text_sha256": text.sha256}
             self.store.update("leads", identifier, {"consent": consent, "updated_at": now()})
         return str(record["email"])
@@ -122,19 +119,14 @@ class LeadBook:
             "consent": [record for record in self.store.records("consent") if record.get("email") == email],
         }
 
-    def _record_consent(self, form: OptIn, identifier: str, *, action: str, method: str, checkbox: bool) -> None:
-        context = form.response.get("context", {})
-        evidence = _Evidence(form.email, form.quiz_id, identifier, context, form.response.get("site", ""))
-        text = form.consent or ConsentText("", "", "")
-        self._append_consent(evidence, text, action=action, method=method, checkbox=checkbox)
-
     def _append_consent(
-        self, evidence: _Evidence, text: ConsentText, *, action: str, method: str, checkbox: bool | None
+        self, lead: Record, identifier: str, text: ConsentText, *, action: str, method: str, checkbox: bool | None
     ) -> None:
+        """One piece of evidence about ``lead``: who and where come from the lead, what was shown from ``text``."""
         self.store.add(
             "consent",
             {
-                "email": evidence.email,
+                "email": lead["email"],
                 "channel": "email",
                 "purpose": "marketing",
                 "action": action,
@@ -144,10 +136,10 @@ class LeadBook:
                 "text_version": text.version,
                 "text_sha256": text.sha256,
                 "at": now(),
-                "quiz": evidence.quiz,
-                "lead": evidence.lead,
-                "page": evidence.context.get("page", ""),
-                "origin": evidence.site,
+                "quiz": lead["quiz"],
+                "lead": identifier,
+                "page": lead.get("context", {}).get("page", ""),
+                "origin": lead.get("site", ""),
             },
         )
 
@@ -160,13 +152,10 @@ class LeadBook:
             self.store.put("people", person, record)
 
 
-@dataclass(frozen=True)
-class _Evidence:
-    email: str
-    quiz: str
-    lead: str
-    context: dict[str, Any]
-    site: str
+def _agreed(lead: Record) -> ConsentText:
+    """The consent line a lead ticked, as its record keeps it."""
+    consent = lead["consent"]
+    return ConsentText(lead.get("consent_text", ""), consent["version"], consent["text_sha256"])
 
 
 def submission_key(token: str) -> str:
