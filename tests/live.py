@@ -6,10 +6,15 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import uvicorn
+from starlette.applications import Starlette
 from starlette.types import ASGIApp
+
+from quiz.app import create_app
+from quiz.demo import create_demo_app
+from quiz.settings import Settings
 
 
 def bound_socket() -> socket.socket:
@@ -35,3 +40,18 @@ def serving(app: ASGIApp, sock: socket.socket) -> Iterator[None]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@contextlib.contextmanager
+def quiz_beside_shop(settings_for: Callable[[str, str], Settings]) -> Iterator[tuple[Starlette, str, str]]:
+    """The quiz server on 127.0.0.1 and the demo shop embedding it on localhost: two sites, as shops are.
+
+    ``settings_for(quiz_origin, shop_origin)`` gives the quiz server's settings; yields the app and both origins.
+    """
+    quiz_socket, shop_socket = bound_socket(), bound_socket()
+    quiz_origin = f"http://127.0.0.1:{quiz_socket.getsockname()[1]}"
+    shop_origin = f"http://localhost:{shop_socket.getsockname()[1]}"
+    app = create_app(settings_for(quiz_origin, shop_origin))
+    shop = create_demo_app(app.state.library, quiz_origin, app.state.templates)
+    with serving(app, quiz_socket), serving(shop, shop_socket):
+        yield app, quiz_origin, shop_origin

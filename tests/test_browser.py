@@ -17,12 +17,10 @@ import pytest
 playwright_api = pytest.importorskip("playwright.sync_api")
 from axe_playwright_python.sync_playwright import Axe  # noqa: E402
 from browsing import assert_frame_fits, embedded_frame, step_key, wait_for_new_step  # noqa: E402
-from live import bound_socket, serving  # noqa: E402
+from live import quiz_beside_shop  # noqa: E402
 from playwright.sync_api import Frame, Page, expect  # noqa: E402
 from shopper import answer, checked_options  # noqa: E402
 
-from quiz.app import create_app  # noqa: E402
-from quiz.demo import create_demo_app  # noqa: E402
 from quiz.schema import Quiz  # noqa: E402
 from quiz.settings import Settings  # noqa: E402
 
@@ -33,20 +31,14 @@ MAX_STEPS = 40
 
 @pytest.fixture(scope="session")
 def servers(tmp_path_factory) -> Iterator[tuple[str, str, dict[str, Quiz]]]:
-    quiz_socket, shop_socket = bound_socket(), bound_socket()
-    quiz_origin = f"http://127.0.0.1:{quiz_socket.getsockname()[1]}"
-    shop_origin = f"http://localhost:{shop_socket.getsockname()[1]}"
-    settings = Settings(
-        quizzes_dir=EXAMPLES,
-        data_dir=tmp_path_factory.mktemp("data"),
-        secret_keys=("browser-tests",),
-        embed_origins=(shop_origin,),
-    )
-    app = create_app(settings)
-    shop = create_demo_app(app.state.library, quiz_origin, app.state.templates)
-    quizzes = {quiz.id: quiz for quiz in app.state.library.all()}
-    with serving(app, quiz_socket), serving(shop, shop_socket):
-        yield quiz_origin, shop_origin, quizzes
+    def settings_for(quiz_origin: str, shop_origin: str) -> Settings:
+        data_dir = tmp_path_factory.mktemp("data")
+        return Settings(
+            quizzes_dir=EXAMPLES, data_dir=data_dir, secret_keys=("browser-tests",), embed_origins=(shop_origin,)
+        )
+
+    with quiz_beside_shop(settings_for) as (app, quiz_origin, shop_origin):
+        yield quiz_origin, shop_origin, {quiz.id: quiz for quiz in app.state.library.all()}
 
 
 def cookies_refused(view: Page | Frame) -> bool:

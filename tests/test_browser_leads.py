@@ -20,14 +20,12 @@ import pytest
 
 pytest.importorskip("playwright.sync_api")
 from browsing import assert_frame_fits, embedded_frame, wait_for_new_step
-from live import bound_socket, serving
+from live import quiz_beside_shop
 from playwright.sync_api import expect
 from shopper import answer
 from smtp_server import Inbox, Server
 
 from quiz import optin
-from quiz.app import create_app
-from quiz.demo import create_demo_app
 from quiz.settings import Settings, Smtp
 
 EXAMPLES = Path(__file__).parent.parent / "quizzes"
@@ -39,26 +37,25 @@ def shop_with_mail(tmp_path_factory) -> Iterator[dict[str, Any]]:
     inbox = Inbox()
     smtp = Server(inbox)
     smtp.start()
-    quiz_socket, shop_socket = bound_socket(), bound_socket()
-    quiz_origin = f"http://127.0.0.1:{quiz_socket.getsockname()[1]}"
-    shop_origin = f"http://localhost:{shop_socket.getsockname()[1]}"
-    settings = Settings(
-        quizzes_dir=EXAMPLES,
-        data_dir=tmp_path_factory.mktemp("data"),
-        secret_keys=("browser-lead-tests",),
-        embed_origins=(shop_origin,),
-        public_url=quiz_origin,
-        smtp=Smtp(host="127.0.0.1", port=smtp.port, tls="none"),
-        mail_from="Example Roasters <hello@example-roasters.com>",
-    )
-    app = create_app(settings)
-    app.state.mail.start()
-    shop = create_demo_app(app.state.library, quiz_origin, app.state.templates)
+
+    def settings_for(quiz_origin: str, shop_origin: str) -> Settings:
+        return Settings(
+            quizzes_dir=EXAMPLES,
+            data_dir=tmp_path_factory.mktemp("data"),
+            secret_keys=("browser-lead-tests",),
+            embed_origins=(shop_origin,),
+            public_url=quiz_origin,
+            smtp=Smtp(host="127.0.0.1", port=smtp.port, tls="none"),
+            mail_from="Example Roasters <hello@example-roasters.com>",
+        )
+
     try:
-        with serving(app, quiz_socket), serving(shop, shop_socket):
+        with quiz_beside_shop(settings_for) as (app, quiz_origin, shop_origin):
+            app.state.mail.start()
+            settings = app.state.settings
             yield {"app": app, "quiz": quiz_origin, "shop": shop_origin, "inbox": inbox, "settings": settings}
+            app.state.mail.close()
     finally:
-        app.state.mail.close()
         smtp.stop()
 
 
