@@ -99,6 +99,11 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
+def iso_time(moment: float) -> str:
+    """A POSIX timestamp in the records' time format."""
+    return datetime.fromtimestamp(moment, UTC).isoformat(timespec="milliseconds")
+
+
 def quiz_version(quiz: Quiz) -> str:
     """A short hash of everything in the quiz, so an export tells which edit a shopper answered."""
     key = "quiz_version"

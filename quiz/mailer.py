@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Protocol
 
 from quiz.durable import fsync_folders, write_atomically
+from quiz.leads import iso_time
 from quiz.settings import Settings, Smtp
 
 log = logging.getLogger("quiz.mailer")
@@ -341,7 +342,7 @@ def _summary(message_id: str, status: str, state: _State, subject: str) -> dict[
         "status": status,
         "subject": subject,
         "attempts": state.attempts,
-        "queued_at": datetime.fromtimestamp(state.queued_at, UTC).isoformat(timespec="milliseconds"),
+        "queued_at": iso_time(state.queued_at),
     }
 
 

@@ -10,7 +10,6 @@ import functools
 import secrets
 import time
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
@@ -22,7 +21,7 @@ from starlette.responses import RedirectResponse, Response
 from quiz.conditions import Answer
 from quiz.errors import ProductNotFound, QuizNotFound
 from quiz.flow import AnswerError, first_question, next_after, parse_answer, predicted_path, trail
-from quiz.leads import consent_text, quiz_version
+from quiz.leads import consent_text, iso_time, now, quiz_version
 from quiz.middleware import content_security_policy
 from quiz.questions import RESULTS, Question
 from quiz.reasons import reason_for
@@ -164,13 +163,9 @@ def response_record(quiz: Quiz, progress: Progress, locale: str) -> dict[str, An
         "products": [{"id": item.product.id, "score": item.score} for item in recommendation.items],
         "context": progress.context,
         "site": _page_site(progress.context),
-        "started_at": _iso(progress.started) if progress.started else None,
-        "completed_at": _iso(time.time()),
+        "started_at": iso_time(progress.started) if progress.started else None,
+        "completed_at": now(),
     }
-
-
-def _iso(moment: float) -> str:
-    return datetime.fromtimestamp(moment, UTC).isoformat(timespec="milliseconds")
 
 
 def record_event(request: Request, quiz: Quiz, kind: str, context: dict[str, str], **details: str) -> None:
@@ -178,7 +173,7 @@ def record_event(request: Request, quiz: Quiz, kind: str, context: dict[str, str
     event = {
         "kind": kind,
         "quiz": quiz.id,
-        "at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        "at": now(),
         "site": _page_site(context),
         "product_page": context.get("product", ""),
         **details,
