@@ -17,6 +17,7 @@ import email.policy
 import json
 import logging
 import os
+import re
 import secrets
 import smtplib
 import ssl
@@ -74,7 +75,7 @@ class SMTPTransport:
                 raise PermanentFailure(f"message refused: {error.smtp_code} {_text(error.smtp_error)}") from None
             raise
         if refused:  # some recipients took it; retrying would send them a second copy
-            log.warning("Mail server refused some recipients: %s", _replies(refused))
+            log.warning("Mail server refused %d of the recipients: %s", len(refused), _replies(refused))
 
     def _connect(self) -> smtplib.SMTP:
         host, port, timeout = self.smtp.host, self.smtp.port, self.timeout
@@ -91,7 +92,15 @@ class SMTPTransport:
 
 
 def _replies(recipients: dict[str, tuple[int, bytes]]) -> str:
-    return ", ".join(f"{address}: {code} {_text(reply)}" for address, (code, reply) in recipients.items())
+    """The server's replies without the addresses, which logs and state files must not keep."""
+    return ", ".join(f"{code} {_without(_text(reply), address)}" for address, (code, reply) in recipients.items())
+
+
+def _without(text: str, *addresses: str) -> str:
+    """``text`` with each of ``addresses`` (any letter case) replaced by a placeholder."""
+    for address in addresses:
+        text = re.sub(re.escape(address), "<recipient>", text, flags=re.IGNORECASE)
+    return text
 
 
 def _text(reply: bytes | str) -> str:
@@ -138,6 +147,7 @@ class MailQueue:
         self._failed = folder / "failed"
         self._clock = clock
         self._files = threading.Lock()  # a record's files change under it: delivery against forget()
+        self._sending = threading.Lock()  # one message from read to sent: forget() waits for it
         self._passes = threading.Lock()  # one delivery pass at a time, so no message is sent twice
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -195,7 +205,7 @@ class MailQueue:
         if isinstance(self.transport, FolderTransport):
             folders.append(self.transport.folder)
         erased = 0
-        with self._files:
+        with self._sending, self._files:
             for folder in dict.fromkeys(folders):  # once each, in order
                 for path in sorted(folder.glob("*.eml")) if folder.is_dir() else []:
                     if _addressed_to(path, address):
@@ -206,10 +216,13 @@ class MailQueue:
         return erased
 
     def pending(self, address: str) -> list[dict[str, object]]:
-        """Summaries of the queued and failed messages to ``address``, for a data-subject access export."""
+        """Summaries of the queued, failed and outbox messages to ``address``, for a data-subject access export."""
         found: list[dict[str, object]] = []
-        for status, folder in (("queued", self._queued), ("failed", self._failed)):
-            for message_id, state in self._records(folder):
+        folders = [("queued", self._queued), ("failed", self._failed)]
+        if isinstance(self.transport, FolderTransport):
+            folders.append(("outbox", self.transport.folder))
+        for status, folder in folders:
+            for message_id, state in self._records(folder, quiet=status == "outbox"):
                 headers = _headers(folder / f"{message_id}.eml")
                 if headers is not None and address.casefold() in _recipients(headers):
                     found.append(_summary(message_id, status, state, str(headers.get("Subject", ""))))
@@ -226,23 +239,25 @@ class MailQueue:
 
     def _attempt(self, message_id: str, state: _State) -> int:
         path = self._queued / f"{message_id}.eml"
-        try:
-            message = email.message_from_bytes(path.read_bytes(), _class=EmailMessage, policy=email.policy.default)
-        except FileNotFoundError:  # forgotten since the pass began
-            return 0
-        try:
-            self.transport.send(message)
-        except PermanentFailure as error:
-            state.attempts += 1
-            self._give_up(message_id, state, str(error))
-            return 0
-        except Exception as error:
-            self._retry_later(message_id, state, f"{type(error).__name__}: {error}")
-            return 0
-        with self._files:
-            _remove(path)
-            _remove(path.with_suffix(".json"))
-            fsync_folders([self._queued])
+        with self._sending:  # else forget() could erase the queued copy while it lands in the outbox
+            try:
+                message = email.message_from_bytes(path.read_bytes(), _class=EmailMessage, policy=email.policy.default)
+            except FileNotFoundError:  # forgotten since the pass began
+                return 0
+            recipients = _recipients(message)
+            try:
+                self.transport.send(message)
+            except PermanentFailure as error:
+                state.attempts += 1
+                self._give_up(message_id, state, _without(str(error), *recipients))
+                return 0
+            except Exception as error:
+                self._retry_later(message_id, state, _without(f"{type(error).__name__}: {error}", *recipients))
+                return 0
+            with self._files:
+                _remove(path)
+                _remove(path.with_suffix(".json"))
+                fsync_folders([self._queued])
         log.info("Sent mail %s after %d earlier attempts", message_id, state.attempts)
         return 1
 
@@ -271,13 +286,14 @@ class MailQueue:
             fsync_folders([self._failed, self._queued])
         log.warning("Gave up on mail %s (kept in %s): %s", message_id, self._failed, state.last_error)
 
-    def _records(self, folder: Path) -> Iterator[tuple[str, _State]]:
+    def _records(self, folder: Path, *, quiet: bool = False) -> Iterator[tuple[str, _State]]:
         for path in sorted(folder.glob("*.eml")):
-            state = self._read_state(path)
+            state = self._read_state(path, quiet=quiet)
             if state is not None:
                 yield path.stem, state
 
-    def _read_state(self, message: Path) -> _State | None:
+    def _read_state(self, message: Path, *, quiet: bool = False) -> _State | None:
+        """The message's delivery state; an outbox copy (``quiet``) has none, only its file's time."""
         try:
             raw = json.loads(message.with_suffix(".json").read_text(encoding="utf-8"))
             return _State(
@@ -291,7 +307,8 @@ class MailQueue:
                 queued_at = message.stat().st_mtime
             except FileNotFoundError:  # sent or forgotten meanwhile
                 return None
-            log.warning("Mail %s has an unreadable state file (%s); sending it as new", message.stem, error)
+            if not quiet:
+                log.warning("Mail %s has an unreadable state file (%s); sending it as new", message.stem, error)
             return _State(queued_at=queued_at)
 
     def _write_state(self, folder: Path, message_id: str, state: _State) -> None:

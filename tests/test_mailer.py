@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from email.message import EmailMessage
@@ -124,7 +125,7 @@ def test_retry_delay_doubles_up_to_an_hour(tmp_path: Path, clock: Clock) -> None
 def test_refused_message_moves_to_failed_after_one_try(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, refusal: str
 ) -> None:
-    server = Server(Inbox(**{refusal: "550 no such user"}))
+    server = Server(Inbox(**{refusal: "550 no such user: Ana@Example.com"}))
     server.start()
     try:
         queue = MailQueue(tmp_path, server.transport())
@@ -136,10 +137,13 @@ def test_refused_message_moves_to_failed_after_one_try(
 
     assert files(tmp_path / "queue") == []
     assert files(tmp_path / "failed") == [f"{message_id}.eml", f"{message_id}.json"]
-    assert json.loads((tmp_path / "failed" / f"{message_id}.json").read_text())["attempts"] == 1
+    failed = json.loads((tmp_path / "failed" / f"{message_id}.json").read_text())
+    assert failed["attempts"] == 1
     assert message_id in caplog.text
-    assert "550 no such user" in caplog.text
+    assert "550 no such user: <recipient>" in caplog.text
     assert "Hello" not in caplog.text  # never the body
+    # Logs and state files outlive an erasure request: the server's reply keeps its code, not the address.
+    assert "ana@example.com" not in (caplog.text + failed["last_error"]).lower()
 
 
 def test_message_failing_for_three_days_moves_to_failed(tmp_path: Path, clock: Clock) -> None:
@@ -258,7 +262,7 @@ def test_forget_erases_queued_failed_and_outbox_mail_of_that_address_only(tmp_pa
     assert len(files(outbox)) == 1
     assert files(old_outbox) == []
     assert queue.pending("ana@example.com") == []
-    assert [summary["status"] for summary in queue.pending("ben@example.com")] == ["queued", "failed"]
+    assert [summary["status"] for summary in queue.pending("ben@example.com")] == ["queued", "failed", "outbox"]
 
 
 def test_pending_summarises_mail_for_an_access_export(tmp_path: Path, clock: Clock) -> None:
@@ -285,3 +289,38 @@ def test_transport_for_settings(tmp_path: Path) -> None:
     assert folder.folder == tmp_path / "outbox"
     smtp = transport_for(Settings(quizzes_dir=tmp_path, data_dir=tmp_path, secret_keys=("k",), smtp=Smtp("mx")))
     assert isinstance(smtp, SMTPTransport)
+
+
+class Gated(FolderTransport):
+    """An outbox that holds each message at the door until the test lets it through."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(folder)
+        self.entered, self.release = threading.Event(), threading.Event()
+
+    def send(self, message: EmailMessage) -> None:
+        self.entered.set()
+        assert self.release.wait(5)
+        super().send(message)
+
+
+def test_forget_waits_for_a_delivery_in_progress_and_erases_what_it_wrote(tmp_path: Path) -> None:
+    outbox = Gated(tmp_path / "outbox")
+    queue = MailQueue(tmp_path / "mail", outbox)
+    queue.enqueue(message("ana@example.com"))
+    delivery = threading.Thread(target=queue.deliver_due)
+    delivery.start()
+    assert outbox.entered.wait(5)
+    erased: list[int] = []
+    forgetting = threading.Thread(target=lambda: erased.append(queue.forget("ana@example.com")))
+    forgetting.start()
+    forgetting.join(0.2)
+    assert forgetting.is_alive()  # waiting for the message on its way into the outbox
+
+    outbox.release.set()
+    delivery.join(5)
+    forgetting.join(5)
+
+    assert erased == [1]
+    assert files(tmp_path / "outbox") == []
+    assert files(tmp_path / "mail" / "queue") == []
