@@ -7,10 +7,14 @@ person's leads together for one-click unsubscribe.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import secrets
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from quiz.leads import ConsentText, lead_id, now, person_id
 from quiz.store import Record, Store
@@ -37,13 +41,32 @@ class Outcome:
     replayed: bool  # the same form was already taken: nothing was written or should be sent
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _whole(method: Callable[Concatenate[LeadBook, P], R]) -> Callable[Concatenate[LeadBook, P], R]:
+    """One change at a time: an erasure running while the same person opts in must not leave half a person."""
+
+    @functools.wraps(method)
+    def locked(book: LeadBook, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        with book._lock:
+            return method(book, *args, **kwargs)
+
+    return locked
+
+
 class LeadBook:
+    """Call it from worker threads, not the event loop: every call reads and writes files."""
+
     def __init__(self, store: Store) -> None:
         self.store = store
+        self._lock = threading.Lock()
 
     def is_suppressed(self, email: str) -> bool:
         return self.store.get("suppressions", person_id(email)) is not None
 
+    @_whole
     def opt_in(self, form: OptIn) -> Outcome:
         identifier = lead_id(form.email, form.quiz_id)
         existing = self.store.get("leads", identifier)
@@ -56,6 +79,7 @@ class LeadBook:
         self.store.put("leads", identifier, lead)
         return Outcome({**lead, "id": identifier}, replayed=False)
 
+    @_whole
     def confirm(self, identifier: str, nonce: str) -> Record | None:
         """Double opt-in: the link's nonce turns a pending lead into a subscribed one, once."""
         lead = self.store.get("leads", identifier)
@@ -72,6 +96,7 @@ class LeadBook:
             self.store.remove("suppressions", lambda record: record.get("id") == person)
         return {**lead, "consent": consent}
 
+    @_whole
     def withdraw(self, person: str, *, method: str) -> str | None:
         """Unsubscribe one person from every lead's marketing; returns their address, or None if unknown."""
         record = self.store.get("people", person)
@@ -87,6 +112,7 @@ class LeadBook:
             self.store.update("leads", identifier, {"consent": consent, "updated_at": now()})
         return str(record["email"])
 
+    @_whole
     def forget(self, email: str) -> dict[str, int]:
         """Erase a person: leads, the responses they sent, consent evidence, their person record.
 
@@ -106,6 +132,7 @@ class LeadBook:
         self.store.put("suppressions", person, {"email_sha256": digest, "at": now(), "reason": "erasure request"})
         return erased
 
+    @_whole
     def subject(self, email: str) -> dict[str, Any]:
         """Everything kept about one person, as one document (a data-subject access request)."""
         leads = [lead for lead in self.store.records("leads") if lead.get("email") == email]
@@ -118,6 +145,12 @@ class LeadBook:
             "responses": [record for record in self.store.records("responses") if record.get("id") in responses],
             "consent": [record for record in self.store.records("consent") if record.get("email") == email],
         }
+
+    @_whole
+    def reopen(self, identifier: str) -> None:
+        """Forget which form made the lead, so that form sent again is taken anew (its email was lost)."""
+        with contextlib.suppress(KeyError):  # erased meanwhile: nothing to reopen
+            self.store.update("leads", identifier, {"submission": ""})
 
     def _append_consent(
         self, lead: Record, identifier: str, text: ConsentText, *, action: str, method: str, checkbox: bool | None

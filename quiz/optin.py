@@ -7,9 +7,11 @@ often get 429 and a sentence saying to wait.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from dataclasses import replace
+from email.message import EmailMessage
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
@@ -89,7 +91,11 @@ async def submit_optin(request: Request) -> Response:
 async def _take(request: Request, quiz: Quiz, progress: Progress, email: str, *, ticked: bool, token: str) -> Response:
     book: LeadBook = request.app.state.leadbook
     locale = locale_for(request, quiz, progress.context)
-    suppressed = book.is_suppressed(email)
+    try:
+        suppressed = await run_in_threadpool(book.is_suppressed, email)
+    except (OSError, StoreError):
+        log.exception("the suppressions could not be read for quiz %s", quiz.id)
+        return _form_again(request, quiz, progress, None, "error_unavailable", status_code=503)
     if suppressed and not ticked:
         # Forgotten on request and no fresh consent: say "sent" as to anyone, store and send nothing.
         return respond(request, quiz, replace(progress, lead="sent"))
@@ -115,14 +121,18 @@ async def _take(request: Request, quiz: Quiz, progress: Progress, email: str, *,
         record_event(request, quiz, "opted_in", progress.context, consent=str(ticked).lower())
     if not outcome.replayed and request.app.state.optin_limits.per_address.allow(email):
         try:
-            _send_results(request, quiz, progress, outcome)
-        except OSError:  # the lead and its evidence are kept; only the email is lost, and logged
+            await run_in_threadpool(request.app.state.mail.enqueue, _results_message(request, quiz, progress, outcome))
+        except OSError:
+            # The lead and its evidence are kept; the shopper is asked to send again, which is then no replay.
             log.exception("the results email for quiz %s could not be queued", quiz.id)
+            with contextlib.suppress(OSError, StoreError):
+                await run_in_threadpool(book.reopen, outcome.lead["id"])
+            return _form_again(request, quiz, progress, None, "error_unavailable", status_code=503)
     sent = "confirm" if outcome.lead["consent"]["status"] == "pending" else "sent"
     return respond(request, quiz, replace(progress, lead=sent))
 
 
-def _send_results(request: Request, quiz: Quiz, progress: Progress, outcome: Outcome) -> None:
+def _results_message(request: Request, quiz: Quiz, progress: Progress, outcome: Outcome) -> EmailMessage:
     lead = outcome.lead
     settings = request.app.state.settings
     base = settings.public_url or str(request.base_url).rstrip("/")
@@ -146,7 +156,7 @@ def _send_results(request: Request, quiz: Quiz, progress: Progress, outcome: Out
         confirm_url=base + confirm if confirm else "",
         unsubscribe_url=base + unsubscribe if unsubscribe else "",
     )
-    request.app.state.mail.enqueue(results_email(request.app.state.templates.env, letter))
+    return results_email(request.app.state.templates.env, letter)
 
 
 def _looks_automated(form: FormData, progress: Progress) -> bool:

@@ -296,6 +296,26 @@ def test_a_full_disk_shows_an_error_keeps_nothing_half_written_and_recovers(clie
     assert len(stored(client, "leads")) == 1 and len(mails(client)) == 1
 
 
+def test_a_lead_whose_email_could_not_be_queued_is_taken_again_when_the_form_is_sent_again(client, monkeypatch):
+    page = results_page(client)
+    queue = client.app.state.mail
+
+    def disk_full(message):
+        raise OSError(28, "No space left on device")
+
+    enqueue = queue.enqueue
+    monkeypatch.setattr(queue, "enqueue", disk_full)
+    response = opt_in(client, page)
+    assert response.status_code == 503 and "Nothing was sent" in Page(response.text).text("quiz-error")
+    monkeypatch.setattr(queue, "enqueue", enqueue)
+    assert len(stored(client, "leads")) == 1  # the consent and the lead are kept
+
+    assert opt_in(client, page).status_code == 200  # the same form: not a replay, since its email is owed
+    assert len(mails(client)) == 1
+    assert len(stored(client, "leads")) == 1 and len(stored(client, "consent")) == 2
+    assert opt_in(client, page).status_code == 200 and len(mails(client)) == 1  # now it is a replay
+
+
 def test_forget_erases_a_person_and_only_fresh_proven_consent_brings_them_back(tmp_path):
     with make_client(tmp_path, double_opt_in=False) as client:
         opt_in(client, results_page(client), "gone@example.com")
