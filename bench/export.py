@@ -1,10 +1,10 @@
 """What exporting the leads costs as they accumulate: peak memory and rows per second of ``quiz export``.
 
 For 1,000 and 1,000,000 stored leads (realistic records for the example quizzes, made up with a fixed
-seed), runs ``quiz export --consent any --output /dev/null`` in a separate process and reads that
-process's peak resident memory from ``os.wait4``. The baseline, in the same run and on the same
-store, is a process that only opens the store read-only and reads every lead: what remains is the
-export's own cost. Prints figures, asserts nothing.
+seed), runs ``quiz export --consent any --output /dev/null`` in a separate process, which reports its
+own peak resident memory (VmHWM) and, in a second run, its peak of Python objects (tracemalloc).
+The baseline, in the same run and on the same store, is a process that only opens the store
+read-only and reads every lead: what remains is the export's own cost. Prints figures, asserts nothing.
 
     python bench/export.py                 # 1,000 and 1,000,000 leads (a few minutes, ~1 GB of disk)
     python bench/export.py --rows 1000 20000
@@ -35,7 +35,7 @@ SIZES = (1_000, 1_000_000)
 BATCH = 10_000
 STATUSES = ("none", "pending", "subscribed", "subscribed", "unsubscribed")
 READ_ONLY = (
-    "import sys; from pathlib import Path; from quiz.tinystore import TinyStore\n"
+    "from pathlib import Path; from quiz.tinystore import TinyStore\n"
     "print(sum(1 for _ in TinyStore(Path(sys.argv[1]), read_only=True).records('leads')))"
 )
 
@@ -95,33 +95,34 @@ def disk_bytes(folder: Path) -> int:
     return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
 
 
-def measured(command: list[str], env: dict[str, str]) -> tuple[float, int]:
-    """Seconds and peak resident memory (bytes) of one child process."""
-    with tempfile.TemporaryFile() as errors:
-        started = time.perf_counter()
-        child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=errors)
-        _, status, usage = os.wait4(child.pid, 0)  # this child's own rusage, not every child's maximum
-        seconds = time.perf_counter() - started
-        child.returncode = os.waitstatus_to_exitcode(status)
-        if child.returncode != 0:
-            errors.seek(0)
-            raise SystemExit(f"{command[2:]} failed:\n{errors.read().decode()}")
-    return seconds, usage.ru_maxrss * 1024  # Linux reports kilobytes
-
-
-TRACED = (
-    "import sys, tracemalloc; from quiz import cli\n"
-    "tracemalloc.start(); code = cli.main(sys.argv[1:])\n"
-    "print(tracemalloc.get_traced_memory()[1], file=sys.stderr); sys.exit(code)"
+PEAK = (
+    "import atexit, sys\n"
+    "def report():\n"
+    "    status = open('/proc/self/status').read().split('VmHWM:')[1]\n"
+    "    print('peak', int(status.split()[0]) * 1024, file=sys.stderr)\n"
+    "atexit.register(report)\n"
 )
+TRACED = (
+    "import tracemalloc; tracemalloc.start()\n"
+    "atexit.register(lambda: print('heap', tracemalloc.get_traced_memory()[1], file=sys.stderr))\n"
+)
+EXPORT = "from quiz import cli\n", "sys.exit(cli.main(sys.argv[1:]))"  # the heap is traced from between the two
 
 
-def python_heap_peak(arguments: list[str], env: dict[str, str]) -> int:
-    """The export's peak of Python objects (tracemalloc), which the C allocator's reuse does not blur."""
-    finished = subprocess.run(
-        [sys.executable, "-c", TRACED, *arguments], env=env, capture_output=True, text=True, check=True
-    )
-    return int(finished.stderr.strip().splitlines()[-1])
+def measured(code: str, arguments: list[str], env: dict[str, str]) -> tuple[float, dict[str, int]]:
+    """Seconds of one child process and the figures it reports as it exits.
+
+    The child reads its own peak resident memory (VmHWM) rather than the parent taking ``ru_maxrss``
+    from ``wait4``: Linux carries the forking parent's peak across ``exec`` into the child's
+    ``ru_maxrss``, so a child of this process (which just built a million leads) looked as big as it.
+    """
+    started = time.perf_counter()
+    finished = subprocess.run([sys.executable, "-c", code, *arguments], env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if finished.returncode != 0:
+        raise SystemExit(f"{arguments} failed:\n{finished.stderr}")
+    figures = (line.split() for line in finished.stderr.splitlines())
+    return seconds, {words[0]: int(words[1]) for words in figures if len(words) == 2 and words[1].isdigit()}
 
 
 def main() -> None:
@@ -139,11 +140,12 @@ def main() -> None:
             data = Path(temporary) / f"data{size}"
             filled = fill(data / "store", size, quizzes)
             env = {**os.environ, "QUIZ_DATA_DIR": str(data), "QUIZ_QUIZZES_DIR": str(QUIZZES), "QUIZ_SECRET_KEYS": "k"}
-            read_seconds, read_peak = measured([sys.executable, "-c", READ_ONLY, str(data / "store")], env)
-            export = [sys.executable, "-m", "quiz.cli", "export", "--consent", "any", "--output", os.devnull]
-            seconds, peak = measured(export, env)
-            peaks[size] = peak
-            heaps[size] = python_heap_peak(export[3:], env)
+            read_seconds, read = measured(PEAK + READ_ONLY, [str(data / "store")], env)
+            read_peak = read["peak"]
+            export = ["export", "--consent", "any", "--output", os.devnull]
+            seconds, figures = measured(PEAK + "".join(EXPORT), export, env)
+            peaks[size] = peak = figures["peak"]
+            heaps[size] = measured(PEAK + EXPORT[0] + TRACED + EXPORT[1], export, env)[1]["heap"]
             print(
                 f"{size:>10,} {filled:>7.1f}s {disk_bytes(data) / 1e6:>7.1f}MB"
                 f" {read_peak / 1e6:>7.1f}MB {size / read_seconds:>8,.0f} rows/s"
@@ -155,8 +157,7 @@ def main() -> None:
         ratio = peaks[large] / peaks[small]
         print(f"\npeak resident memory of the export at {large:,} leads is {ratio:.2f}x its peak at {small:,}")
         print(f"peak Python heap of the export at {large:,} leads is {heaps[large] / heaps[small]:.2f}x at {small:,}")
-    print("(rows/s include starting Python and opening the store. The Python heap is what the export holds;")
-    print(" resident memory also counts what glibc's allocator keeps after parsing thousands of segment files)")
+    print("(rows/s include starting Python and opening the store; the Python heap is what tracemalloc counts)")
 
 
 if __name__ == "__main__":
