@@ -32,16 +32,13 @@ from email.utils import formatdate, getaddresses, make_msgid, parseaddr
 from pathlib import Path
 from typing import Protocol
 
+from quiz.backoff import GIVE_UP_AFTER, POLL_EVERY, retry_delay
 from quiz.durable import fsync_folders, write_atomically
 from quiz.leads import iso_time
 from quiz.settings import Settings, Smtp
 
 log = logging.getLogger("quiz.mailer")
 
-FIRST_RETRY = 30.0  # seconds; doubles after each failed attempt
-LONGEST_RETRY = 60 * 60.0  # seconds: one hour
-GIVE_UP_AFTER = 3 * 24 * 60 * 60.0  # seconds: three days, as mail servers do
-POLL_EVERY = 1.0  # seconds between delivery passes when nothing wakes the thread
 
 
 class PermanentFailure(Exception):
@@ -268,7 +265,7 @@ class MailQueue:
         if now - state.queued_at >= GIVE_UP_AFTER:
             self._give_up(message_id, state, f"still failing after {state.attempts} attempts: {reason}")
             return
-        state.next_at = now + min(FIRST_RETRY * 2 ** (state.attempts - 1), LONGEST_RETRY)
+        state.next_at = now + retry_delay(state.attempts)
         with self._files:
             if (self._queued / f"{message_id}.eml").exists():
                 self._write_state(self._queued, message_id, state)

@@ -61,6 +61,19 @@ DECLARED = (
         "Key for the marketer's HTTP endpoints (export, forget, subject), sent as `Authorization: Bearer KEY`."
         " Empty: those endpoints are off.",
     ),
+    Setting(
+        "LINE_LOGIN_CHANNEL_ID", "", "LINE Login channel ID. Empty: no LINE Login; shoppers add the OA and send a code."
+    ),
+    Setting("LINE_LOGIN_CHANNEL_SECRET", "", "LINE Login channel secret."),
+    Setting("LINE_CHANNEL_SECRET", "", "Messaging API channel secret (checks webhook signatures). Empty: LINE is off."),
+    Setting("LINE_CHANNEL_ACCESS_TOKEN", "", "Messaging API channel access token (long-lived), for push and reply."),
+    Setting(
+        "LINE_ADD_FRIEND_URL", "", "The official account's add-friend link, e.g. `https://line.me/R/ti/p/@123abcde`."
+    ),
+    Setting(
+        "LINE_ACCESS_URL", "https://access.line.me", "LINE Login's authorization server (tests point it elsewhere)."
+    ),
+    Setting("LINE_API_URL", "https://api.line.me", "LINE's API server (tests point it elsewhere)."),
 )
 
 
@@ -71,6 +84,24 @@ class Smtp:
     tls: str = "starttls"  # "starttls", "tls" or "none"
     user: str = ""
     password: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True)
+class LineLogin:
+    channel_id: str
+    channel_secret: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Line:
+    """A merchant's LINE channels: the Messaging API channel of the official account, and optionally LINE Login."""
+
+    channel_secret: str = field(repr=False)
+    access_token: str = field(repr=False)
+    add_friend_url: str
+    login: LineLogin | None = None
+    access_url: str = "https://access.line.me"
+    api_url: str = "https://api.line.me"
 
 
 class SettingsError(ValueError):
@@ -91,6 +122,7 @@ class Settings:
     smtp: Smtp | None = None  # None: mail goes to the outbox folder
     mail_from: str = "Quiz <quiz@localhost>"
     api_key: str = ""
+    line: Line | None = None  # None: no LINE channel configured
     generated_key: bool = field(default=False, compare=False)
 
 
@@ -118,6 +150,7 @@ def from_environment(environ: Mapping[str, str] | None = None, *, quizzes_dir: s
         smtp=_smtp(values),
         mail_from=values["MAIL_FROM"],
         api_key=values["API_KEY"],
+        line=_line(values),
         generated_key=generated,
     )
 
@@ -162,6 +195,49 @@ def _smtp(values: Mapping[str, str]) -> Smtp | None:
         raise SettingsError(f"{PREFIX}SMTP_TLS must be starttls, tls or none, got {values['SMTP_TLS']!r}")
     port = _integer(values, "SMTP_PORT", low=1, high=65535)
     return Smtp(host=host, port=port, tls=tls, user=values["SMTP_USER"], password=values["SMTP_PASSWORD"])
+
+
+def _line(values: Mapping[str, str]) -> Line | None:
+    secret, token = values["LINE_CHANNEL_SECRET"].strip(), values["LINE_CHANNEL_ACCESS_TOKEN"].strip()
+    if not secret and not token:
+        return None
+    if not secret or not token:
+        raise SettingsError(f"{PREFIX}LINE_CHANNEL_SECRET and {PREFIX}LINE_CHANNEL_ACCESS_TOKEN go together; set both")
+    friend_url = values["LINE_ADD_FRIEND_URL"].strip()
+    if not re.fullmatch(r"https://[A-Za-z0-9.-]+/[!-~]*", friend_url):
+        raise SettingsError(
+            f"{PREFIX}LINE_ADD_FRIEND_URL must be the official account's https link (like"
+            f" 'https://line.me/R/ti/p/@123abcde'), got {values['LINE_ADD_FRIEND_URL']!r}"
+        )
+    return Line(
+        channel_secret=secret,
+        access_token=token,
+        add_friend_url=friend_url,
+        login=_line_login(values),
+        access_url=_base_url(values, "LINE_ACCESS_URL"),
+        api_url=_base_url(values, "LINE_API_URL"),
+    )
+
+
+def _line_login(values: Mapping[str, str]) -> LineLogin | None:
+    channel, secret = values["LINE_LOGIN_CHANNEL_ID"].strip(), values["LINE_LOGIN_CHANNEL_SECRET"].strip()
+    if not channel and not secret:
+        return None
+    if not re.fullmatch(r"[0-9]{1,20}", channel) or not secret:
+        raise SettingsError(
+            f"{PREFIX}LINE_LOGIN_CHANNEL_ID (digits, from the LINE Developers Console) and"
+            f" {PREFIX}LINE_LOGIN_CHANNEL_SECRET go together; got channel {values['LINE_LOGIN_CHANNEL_ID']!r}"
+        )
+    return LineLogin(channel_id=channel, channel_secret=secret)
+
+
+def _base_url(values: Mapping[str, str], name: str) -> str:
+    url = values[name].strip().rstrip("/")
+    if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?", url):
+        raise SettingsError(
+            f"{PREFIX}{name} must be a scheme and host like 'https://api.line.me', got {values[name]!r}"
+        )
+    return url
 
 
 def _stored_key(data_dir: Path) -> str:

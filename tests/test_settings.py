@@ -38,3 +38,45 @@ def test_embed_origins_are_checked_one_by_one(tmp_path):
     assert settings.embed_origins == ("https://a.example", "http://localhost:8001")
     with pytest.raises(SettingsError, match=r"QUIZ_EMBED_ORIGINS: 'https://a.example/shop' is not an origin"):
         from_environment({**environ, "QUIZ_EMBED_ORIGINS": "https://a.example/shop"})
+
+
+LINE = {
+    "QUIZ_LINE_CHANNEL_SECRET": "bot-secret",
+    "QUIZ_LINE_CHANNEL_ACCESS_TOKEN": "bot-token",
+    "QUIZ_LINE_ADD_FRIEND_URL": "https://line.me/R/ti/p/@123abcde",
+}
+
+
+def test_line_is_off_until_the_messaging_channel_is_set_and_login_is_optional(tmp_path):
+    environ = {"QUIZ_SECRET_KEYS": "k", "QUIZ_DATA_DIR": str(tmp_path)}
+    assert from_environment(environ).line is None
+    line = from_environment({**environ, **LINE}).line
+    assert line is not None and line.login is None and line.api_url == "https://api.line.me"
+    both = from_environment(
+        {
+            **environ,
+            **LINE,
+            "QUIZ_LINE_LOGIN_CHANNEL_ID": "1234567890",
+            "QUIZ_LINE_LOGIN_CHANNEL_SECRET": "login-secret",
+            "QUIZ_LINE_API_URL": "http://127.0.0.1:9001/",
+        }
+    ).line
+    assert both is not None and both.login is not None and both.login.channel_id == "1234567890"
+    assert both.api_url == "http://127.0.0.1:9001"
+    assert "bot-secret" not in repr(both) and "login-secret" not in repr(both) and "bot-token" not in repr(both)
+
+
+@pytest.mark.parametrize(
+    ("changes", "named"),
+    [
+        ({"QUIZ_LINE_CHANNEL_ACCESS_TOKEN": ""}, "QUIZ_LINE_CHANNEL_SECRET and QUIZ_LINE_CHANNEL_ACCESS_TOKEN"),
+        ({"QUIZ_LINE_ADD_FRIEND_URL": ""}, "QUIZ_LINE_ADD_FRIEND_URL"),
+        ({"QUIZ_LINE_ADD_FRIEND_URL": "javascript:alert(1)"}, "QUIZ_LINE_ADD_FRIEND_URL"),
+        ({"QUIZ_LINE_LOGIN_CHANNEL_ID": "abc", "QUIZ_LINE_LOGIN_CHANNEL_SECRET": "s"}, "QUIZ_LINE_LOGIN_CHANNEL_ID"),
+        ({"QUIZ_LINE_LOGIN_CHANNEL_ID": "123"}, "QUIZ_LINE_LOGIN_CHANNEL_SECRET"),
+        ({"QUIZ_LINE_API_URL": "ftp://api.line.me"}, "QUIZ_LINE_API_URL"),
+    ],
+)
+def test_bad_line_settings_name_the_variable(tmp_path, changes, named):
+    with pytest.raises(SettingsError, match=named):
+        from_environment({"QUIZ_SECRET_KEYS": "k", "QUIZ_DATA_DIR": str(tmp_path), **LINE, **changes})
