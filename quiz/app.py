@@ -22,9 +22,15 @@ from quiz.assets import Assets
 from quiz.errors import QuizError
 from quiz.leadbook import LeadBook
 from quiz.library import QuizLibrary
+from quiz.lineapi import LineApi
+from quiz.linebook import LineBook
+from quiz.linelogin import line_callback, show_line, start_line_login
+from quiz.linequeue import LineQueue
+from quiz.linewebhook import CODE_TRIES, line_webhook
 from quiz.mailer import MailQueue, transport_for
 from quiz.middleware import BodyLimit, SecurityHeaders
 from quiz.optin import OptInLimits, submit_optin
+from quiz.ratelimit import RateLimiter
 from quiz.richtext import clean
 from quiz.settings import Settings
 from quiz.subscriptions import confirm_subscription, show_confirm, unsubscribe
@@ -51,6 +57,10 @@ def create_app(settings: Settings) -> Starlette:
         Route("/q/{quiz_id}/answer", submit_answer, methods=["POST"], name="submit_answer", middleware=COMPRESSED),
         Route("/q/{quiz_id}/optin", submit_optin, methods=["POST"], name="submit_optin", middleware=COMPRESSED),
         Route("/q/{quiz_id}/go/{product_id}", follow_product, methods=["GET"], name="follow_product"),
+        Route("/q/{quiz_id}/line", start_line_login, methods=["POST"], name="start_line_login"),
+        Route("/q/{quiz_id}/line", show_line, methods=["GET"], name="show_line", middleware=COMPRESSED),
+        Route("/line/callback", line_callback, methods=["GET"], name="line_callback"),
+        Route("/line/webhook", line_webhook, methods=["POST"], name="line_webhook"),
         Route("/confirm/{token}", show_confirm, methods=["GET"], name="show_confirm"),
         Route("/confirm/{token}", confirm_subscription, methods=["POST"], name="confirm_subscription"),
         Route("/unsubscribe/{token}", unsubscribe, methods=["GET", "POST"], name="unsubscribe"),
@@ -67,11 +77,17 @@ def create_app(settings: Settings) -> Starlette:
     ]
     store = TinyStore(settings.data_dir / "store")  # refuses if another server writes this folder
     mail = MailQueue(settings.data_dir / "mail", transport_for(settings))
+    linebook = LineBook(store)
+    line = LineQueue(settings.data_dir / "line", LineApi(settings.line), linebook.may_push) if settings.line else None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         mail.start()
+        if line is not None:
+            line.start()
         yield
+        if line is not None:
+            line.close()
         mail.close()
         store.close()  # writes the buffered events and releases the folder
 
@@ -82,6 +98,9 @@ def create_app(settings: Settings) -> Starlette:
     app.state.store = store
     app.state.leadbook = LeadBook(store)
     app.state.mail = mail
+    app.state.linebook = linebook
+    app.state.line = line
+    app.state.line_code_tries = RateLimiter(CODE_TRIES)
     app.state.optin_limits = OptInLimits()
     app.state.links = LinkTokens(settings.secret_keys)
     app.state.library = QuizLibrary(settings.quizzes_dir)

@@ -85,14 +85,15 @@ class ConsentText:
     sha256: str
 
 
-def consent_text(quiz: Quiz, locale: str) -> ConsentText | None:
-    """The marketing consent line of ``quiz`` in ``locale``, or None if the quiz asks for none."""
+def consent_text(quiz: Quiz, locale: str, *, channel: str = "email") -> ConsentText | None:
+    """The marketing consent line of ``quiz`` for ``channel`` in ``locale``, or None if the quiz asks for none."""
     capture = quiz.lead_capture
-    if capture is None or capture.consent is None:
+    consent = None if capture is None else capture.line_consent if channel == "line" else capture.consent
+    if consent is None:
         return None
-    text = resolve(capture.consent.text, locale, quiz.locale)
+    text = resolve(consent.text, locale, quiz.locale)
     digest = hashlib.sha256(text.encode()).hexdigest()
-    return ConsentText(text=text, version=capture.consent.version or digest[:12], sha256=digest)
+    return ConsentText(text=text, version=consent.version or digest[:12], sha256=digest)
 
 
 def now() -> str:

@@ -40,7 +40,6 @@ from quiz.settings import Settings, Smtp
 log = logging.getLogger("quiz.mailer")
 
 
-
 class PermanentFailure(Exception):
     """The mail server refused the message for good (a 5xx reply): retrying cannot help."""
 

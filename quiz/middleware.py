@@ -9,16 +9,20 @@ from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
-def content_security_policy(frame_ancestors: Sequence[str]) -> str:
-    """No inline script or style anywhere; only the listed sites (and this one) may frame the page."""
+def content_security_policy(frame_ancestors: Sequence[str], *, forms: Sequence[str] = ()) -> str:
+    """No inline script or style anywhere; only the listed sites (and this one) may frame the page.
+
+    ``forms`` are other sites a form may lead to (LINE Login, reached by a redirect from our own form).
+    """
     ancestors = " ".join(["'self'", *frame_ancestors])
     # Product images live on the shop, which during development may be plain http.
     images = " ".join(
         ["'self'", "https:", "data:", *(origin for origin in frame_ancestors if origin.startswith("http:"))]
     )
+    form_targets = " ".join(["'self'", *forms])
     return (
         f"default-src 'none'; script-src 'self'; style-src 'self'; img-src {images}; "
-        f"connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors {ancestors}"
+        f"connect-src 'self'; form-action {form_targets}; base-uri 'none'; frame-ancestors {ancestors}"
     )
 
 

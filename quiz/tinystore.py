@@ -231,6 +231,10 @@ class TinyStore:
             self._collection(collection, writing=True).put({**record, "id": record_id})
 
     def get(self, collection: str, record_id: str) -> Record | None:
+        with self._waiting:  # read your own writes: a record added with add_soon is there at once
+            waiting = next((dict(r) for r in self._pending.get(collection, ()) if r["id"] == record_id), None)
+        if waiting is not None:
+            return waiting
         with self._guard:
             return self._collection(collection).get(record_id)
 

@@ -17,6 +17,8 @@ from quiz.conditions import Answer
 PROGRESS_SALT = "quiz.progress"
 CONFIRM_SALT = "quiz.confirm"
 UNSUBSCRIBE_SALT = "quiz.unsubscribe"
+LINE_STATE_SALT = "quiz.line-state"
+LINE_STATE_MAX_AGE = 10 * 60  # a LINE Login must come back within ten minutes
 MAX_TOKEN_CHARS = 8 * 1024
 CONFIRM_MAX_AGE = 7 * 24 * 60 * 60  # a week to click the confirmation link
 LEAD_STATES = ("", "sent", "confirm", "skipped")
@@ -104,6 +106,7 @@ class LinkTokens:
     def __init__(self, secret_keys: Sequence[str]) -> None:
         self._confirm = URLSafeTimedSerializer(list(secret_keys), salt=CONFIRM_SALT)
         self._unsubscribe = URLSafeTimedSerializer(list(secret_keys), salt=UNSUBSCRIBE_SALT)
+        self._line_state = URLSafeTimedSerializer(list(secret_keys), salt=LINE_STATE_SALT)
 
     def confirm_token(self, lead_id: str, nonce: str) -> str:
         return str(self._confirm.dumps([lead_id, nonce]))
@@ -121,6 +124,16 @@ class LinkTokens:
     def read_unsubscribe(self, token: str) -> str:
         """The person an unsubscribe link names; these never expire, as old emails must keep working."""
         payload = _loads(self._unsubscribe, token, max_age=None)
+        if not isinstance(payload, str):
+            raise TokenError("tampered")
+        return payload
+
+    def line_state(self, attempt: str) -> str:
+        """LINE Login's ``state``: names the server's record of one login attempt, signed, for ten minutes."""
+        return str(self._line_state.dumps(attempt))
+
+    def read_line_state(self, token: str) -> str:
+        payload = _loads(self._line_state, token, max_age=LINE_STATE_MAX_AGE)
         if not isinstance(payload, str):
             raise TokenError("tampered")
         return payload

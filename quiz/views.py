@@ -22,6 +22,7 @@ from quiz.conditions import Answer
 from quiz.errors import ProductNotFound, QuizNotFound
 from quiz.flow import AnswerError, first_question, next_after, parse_answer, predicted_path, trail
 from quiz.leads import consent_text, iso_time, now, quiz_version
+from quiz.lineoffer import LineOffer, line_offer
 from quiz.middleware import content_security_policy
 from quiz.questions import RESULTS, Question
 from quiz.reasons import reason_for
@@ -66,6 +67,7 @@ class Step:
     notice: str = ""
     context: dict[str, str] | None = None
     optin: OptInForm | None = None
+    line: LineOffer | None = None
 
     def t(self, text: Any) -> str:
         """A quiz text in the shopper's locale."""
@@ -147,6 +149,8 @@ def _keep_response(request: Request, quiz: Quiz, progress: Progress) -> str:
     """Store the completed run (written within a second, like funnel events); its id goes into the token."""
     response = response_record(quiz, progress, locale_for(request, quiz, progress.context))
     request.app.state.store.add_soon("responses", response)
+    if request.app.state.settings.line is not None and quiz.lead_capture and "line" in quiz.lead_capture.channels:
+        request.app.state.linebook.remember_code(response["id"])  # the code the results show, for the chat
     return str(response["id"])
 
 
@@ -235,7 +239,8 @@ def step_for(request: Request, quiz: Quiz, progress: Progress) -> Step:
         results, fallback = results_for(quiz, progress, locale, embedders_for(request, quiz))
         return Step(quiz=quiz, locale=locale, token=token, results=results, fallback=fallback,
                     can_go_back=bool(kept), context=progress.context,
-                    optin=_optin_form(quiz, progress, locale))  # fmt: skip
+                    optin=_optin_form(quiz, progress, locale),
+                    line=_line_offer(request, quiz, progress, locale))  # fmt: skip
     ahead = predicted_path(quiz, kept, progress.current)
     return Step(
         quiz=quiz,
@@ -262,6 +267,14 @@ def _optin_form(quiz: Quiz, progress: Progress, locale: str) -> OptInForm | None
         gate=before and not progress.lead,
         sent=progress.lead,
     )
+
+
+def _line_offer(request: Request, quiz: Quiz, progress: Progress, locale: str) -> LineOffer | None:
+    line = request.app.state.settings.line
+    if line is None or not progress.response:
+        return None
+    status = request.app.state.linebook.status_of(progress.response)
+    return line_offer(line, quiz, progress.response, locale, status)
 
 
 def results_for(quiz: Quiz, progress: Progress, locale: str, embedders: list[str]) -> tuple[list[dict[str, Any]], bool]:
@@ -362,7 +375,9 @@ def render(request: Request, step: Step, *, status_code: int) -> Response:
     response: Response = templates.TemplateResponse(request, name, context, status_code=status_code)
     response.headers["Vary"] = "HX-Request, Accept-Language"
     response.headers["Cache-Control"] = "no-store"
-    response.headers["Content-Security-Policy"] = content_security_policy(embedders)
+    line = request.app.state.settings.line
+    forms = (line.access_url,) if line is not None and line.login is not None else ()
+    response.headers["Content-Security-Policy"] = content_security_policy(embedders, forms=forms)
     return response
 
 

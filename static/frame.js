@@ -66,6 +66,22 @@
   document.addEventListener("keydown", function (event) {
     if (event.key === "Escape") post({ type: "escape" });
   });
+  // LINE Login opens in a popup of its own (LINE refuses frames). Its last page says it is done;
+  // if it lost its opener on the way, coming back to this window asks the server all the same.
+  var lineOpen = false;
+  function lineDone() {
+    lineOpen = false;
+    if (window.htmx) window.htmx.trigger(document.body, "quiz-line");
+  }
+  window.addEventListener("message", function (event) {
+    if (event.origin === location.origin && event.data === "quiz-line-done") lineDone();
+  });
+  window.addEventListener("focus", function () { if (lineOpen) lineDone(); });
+  document.addEventListener("submit", function (event) {
+    if (event.target.getAttribute("target") !== "quiz-line") return;
+    lineOpen = true;
+    window.open("", "quiz-line", "popup,width=480,height=720");
+  });
   document.addEventListener("htmx:afterSettle", function (event) {
     var step = document.getElementById("quiz-step");
     if (step && event.target === step) focusStep(step);

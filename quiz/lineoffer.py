@@ -1,0 +1,33 @@
+"""What the results step offers for LINE: a LINE Login button (flow A) or a code to send in chat (flow C)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from quiz.leads import consent_text
+from quiz.linebook import line_code
+from quiz.schema import Quiz
+from quiz.settings import Line
+
+
+@dataclass(frozen=True)
+class LineOffer:
+    consent: str  # the quiz's LINE consent line beside an unticked box; "" if it has none
+    login: bool  # LINE Login is configured: a button opens it in a popup
+    add_friend_url: str  # the official account's add-friend link
+    code: str = ""  # without LINE Login: the code to send in chat
+    status: str = ""  # what became of an earlier request: "linked", "sent", "not_friend", "cancelled", "failed"
+
+
+def line_offer(line: Line | None, quiz: Quiz, response_id: str, locale: str, status: str) -> LineOffer | None:
+    capture = quiz.lead_capture
+    if line is None or capture is None or "line" not in capture.channels or not response_id:
+        return None
+    consent = consent_text(quiz, locale, channel="line")
+    return LineOffer(
+        consent=consent.text if consent else "",
+        login=line.login is not None,
+        add_friend_url=line.add_friend_url,
+        code="" if line.login is not None else line_code(response_id),
+        status=status,
+    )

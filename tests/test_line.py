@@ -1,0 +1,334 @@
+"""Results on LINE over HTTP, against a local LINE Platform (tests/line_platform.py) on loopback.
+
+Flow A: LINE Login from the results (state, nonce, PKCE, friendship), a Flex push from the
+persisted queue. Flow C: a code shown with the results, sent in chat, answered by a reply. The
+webhook: signatures, redeliveries, follow/unfollow, withdrawals.
+"""
+
+import json
+import time
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from factory import quiz_document
+from html_page import Page
+from line_platform import LinePlatform, sign
+from starlette.testclient import TestClient
+
+from quiz.app import create_app
+from quiz.lineapi import LineApi
+from quiz.lineflex import text_message
+from quiz.linequeue import LineQueue
+from quiz.settings import from_environment
+
+HTMX = {"HX-Request": "true"}
+LINE_CONSENT = "LINEでお得な情報を受け取る"
+
+
+@pytest.fixture
+def platform():
+    running = LinePlatform()
+    running.start()
+    yield running
+    running.stop()
+
+
+def make_client(tmp_path, platform, *, login=True):
+    quizzes = tmp_path / "quizzes"
+    quizzes.mkdir(exist_ok=True)
+    capture = {"channels": ["email", "line"], "line_consent": {"text": LINE_CONSENT, "version": "line-v1"}}
+    document = quiz_document(
+        embed={"allowed_origins": ["https://shop.example"]},
+        lead_capture=capture,
+        products=[
+            {
+                "id": "aqua",
+                "title": "Aqua serum",
+                "url": "/aqua",
+                "image": "https://cdn.shop.example/aqua.jpg",
+                "price": 3300,
+                "tags": ["hydrating", "fragrance-free"],
+            },
+            {"id": "rose", "title": "Rose serum", "url": "/rose", "price": 2500, "tags": ["hydrating"]},
+        ],
+        currency="JPY",
+    )
+    (quizzes / "serum.json").write_text(json.dumps(document), encoding="utf-8")
+    environ = {
+        "QUIZ_DATA_DIR": str(tmp_path / "data"),
+        "QUIZ_LINE_CHANNEL_SECRET": platform.bot_secret,
+        "QUIZ_LINE_CHANNEL_ACCESS_TOKEN": platform.access_token,
+        "QUIZ_LINE_ADD_FRIEND_URL": "https://line.me/R/ti/p/@123abcde",
+        "QUIZ_LINE_ACCESS_URL": platform.url,
+        "QUIZ_LINE_API_URL": platform.url,
+    }
+    if login:
+        environ |= {"QUIZ_LINE_LOGIN_CHANNEL_ID": platform.channel_id, "QUIZ_LINE_LOGIN_CHANNEL_SECRET": "login-secret"}
+    settings = from_environment(environ, quizzes_dir=str(quizzes))
+    return TestClient(create_app(settings), base_url="http://quiz.test", follow_redirects=False)
+
+
+@pytest.fixture
+def client(tmp_path, platform):
+    with make_client(tmp_path, platform) as opened:
+        yield opened
+
+
+def results_html(client):
+    response = client.post("/q/serum/start", data={"page": "https://shop.example/p/1"})
+    page = Page(client.get(response.headers["location"]).text)
+    for value in ("dry", "no"):
+        response = client.post("/q/serum/answer", data={"t": page.value("t"), "a": value}, headers=HTMX)
+        page = Page(response.text)
+    return response.text
+
+
+def results_page(client):
+    return Page(results_html(client))
+
+
+def start_login(client, page, *, consent=True):
+    data = {"t": page.value("t"), **({"consent": "yes"} if consent else {})}
+    return client.post("/q/serum/line", data=data)
+
+
+def callback_path(url):
+    parts = urlsplit(url)
+    return f"{parts.path}?{parts.query}"
+
+
+def stored(client, collection):
+    return list(client.app.state.store.records(collection))
+
+
+def eventually(check, seconds=5.0):
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("did not happen in time")
+        time.sleep(0.02)
+
+
+def test_the_results_offer_line_with_its_own_unticked_consent_line(client):
+    html = results_html(client)
+    page = Page(html)
+    assert 'action="/q/serum/line" target="quiz-line"' in html
+    boxes = [field for field in page.inputs if field.get("name") == "consent"]
+    assert len(boxes) == 1 and "checked" not in boxes[0]  # this quiz has a consent line for LINE only
+    assert LINE_CONSENT in page.text("quiz-line")
+
+
+def test_line_login_links_the_shopper_records_consent_and_pushes_the_results(client, platform):
+    started = start_login(client, results_page(client))
+    assert started.status_code == 303
+    authorize = started.headers["location"]
+    query = parse_qs(urlsplit(authorize).query)
+    assert authorize.startswith(platform.url + "/oauth2/v2.1/authorize?")
+    assert query["bot_prompt"] == ["aggressive"] and query["scope"] == ["openid profile"]
+    assert query["code_challenge_method"] == ["S256"] and query["nonce"][0]
+    assert f"form-action 'self' {platform.url};" in client.get("/q/serum").headers["content-security-policy"]
+
+    done = client.get(callback_path(platform.approve(authorize, friend=True)))
+    assert done.status_code == 200 and "LINE" in done.text
+
+    eventually(lambda: len(platform.pushes) == 1)
+    (push,) = platform.pushes
+    assert push["to"] == platform.user_id and push["retry_key"]
+    (flex,) = push["messages"]
+    assert flex["type"] == "flex" and "Aqua serum" in flex["altText"]
+    assert "utm_medium=line" in json.dumps(flex)
+    (user,) = stored(client, "line_users")
+    assert user["id"] == platform.user_id and user["friend"] is True
+    assert user["consent"]["status"] == "subscribed" and user["consent"]["version"] == "line-v1"
+    (evidence,) = [record for record in stored(client, "consent") if record["channel"] == "line"]
+    assert evidence["line_user"] == platform.user_id and evidence["checkbox"] is True
+    assert evidence["text"] == LINE_CONSENT and evidence["method"] == "line_login"
+
+
+def test_the_widget_asks_again_and_shows_the_results_were_sent(client, platform):
+    page = results_page(client)
+    client.get(callback_path(platform.approve(start_login(client, page).headers["location"])))
+    again = Page(client.get(f"/q/serum/line?t={page.value('t')}", headers=HTMX).text)
+    assert "Sent" in again.text("quiz-line") or "送信" in again.text("quiz-line")
+
+
+def test_a_state_works_once(client, platform):
+    callback = callback_path(platform.approve(start_login(client, results_page(client)).headers["location"]))
+    assert client.get(callback).status_code == 200
+    assert client.get(callback).status_code == 400  # replayed: the login attempt was taken
+    eventually(lambda: len(platform.pushes) == 1)
+
+
+@pytest.mark.parametrize("state", ["", "forged", "x" * 5000])
+def test_a_missing_or_forged_state_links_nobody(client, platform, state):
+    assert client.get(f"/line/callback?code=abc&state={state}").status_code == 400
+    assert not stored(client, "line_users")
+
+
+def test_a_cancelled_login_links_nobody_and_the_widget_says_so(client, platform):
+    page = results_page(client)
+    done = client.get(callback_path(platform.deny(start_login(client, page).headers["location"])))
+    assert done.status_code == 200
+    assert not stored(client, "line_users")
+    again = client.get(f"/q/serum/line?t={page.value('t')}", headers=HTMX).text
+    assert 'target="quiz-line"' in again  # they may try again
+    assert "cancelled" in Page(again).text("quiz-line")
+
+
+@pytest.mark.parametrize(
+    "lie", [{"nonce": "someone-elses"}, {"aud": "999"}, {"exp": 1}], ids=["nonce", "other-channel", "expired"]
+)
+def test_an_id_token_that_is_not_this_logins_links_nobody(client, platform, lie):
+    authorize = start_login(client, results_page(client)).headers["location"]
+    platform.id_token_overrides = lie
+    done = client.get(callback_path(platform.approve(authorize)))
+    assert done.status_code == 502
+    assert not stored(client, "line_users") and not platform.pushes
+
+
+def test_a_shopper_who_declines_the_friend_gets_the_link_and_results_once_they_add_us(client, platform):
+    page = results_page(client)
+    client.get(callback_path(platform.approve(start_login(client, page).headers["location"], friend=False)))
+    again = Page(client.get(f"/q/serum/line?t={page.value('t')}", headers=HTMX).text)
+    assert "https://line.me/R/ti/p/@123abcde" in again.links
+    assert not platform.pushes
+
+    body = platform.webhook_body(platform.follow_event())
+    assert (
+        client.post("/line/webhook", content=body, headers={"x-line-signature": sign(body, "bot-secret")}).status_code
+        == 200
+    )
+    eventually(lambda: len(platform.replies) == 1)
+    assert platform.replies[0]["messages"][0]["type"] == "flex"
+
+
+def line_queue(tmp_path, platform, *, friends=True):
+    line = from_environment(
+        {
+            "QUIZ_DATA_DIR": str(tmp_path / "data"),
+            "QUIZ_SECRET_KEYS": "k",
+            "QUIZ_LINE_CHANNEL_SECRET": platform.bot_secret,
+            "QUIZ_LINE_CHANNEL_ACCESS_TOKEN": platform.access_token,
+            "QUIZ_LINE_ADD_FRIEND_URL": "https://line.me/R/ti/p/@123abcde",
+            "QUIZ_LINE_API_URL": platform.url,
+        }
+    ).line
+    return LineQueue(tmp_path / "line", LineApi(line, timeout=2), lambda user: friends)
+
+
+def due_now(queue):
+    for path, job in list(queue._jobs(queue._queued)):
+        path.write_text(json.dumps({**job, "next_at": 0}))
+
+
+def test_a_push_line_answers_500_to_is_kept_and_sent_once_later(tmp_path, platform):
+    queue = line_queue(tmp_path, platform)
+    queue.push(platform.user_id, [text_message("結果です")])
+    platform.fail_next = [500]
+    assert queue.deliver_due() == 0
+    (job,) = [job for _, job in queue._jobs(queue._queued)]
+    assert job["attempts"] == 1 and job["next_at"] > time.time() + 20 and "500" in job["last_error"]
+    assert queue.deliver_due() == 0  # not due yet
+    due_now(queue)
+    assert queue.deliver_due() == 1 and len(platform.pushes) == 1
+    assert platform.pushes[0]["retry_key"] == job["retry_key"]  # the same request: LINE sends it once
+
+
+def test_a_push_that_timed_out_but_arrived_is_not_sent_twice(tmp_path, platform):
+    queue = line_queue(tmp_path, platform)
+    queue.api.timeout = 0.2
+    platform.delay_seconds = 0.5
+    queue.push(platform.user_id, [text_message("結果です")])
+    assert queue.deliver_due() == 0  # timed out, though LINE took it
+    platform.delay_seconds = 0
+    due_now(queue)
+    assert queue.deliver_due() == 1  # 409 for the same retry key counts as sent
+    assert len(platform.pushes) == 1
+
+
+def test_a_reply_line_no_longer_takes_becomes_a_push_for_a_friend_only(tmp_path, platform):
+    queue = line_queue(tmp_path, platform)
+    queue.reply("expired-token", platform.user_id, [text_message("結果です")])
+    assert queue.deliver_due() == 1  # the reply failed for good, the push went in the same pass
+    assert len(platform.pushes) == 1 and not platform.replies
+    stranger = line_queue(tmp_path / "other", platform, friends=False)
+    stranger.reply("expired-token", platform.user_id, [text_message("結果です")])
+    assert stranger.deliver_due() == 0 and len(platform.pushes) == 1
+    assert not list(stranger._jobs(stranger._queued))
+
+
+def test_nobody_who_blocked_the_account_gets_a_push(client, platform):
+    page = results_page(client)
+    body = platform.webhook_body(platform.unfollow_event())
+    client.get(callback_path(platform.approve(start_login(client, page).headers["location"])))
+    client.post("/line/webhook", content=body, headers={"x-line-signature": sign(body, "bot-secret")})
+    queue = client.app.state.line
+    queue.deliver_due()
+    user = client.app.state.linebook.user(platform.user_id)
+    if user["blocked"]:  # blocked before the push went: nothing may go
+        assert len(platform.pushes) <= 1
+    assert client.app.state.linebook.may_push(platform.user_id) is False
+    withdrawn = [record for record in stored(client, "consent") if record["action"] == "withdrawn"]
+    assert withdrawn and withdrawn[0]["channel"] == "line" and withdrawn[0]["method"] == "blocked"
+
+
+# --- the webhook ---------------------------------------------------------------------------------
+
+
+def post_webhook(client, body, signature):
+    headers = {"content-type": "application/json"}
+    if signature is not None:
+        headers["x-line-signature"] = signature
+    return client.post("/line/webhook", content=body, headers=headers)
+
+
+def test_webhook_refuses_what_line_did_not_sign(client, platform):
+    body = platform.webhook_body(platform.message_event("結果"))
+    reserialized = json.dumps(json.loads(body), indent=2).encode()
+    assert post_webhook(client, body, None).status_code == 401
+    assert post_webhook(client, body, "").status_code == 401
+    assert post_webhook(client, body, sign(body, "another-secret")).status_code == 401
+    assert post_webhook(client, reserialized, sign(body, "bot-secret")).status_code == 401
+    assert post_webhook(client, b"not json", sign(b"not json", "bot-secret")).status_code == 400
+    assert post_webhook(client, body, sign(body, "bot-secret")).status_code == 200
+
+
+def test_unknown_events_are_acknowledged_and_ignored(client, platform):
+    body = platform.webhook_body({"type": "beacon", "webhookEventId": "01X", "mode": "active"}, {"nonsense": 1})
+    assert post_webhook(client, body, sign(body, "bot-secret")).status_code == 200
+
+
+def test_a_redelivered_event_takes_effect_once(client, platform):
+    event = platform.message_event("配信停止")
+    first = platform.webhook_body(event)
+    again = platform.webhook_body({**event, "deliveryContext": {"isRedelivery": True}})
+    post_webhook(client, first, sign(first, "bot-secret"))
+    post_webhook(client, again, sign(again, "bot-secret"))
+    eventually(lambda: len(platform.replies) >= 1)
+    time.sleep(0.2)
+    assert len(platform.replies) == 1
+
+
+# --- flow C: no LINE Login ------------------------------------------------------------------------
+
+
+def test_without_line_login_the_results_show_a_code_that_brings_the_results_in_chat(tmp_path, platform):
+    with make_client(tmp_path, platform, login=False) as client:
+        page = results_page(client)
+        code = page.text("quiz-line-code")
+        assert len(code) == 9 and code[4] == "-"
+        client.app.state.store.flush()
+        typed = code.lower().replace("-", " ")  # as a shopper might type it
+        body = platform.webhook_body(platform.message_event(typed))
+        assert post_webhook(client, body, sign(body, "bot-secret")).status_code == 200
+        eventually(lambda: len(platform.replies) == 1)
+        assert platform.replies[0]["messages"][0]["type"] == "flex"
+        (user,) = stored(client, "line_users")
+        assert user["consent"]["status"] == "none"  # a code asks for results; marketing needs the box
+        (evidence,) = [record for record in stored(client, "consent") if record["channel"] == "line"]
+        assert evidence["method"] == "chat_code" and evidence["checkbox"] is False
+
+        body = platform.webhook_body(platform.message_event(code))
+        post_webhook(client, body, sign(body, "bot-secret"))
+        eventually(lambda: len(platform.replies) == 2)
+        assert platform.replies[1]["messages"][0]["type"] == "text"  # used: the code works once
