@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hmac
+import itertools
 import json
 import logging
+import re
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 
@@ -13,8 +15,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 
 from quiz.audit import ExportAudit
-from quiz.export import Count, ExportError, batched, by_id, export_chunks, parse_filter, parse_format
+from quiz.export import Count, ExportError, batched, by_id, export_chunks, line_leads, parse_filter, parse_format
 from quiz.leads import EmailError, normalize_email
+from quiz.linebook import LINE_USER_ID
+from quiz.linequeue import erase_messages, pending_messages
 from quiz.store import StoreError
 
 log = logging.getLogger("quiz.privacy")
@@ -73,7 +77,8 @@ async def export_leads(request: Request) -> Response:
         excel=excel,
     )
     count = Count()
-    leads = request.app.state.store.records("leads")
+    store = request.app.state.store
+    leads = itertools.chain(store.records("leads"), line_leads(store.records("line_users")))
     chunks = batched(export_chunks(leads, library, wanted, format=chosen_format, excel=excel, count=count))
     return StreamingResponse(
         _audited(chunks, audit, count),
@@ -116,6 +121,8 @@ async def forget_person(request: Request) -> Response:
     email = await _person(request)
     if isinstance(email, Response):
         return email
+    if re.fullmatch(LINE_USER_ID, email):
+        return await _forget_line_user(request, email)
     try:
         erased = await run_in_threadpool(request.app.state.leadbook.forget, email)
         erased["mail"] = await run_in_threadpool(request.app.state.mail.forget, email)
@@ -134,10 +141,29 @@ async def describe_person(request: Request) -> Response:
     email = await _person(request)
     if isinstance(email, Response):
         return email
+    if re.fullmatch(LINE_USER_ID, email):
+        document = await run_in_threadpool(request.app.state.linebook.subject, email)
+        folder = request.app.state.settings.data_dir / "line"
+        document["line_messages"] = await run_in_threadpool(pending_messages, folder, email)
+        return JSONResponse(document)
     document = await run_in_threadpool(request.app.state.leadbook.subject, email)
     document["mail"] = await run_in_threadpool(request.app.state.mail.pending, email)
     log.info("subject access by api:%s: %d leads", _client(request), len(document["leads"]))
     return JSONResponse(document)
+
+
+async def _forget_line_user(request: Request, user_id: str) -> Response:
+    line = request.app.state.line
+    try:
+        erased = await run_in_threadpool(request.app.state.linebook.forget, user_id)
+        folder = request.app.state.settings.data_dir / "line"
+        forget = line.forget if line is not None else lambda user: erase_messages(folder, user)
+        erased["line_messages"] = await run_in_threadpool(forget, user_id)
+    except (OSError, StoreError):
+        log.exception("an erasure could not be completed")
+        return PlainTextResponse("the data folder cannot be written now; nothing is lost, try again\n", 503)
+    log.info("erasure by api:%s: %s", _client(request), erased)
+    return JSONResponse({"line_user": user_id, "erased": erased})
 
 
 async def _person(request: Request) -> str | Response:
@@ -153,11 +179,19 @@ async def _email_from(request: Request) -> str | Response:
             body = json.loads(await request.body())
         except (ValueError, UnicodeDecodeError):
             return PlainTextResponse("the body is not valid JSON\n", status_code=400)
-        raw = body.get("email") if isinstance(body, dict) else None
+        fields = body if isinstance(body, dict) else {}
     else:
-        raw = (await request.form()).get("email")
+        fields = dict(await request.form())
+    line_user = fields.get("line_user")
+    if isinstance(line_user, str):
+        if re.fullmatch(LINE_USER_ID, line_user):
+            return line_user
+        return PlainTextResponse("line_user: not a LINE user id (U and 32 hex digits)\n", status_code=400)
+    raw = fields.get("email")
     if not isinstance(raw, str):
-        return PlainTextResponse("email: missing; send email=ADDRESS as a form field or JSON\n", status_code=400)
+        return PlainTextResponse(
+            "email: missing; send email=ADDRESS (or line_user=ID) as a form field or JSON\n", status_code=400
+        )
     try:
         return normalize_email(raw)
     except EmailError:

@@ -4,16 +4,29 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import itertools
 import json
 import logging
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from quiz.export import CONSENTS, FORMATS, Count, ExportError, batched, by_id, export_chunks, parse_filter, parse_format
+from quiz.export import (
+    CONSENTS,
+    FORMATS,
+    Count,
+    ExportError,
+    batched,
+    by_id,
+    export_chunks,
+    line_leads,
+    parse_filter,
+    parse_format,
+)
 from quiz.lint import lint
 from quiz.loader import Loaded, load_quiz
 from quiz.schema import json_schema_text
@@ -83,11 +96,11 @@ def _parser() -> argparse.ArgumentParser:
     export.set_defaults(run=run_export)
 
     forget = commands.add_parser("forget", help="erase everything about a person, keeping a suppression record")
-    forget.add_argument("email", metavar="EMAIL")
+    forget.add_argument("email", metavar="EMAIL", help="an email address, or a LINE user id (U + 32 hex digits)")
     forget.set_defaults(run=run_forget)
 
     subject = commands.add_parser("subject", help="print everything stored about a person as one JSON document")
-    subject.add_argument("email", metavar="EMAIL")
+    subject.add_argument("email", metavar="EMAIL", help="an email address, or a LINE user id (U + 32 hex digits)")
     subject.set_defaults(run=run_subject)
 
     schema = commands.add_parser("schema", help="print the JSON Schema of quiz files")
@@ -249,7 +262,8 @@ def _export(args: argparse.Namespace) -> None:
         settings.data_dir, who=_cli_user(), filters=wanted.as_dict(), format=chosen_format, excel=args.excel
     )
     count = Count()
-    chunks = export_chunks(store.records("leads"), library, wanted, format=chosen_format, excel=args.excel, count=count)
+    leads = itertools.chain(store.records("leads"), line_leads(store.records("line_users")))
+    chunks = export_chunks(leads, library, wanted, format=chosen_format, excel=args.excel, count=count)
     complete = False
     try:
         _write_out(batched(chunks), args.output)
@@ -301,7 +315,10 @@ def run_subject(args: argparse.Namespace) -> int:
 
 
 def _forget(email: str, settings: Settings) -> dict[str, Any]:
+    """Erase a person named by email address or LINE user id."""
     from quiz.leadbook import LeadBook
+    from quiz.linebook import LINE_USER_ID, LineBook
+    from quiz.linequeue import erase_messages
     from quiz.mailer import MailQueue, transport_for
     from quiz.store import StoreLocked
     from quiz.tinystore import TinyStore
@@ -313,20 +330,31 @@ def _forget(email: str, settings: Settings) -> dict[str, Any]:
             f"a quiz server is running on {settings.data_dir}; erase through it (POST /api/forget with the"
             " API key, see the README) or stop it first"
         ) from None
+    book = LineBook(store) if re.fullmatch(LINE_USER_ID, email) else LeadBook(store)
     try:
-        erased = LeadBook(store).forget(email)
+        erased = book.forget(email)
     finally:
         store.close()
+    if re.fullmatch(LINE_USER_ID, email):
+        erased["line_messages"] = erase_messages(settings.data_dir / "line", email)
+        return {"line_user": email, "erased": erased}
     erased["mail"] = MailQueue(settings.data_dir / "mail", transport_for(settings)).forget(email)
     return {"email": email, "erased": erased, "suppressed": True}
 
 
 def _describe(email: str, settings: Settings) -> dict[str, Any]:
     from quiz.leadbook import LeadBook
+    from quiz.linebook import LINE_USER_ID, LineBook
+    from quiz.linequeue import pending_messages
     from quiz.mailer import MailQueue, transport_for
     from quiz.tinystore import TinyStore
 
-    document = LeadBook(TinyStore(settings.data_dir / "store", read_only=True)).subject(email)
+    store = TinyStore(settings.data_dir / "store", read_only=True)
+    if re.fullmatch(LINE_USER_ID, email):
+        document = LineBook(store).subject(email)
+        document["line_messages"] = pending_messages(settings.data_dir / "line", email)
+        return document
+    document = LeadBook(store).subject(email)
     document["mail"] = MailQueue(settings.data_dir / "mail", transport_for(settings)).pending(email)
     return document
 
@@ -338,14 +366,15 @@ class ServerRunning(Exception):
 def _about_person(raw_email: str, action: Callable[[str, Settings], dict[str, Any]], name: str) -> int:
     """Run ``action`` for one normalized address and print its JSON; bad input is a message and status 2."""
     from quiz.leads import EmailError, normalize_email
+    from quiz.linebook import LINE_USER_ID
     from quiz.settings import SettingsError, from_environment
     from quiz.store import StoreError
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        email = normalize_email(raw_email)
+        email = raw_email if re.fullmatch(LINE_USER_ID, raw_email) else normalize_email(raw_email)
     except EmailError:
-        print(f"quiz {name}: {raw_email[:100]!r} is not an email address", file=sys.stderr)
+        print(f"quiz {name}: {raw_email[:100]!r} is neither an email address nor a LINE user id", file=sys.stderr)
         return 2
     try:
         document = action(email, from_environment())

@@ -24,7 +24,10 @@ from quiz.schema import Quiz
 from quiz.text import LOCALE_PATTERN, format_number, resolve
 
 FIXED_COLUMNS = (
+    "channel",
     "email",
+    "line_user_id",
+    "line_friend",
     "consent_status",
     "consent_at",
     "consent_version",
@@ -249,6 +252,22 @@ def rows(
             yield _row(lead, by_quiz.get(quiz_id, []), titles.get(quiz_id, {}))
 
 
+def line_leads(line_users: Iterable[Mapping[str, Any]]) -> Iterator[dict[str, Any]]:
+    """LINE identities (``quiz.linebook``) as leads: the latest response they asked results for, LINE's consent."""
+    for user in line_users:
+        latest = user.get("latest") or {}
+        yield {
+            **latest,
+            "channel": "line",
+            "email": "",
+            "line_user": user.get("id", ""),
+            "line_friend": bool(user.get("friend")) and not user.get("blocked"),
+            "consent": user.get("consent") or {},
+            "created_at": user.get("created_at"),
+            "updated_at": user.get("updated_at"),
+        }
+
+
 def _product_titles(quiz: Quiz, locale: str | None) -> dict[str, str]:
     return {product.id: resolve(product.title, locale or quiz.locale, quiz.locale) for product in quiz.products}
 
@@ -259,8 +278,12 @@ def _row(lead: Mapping[str, Any], answer_columns: list[_QuestionColumn], titles:
     answers = lead.get("answers") or {}
     products = lead.get("products") or []
     product_ids = [_text(product.get("id")) for product in products if isinstance(product, dict)]
+    line = lead.get("channel") == "line"
     row: dict[str, Any] = {
+        "channel": "line" if line else "email",
         "email": _text(lead.get("email")),
+        "line_user_id": _text(lead.get("line_user")),
+        "line_friend": _text(lead.get("line_friend")) if line else "",
         "consent_status": _text(consent.get("status") or "none"),
         "consent_at": _text(consent.get("at")),
         "consent_version": _text(consent.get("version")),

@@ -31,6 +31,7 @@ CODE_SECONDS = 7 * 24 * 60 * 60  # a shopper may add the account days later and 
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read off a screen, typed on a phone
 CODE_LENGTH = 8
 LINE_USER_ID = r"U[0-9a-f]{32}"
+LATEST_FIELDS = ("quiz", "quiz_version", "locale", "answers", "products", "context", "site", "id")
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,7 @@ class LineBook:
             user.pop("id", None)
             user["responses"] = list(dict.fromkeys([*user["responses"], response["id"]]))
             user.update(friend=linking.friend, blocked=user["blocked"] and not linking.friend, updated_at=now())
+            user["latest"] = {key: response.get(key) for key in LATEST_FIELDS}  # the export reads no other record
             shown = linking.consent or ConsentText("", "", "")
             if linking.ticked and linking.consent is not None:
                 user["consent"] = _consent("subscribed", shown)

@@ -84,23 +84,11 @@ class LineQueue:
 
     def forget(self, user_id: str) -> int:
         """Erase every queued and failed message to ``user_id``; returns how many went."""
-        erased = 0
         with self._sending:
-            for folder in (self._queued, self._failed):
-                for path, job in list(self._jobs(folder)):
-                    if job.get("to") == user_id:
-                        path.unlink(missing_ok=True)
-                        erased += 1
-            fsync_folders([self._queued, self._failed])
-        return erased
+            return erase_messages(self._queued.parent, user_id)
 
     def pending(self, user_id: str) -> list[dict[str, Any]]:
-        found = []
-        for status, folder in (("queued", self._queued), ("failed", self._failed)):
-            for path, job in self._jobs(folder):
-                if job.get("to") == user_id:
-                    found.append({"id": path.stem, "status": status, "kind": job["kind"], "attempts": job["attempts"]})
-        return found
+        return pending_messages(self._queued.parent, user_id)
 
     def _enqueue(self, job: Job) -> str:
         now = self._clock()
@@ -165,3 +153,35 @@ class LineQueue:
                 log.exception("LINE delivery pass failed; trying again shortly")
             self._wake.wait(POLL_EVERY)
             self._wake.clear()
+
+
+def erase_messages(folder: Path, user_id: str) -> int:
+    """Erase the queued and failed messages to ``user_id`` in a LINE queue folder (also with no server running)."""
+    erased = 0
+    for kept in (folder / "queue", folder / "failed"):
+        for path, job in _readable(kept):
+            if job.get("to") == user_id:
+                path.unlink(missing_ok=True)
+                erased += 1
+    fsync_folders([kept for kept in (folder / "queue", folder / "failed") if kept.is_dir()])
+    return erased
+
+
+def pending_messages(folder: Path, user_id: str) -> list[dict[str, Any]]:
+    """Summaries of the messages waiting for (or given up on) ``user_id``, for an access request."""
+    found = []
+    for status in ("queue", "failed"):
+        for path, job in _readable(folder / status):
+            if job.get("to") == user_id:
+                found.append(
+                    {"id": path.stem, "status": status, "kind": job.get("kind"), "attempts": job.get("attempts")}
+                )
+    return found
+
+
+def _readable(folder: Path) -> Iterator[tuple[Path, Job]]:
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            yield path, json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue

@@ -25,6 +25,7 @@ from quiz.export import (
     csv_chunks,
     defused,
     export_chunks,
+    line_leads,
     parse_filter,
     rows,
 )
@@ -112,7 +113,10 @@ def test_english_labels_with_locale_en():
 def test_fixed_columns_carry_consent_context_and_times():
     _, (row,) = exported([lead("a@example.com")])
     assert {name: row[name] for name in FIXED_COLUMNS if name not in ("recommended", "recommended_ids")} == {
+        "channel": "email",
         "email": "a@example.com",
+        "line_user_id": "",
+        "line_friend": "",
         "consent_status": "subscribed",
         "consent_at": "2025-03-01T08:05:00.000+00:00",
         "consent_version": "v2",
@@ -236,10 +240,10 @@ def test_cells_that_a_spreadsheet_would_run_as_formulas_are_neutralized(start):
 def test_excel_csv_starts_with_a_bom_and_ends_lines_with_crlf():
     wanted = parse_filter(known=LIBRARY)
     text = "".join(export_chunks([lead("a@example.com")], LIBRARY, wanted, format="csv", excel=True))
-    assert text.startswith("\ufeffemail,consent_status,")
+    assert text.startswith("\ufeffchannel,email,line_user_id,")
     assert text.count("\r\n") == 2 and text.replace("\r\n", "").count("\n") == 0
     plain = "".join(export_chunks([lead("a@example.com")], LIBRARY, wanted, format="csv"))
-    assert plain.startswith("email,") and "\r" not in plain
+    assert plain.startswith("channel,email,") and "\r" not in plain
 
 
 def test_japanese_round_trips_through_an_excel_csv_file(tmp_path):
@@ -402,7 +406,7 @@ def test_the_right_key_streams_the_csv_and_records_who(tmp_path):
     assert response.headers["content-type"] == "text/csv; charset=utf-8"
     assert response.headers["content-disposition"].startswith('attachment; filename="leads-')
     assert response.headers["cache-control"] == "no-store"
-    assert response.content.startswith("\ufeffemail,".encode())
+    assert response.content.startswith("\ufeffchannel,email,".encode())
     (row,) = csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"), newline=""))
     assert row["email"] == "a@example.com"
     (entry,) = audit_lines(tmp_path / "data")
@@ -437,3 +441,22 @@ def test_audit_lines_from_two_writers_stay_whole(tmp_path):
         audit.finish(rows=number, complete=True)
     assert [entry["rows"] for entry in audit_lines(tmp_path)] == list(range(20))
     assert os.stat(tmp_path / "exports.log").st_mode & 0o077 == 0
+
+
+def test_line_identities_are_rows_with_their_user_id_friend_flag_and_line_consent():
+    user = {
+        "id": "U" + "4af4980629" * 3 + "ab",
+        "friend": True,
+        "blocked": False,
+        "consent": {"status": "subscribed", "at": "2025-06-01T10:00:00.000+00:00", "version": "line-v1"},
+        "created_at": "2025-06-01T10:00:00.000+00:00",
+        "updated_at": "2025-06-01T10:00:00.000+00:00",
+        "latest": {key: value for key, value in lead("x@example.com").items() if key not in ("email", "consent")},
+    }
+    blocked = {**user, "id": "U" + "0" * 32, "blocked": True, "consent": {"status": "unsubscribed"}}
+    _, (row,) = exported(list(line_leads([user, blocked])), consent="subscribed")
+    assert row["channel"] == "line" and row["email"] == "" and row["line_user_id"] == user["id"]
+    assert row["line_friend"] == "yes" and row["consent_version"] == "line-v1"
+    assert row["recommended_ids"] == "ceramide-moist-serum; cica-calming-serum"
+    _, rows = exported(list(line_leads([user, blocked])), consent="any")
+    assert [row["line_friend"] for row in rows] == ["yes", "no"]

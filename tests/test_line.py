@@ -7,6 +7,7 @@ webhook: signatures, redeliveries, follow/unfollow, withdrawals.
 
 import json
 import time
+from dataclasses import replace
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -332,3 +333,29 @@ def test_without_line_login_the_results_show_a_code_that_brings_the_results_in_c
         post_webhook(client, body, sign(body, "bot-secret"))
         eventually(lambda: len(platform.replies) == 2)
         assert platform.replies[1]["messages"][0]["type"] == "text"  # used: the code works once
+
+
+# --- export, erasure and access by LINE user id ---------------------------------------------------
+
+
+def test_a_line_user_appears_in_the_export_and_is_erased_and_described_by_their_id(tmp_path, platform):
+    with make_client(tmp_path, platform) as client:
+        client.app.state.settings = replace(client.app.state.settings, api_key="secret-key")
+        page = results_page(client)
+        client.get(callback_path(platform.approve(start_login(client, page).headers["location"])))
+        eventually(lambda: len(platform.pushes) == 1)
+        key = {"Authorization": "Bearer secret-key"}
+        export = client.get("/api/export?format=jsonl&consent=subscribed", headers=key)
+        (row,) = [json.loads(line) for line in export.text.splitlines()]
+        assert row["channel"] == "line" and row["line_user_id"] == platform.user_id and row["line_friend"] == "yes"
+        assert row["consent_version"] == "line-v1" and row["recommended_ids"]
+
+        described = client.post("/api/subject", json={"line_user": platform.user_id}, headers=key).json()
+        assert described["user"]["friend"] is True and len(described["consent"]) == 1
+        assert len(described["responses"]) == 1
+
+        assert client.post("/api/forget", json={"line_user": "U123"}, headers=key).status_code == 400
+        erased = client.post("/api/forget", json={"line_user": platform.user_id}, headers=key).json()["erased"]
+        assert erased["line_users"] == 1 and erased["consent"] == 1 and erased["responses"] == 1
+        on_disk = "".join(path.read_text() for path in (tmp_path / "data").rglob("*.json"))
+        assert platform.user_id not in on_disk

@@ -55,7 +55,7 @@ def test_quiz_forget_refuses_while_a_server_holds_the_folder(tmp_path, monkeypat
 def test_a_bad_address_is_a_message_not_a_traceback(tmp_path, monkeypatch, capsys, command):
     monkeypatch.setenv("QUIZ_DATA_DIR", str(tmp_path / "data"))
     assert cli.main([command, "not-an-address\r\n"]) == 2
-    assert "is not an email address" in capsys.readouterr().err
+    assert "is neither an email address nor a LINE user id" in capsys.readouterr().err
 
 
 def api_client(tmp_path, api_key=KEY):
