@@ -80,17 +80,17 @@ async def line_callback(request: Request) -> Response:
     progress = _progress(request, attempt)
     if quiz is None or progress is None:
         return _done(request, "link_invalid_text", status_code=400)
+    locale = locale_for(request, quiz, progress.context)
     if "code" not in query:  # the shopper cancelled, or LINE refused: nothing is linked
         log.info("LINE Login for quiz %s came back without a code: %s", quiz.id, query.get("error", "")[:100])
         await run_in_threadpool(book.mark, progress.response, "cancelled")
-        return _done(request, "line_cancelled", status_code=200)
+        return _done(request, "line_cancelled", status_code=200, locale=locale)
     try:
         user, friend = await run_in_threadpool(_logged_in_user, api, request, query["code"], attempt)
     except LineError as error:
         log.warning("LINE Login for quiz %s failed: %s", quiz.id, error)
         await run_in_threadpool(book.mark, progress.response, "failed")
-        return _done(request, "line_failed", status_code=502)
-    locale = locale_for(request, quiz, progress.context)
+        return _done(request, "line_failed", status_code=502, locale=locale)
     linking = Linking(
         user=user,
         response=response_record(quiz, progress, locale),
@@ -107,8 +107,8 @@ async def line_callback(request: Request) -> Response:
         await run_in_threadpool(book.mark, progress.response, "sent" if friend else "not_friend")
     except (OSError, StoreError):
         log.exception("a LINE Login for quiz %s could not be stored", quiz.id)
-        return _done(request, "line_failed", status_code=503)
-    return _done(request, "line_sent" if friend else "line_not_friend", status_code=200)
+        return _done(request, "line_failed", status_code=503, locale=locale)
+    return _done(request, "line_sent" if friend else "line_not_friend", status_code=200, locale=locale)
 
 
 async def show_line(request: Request) -> Response:
@@ -146,10 +146,15 @@ def _callback_url(request: Request) -> str:
     return base + str(request.app.url_path_for("line_callback"))
 
 
-def _done(request: Request, message: str, *, status_code: int) -> Response:
-    """The popup's last page: one sentence, and a script telling the widget to look again."""
-    wanted = preferred_locales(request.headers.get("accept-language", ""))
-    locale = ui_locale(wanted[0] if wanted else "en")
+def _done(request: Request, message: str, *, status_code: int, locale: str = "") -> Response:
+    """The popup's last page: one sentence, and a script telling the widget to look again.
+
+    It speaks the quiz's language when it is known (the widget's), else the browser's.
+    """
+    if not locale:
+        wanted = preferred_locales(request.headers.get("accept-language", ""))
+        locale = wanted[0] if wanted else "en"
+    locale = ui_locale(locale)
     ui = words(locale)
     context = {"ui": ui, "lang": locale, "message": ui[message]}
     response: Response = request.app.state.templates.TemplateResponse(

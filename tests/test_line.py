@@ -260,17 +260,19 @@ def test_a_reply_line_no_longer_takes_becomes_a_push_for_a_friend_only(tmp_path,
 
 def test_nobody_who_blocked_the_account_gets_a_push(client, platform):
     page = results_page(client)
-    body = platform.webhook_body(platform.unfollow_event())
     client.get(callback_path(platform.approve(start_login(client, page).headers["location"])))
-    client.post("/line/webhook", content=body, headers={"x-line-signature": sign(body, "bot-secret")})
-    queue = client.app.state.line
-    queue.deliver_due()
-    user = client.app.state.linebook.user(platform.user_id)
-    if user["blocked"]:  # blocked before the push went: nothing may go
-        assert len(platform.pushes) <= 1
-    assert client.app.state.linebook.may_push(platform.user_id) is False
-    withdrawn = [record for record in stored(client, "consent") if record["action"] == "withdrawn"]
-    assert withdrawn and withdrawn[0]["channel"] == "line" and withdrawn[0]["method"] == "blocked"
+    eventually(lambda: len(platform.pushes) == 1)
+    body = platform.webhook_body(platform.unfollow_event())
+    assert post_webhook(client, body, sign(body, "bot-secret")).status_code == 200
+
+    client.app.state.line.push(platform.user_id, [text_message("新商品のお知らせ")])
+    client.app.state.line.deliver_due()
+    assert len(platform.pushes) == 1  # the queue dropped it: the user blocked the account
+    assert not list(client.app.state.line._jobs(client.app.state.line._queued))
+    (user,) = stored(client, "line_users")
+    assert user["blocked"] is True and user["friend"] is False and user["consent"]["status"] == "unsubscribed"
+    (withdrawn,) = [record for record in stored(client, "consent") if record["action"] == "withdrawn"]
+    assert withdrawn["channel"] == "line" and withdrawn["method"] == "blocked"
 
 
 # --- the webhook ---------------------------------------------------------------------------------
