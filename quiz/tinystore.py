@@ -227,20 +227,29 @@ class TinyStore:
             self._pending.setdefault(collection, []).append({"id": _new_id(), **record})
 
     def put(self, collection: str, record_id: str, record: Record) -> None:
+        self._write_if_waiting(collection, record_id)  # else the buffered copy, written later, would win
         with self._guard:
             self._collection(collection, writing=True).put({**record, "id": record_id})
 
     def get(self, collection: str, record_id: str) -> Record | None:
-        with self._waiting:  # read your own writes: a record added with add_soon is there at once
-            waiting = next((dict(r) for r in self._pending.get(collection, ()) if r["id"] == record_id), None)
+        waiting = self._waiting_record(collection, record_id)  # read your own writes, buffered or not
         if waiting is not None:
             return waiting
         with self._guard:
             return self._collection(collection).get(record_id)
 
     def update(self, collection: str, record_id: str, changes: Record) -> None:
+        self._write_if_waiting(collection, record_id)
         with self._guard:
             self._collection(collection, writing=True).update(record_id, changes)
+
+    def _waiting_record(self, collection: str, record_id: str) -> Record | None:
+        with self._waiting:
+            return next((dict(r) for r in self._pending.get(collection, ()) if r["id"] == record_id), None)
+
+    def _write_if_waiting(self, collection: str, record_id: str) -> None:
+        if self._waiting_record(collection, record_id) is not None:
+            self.flush()
 
     def records(self, collection: str) -> Iterator[Record]:
         if self.read_only and not (self.folder / collection).is_dir():

@@ -8,6 +8,7 @@ popup and which records the Flex message the server pushes afterwards.
 from __future__ import annotations
 
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,28 +32,31 @@ PUSH_SECONDS = 5  # the queue's thread pushes within about a second
 
 
 @pytest.fixture
-def shop_with_line(tmp_path) -> Iterator[dict[str, Any]]:
+def shop_with_line(tmp_path, request) -> Iterator[dict[str, Any]]:
+    """The servers, with LINE Login (flow A) unless the test asks for ``False`` (flow C, a code in chat)."""
+    login = getattr(request, "param", True)
     platform = LinePlatform()
     platform.start()
 
     def settings_for(quiz_origin: str, shop_origin: str) -> Settings:
         """The settings as a merchant writes them: ``QUIZ_*`` variables, LINE's addresses pointed at the platform."""
-        return from_environment(
-            {
-                "QUIZ_QUIZZES_DIR": str(EXAMPLES),
-                "QUIZ_DATA_DIR": str(tmp_path / "data"),
-                "QUIZ_SECRET_KEYS": "browser-line-tests",
-                "QUIZ_EMBED_ORIGINS": shop_origin,
-                "QUIZ_PUBLIC_URL": quiz_origin,  # LINE Login's redirect URI is built from it
-                "QUIZ_LINE_CHANNEL_SECRET": platform.bot_secret,
-                "QUIZ_LINE_CHANNEL_ACCESS_TOKEN": platform.access_token,
-                "QUIZ_LINE_ADD_FRIEND_URL": ADD_FRIEND_URL,
-                "QUIZ_LINE_LOGIN_CHANNEL_ID": platform.channel_id,
-                "QUIZ_LINE_LOGIN_CHANNEL_SECRET": platform.channel_secret,
-                "QUIZ_LINE_ACCESS_URL": platform.url,
-                "QUIZ_LINE_API_URL": platform.url,
-            }
-        )
+        environ = {
+            "QUIZ_QUIZZES_DIR": str(EXAMPLES),
+            "QUIZ_DATA_DIR": str(tmp_path / "data"),
+            "QUIZ_SECRET_KEYS": "browser-line-tests",
+            "QUIZ_EMBED_ORIGINS": shop_origin,
+            "QUIZ_PUBLIC_URL": quiz_origin,  # LINE Login's redirect URI is built from it
+            "QUIZ_LINE_CHANNEL_SECRET": platform.bot_secret,
+            "QUIZ_LINE_CHANNEL_ACCESS_TOKEN": platform.access_token,
+            "QUIZ_LINE_ADD_FRIEND_URL": ADD_FRIEND_URL,
+            "QUIZ_LINE_LOGIN_CHANNEL_ID": platform.channel_id,
+            "QUIZ_LINE_LOGIN_CHANNEL_SECRET": platform.channel_secret,
+            "QUIZ_LINE_ACCESS_URL": platform.url,
+            "QUIZ_LINE_API_URL": platform.url,
+        }
+        if not login:
+            del environ["QUIZ_LINE_LOGIN_CHANNEL_ID"], environ["QUIZ_LINE_LOGIN_CHANNEL_SECRET"]
+        return from_environment(environ)
 
     try:
         with quiz_beside_shop(settings_for) as (app, quiz_origin, shop_origin):
@@ -109,6 +113,34 @@ def test_declining_the_friend_add_shows_the_add_friend_link_and_sends_nothing(sh
     assert _pushes(platform, wait=1.5) == [], "LINE drops a push to a non-friend: the server must not send one"
     assert platform.user_id not in platform.friends
     popup.close()
+
+
+@pytest.mark.parametrize("shop_with_line", [False], indirect=True)
+def test_without_line_login_the_code_in_the_widget_brings_the_results_in_chat(shop_with_line, page):
+    servers, platform = shop_with_line, shop_with_line["line"]
+    frame = _play_to_results(page, servers)
+    section = frame.locator("#quiz-line")
+    expect(section.get_by_role("link", name="LINEで友だち追加")).to_have_attribute("href", ADD_FRIEND_URL)
+    code = section.locator(".quiz-line-code").inner_text()
+    top_title = frame.locator(".quiz-product-title").first.inner_text()
+
+    # The shopper adds the account on their phone and types the code; LINE tells the server.
+    body = platform.webhook_body(platform.follow_event(), platform.message_event(code.lower()))
+    request = urllib.request.Request(
+        f"{servers['quiz']}/line/webhook",
+        data=body,
+        headers={"content-type": "application/json", "x-line-signature": platform.signature(body)},
+    )
+    with urllib.request.urlopen(request, timeout=5) as answered:
+        assert answered.status == 200
+
+    deadline = time.monotonic() + PUSH_SECONDS
+    while not platform.replies and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (reply,) = platform.replies
+    (flex,) = reply["messages"]
+    assert flex["type"] == "flex" and top_title in flex["altText"]
+    assert not platform.pushes  # a reply, which costs the merchant nothing
 
 
 def _play_to_results(page: Page, servers: dict[str, Any]) -> Frame:

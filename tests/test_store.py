@@ -203,3 +203,21 @@ def test_reading_while_events_are_flushed(store, monkeypatch):
     finally:
         stop.set()
         thread.join()
+
+
+def test_a_buffered_record_can_be_read_changed_and_replaced_before_the_flusher_writes_it(tmp_path):
+    store = TinyStore(tmp_path / "store")
+    try:
+        store.add_soon("codes", {"id": "ABCD-EFGH", "response": "r1"})
+        assert store.get("codes", "ABCD-EFGH") == {"id": "ABCD-EFGH", "response": "r1"}
+        store.update("codes", "ABCD-EFGH", {"used": True})
+        assert store.get("codes", "ABCD-EFGH") == {"id": "ABCD-EFGH", "response": "r1", "used": True}
+        store.add_soon("codes", {"id": "KLMN-PQRS", "response": "r2"})
+        store.put("codes", "KLMN-PQRS", {"response": "r3"})
+        store.flush()
+        assert sorted((record["id"], record["response"]) for record in store.records("codes")) == [
+            ("ABCD-EFGH", "r1"),
+            ("KLMN-PQRS", "r3"),
+        ]
+    finally:
+        store.close()
