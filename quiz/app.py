@@ -24,7 +24,7 @@ from quiz.leadbook import LeadBook
 from quiz.library import QuizLibrary
 from quiz.lineapi import LineApi
 from quiz.linebook import LineBook
-from quiz.linelogin import line_callback, show_line, start_line_login
+from quiz.linelogin import line_callback, start_line_login
 from quiz.linequeue import LineQueue
 from quiz.linewebhook import CODE_TRIES, line_webhook
 from quiz.mailer import MailQueue, transport_for
@@ -58,7 +58,6 @@ def create_app(settings: Settings) -> Starlette:
         Route("/q/{quiz_id}/optin", submit_optin, methods=["POST"], name="submit_optin", middleware=COMPRESSED),
         Route("/q/{quiz_id}/go/{product_id}", follow_product, methods=["GET"], name="follow_product"),
         Route("/q/{quiz_id}/line", start_line_login, methods=["POST"], name="start_line_login"),
-        Route("/q/{quiz_id}/line", show_line, methods=["GET"], name="show_line", middleware=COMPRESSED),
         Route("/line/callback", line_callback, methods=["GET"], name="line_callback"),
         Route("/line/webhook", line_webhook, methods=["POST"], name="line_webhook"),
         Route("/confirm/{token}", show_confirm, methods=["GET"], name="show_confirm"),

@@ -7,7 +7,8 @@
    (and checks audience, expiry, nonce), asks whether the shopper is now a friend, links the LINE
    user to the response with its consent evidence, and queues the results as a Flex message.
 3. The popup tells the widget (postMessage to its opener, same origin only); the widget's LINE
-   section then asks ``GET /q/{quiz}/line`` what happened. The message itself is trusted for nothing.
+   section then asks for the results step again (``show_step``) and picks itself out of it.
+   The message itself is trusted for nothing.
 """
 
 from __future__ import annotations
@@ -30,10 +31,8 @@ from quiz.views import (
     locale_for,
     progress_for,
     quiz_for,
-    render,
     response_record,
     restart,
-    step_for,
 )
 from quiz.wording import preferred_locales, ui_locale, words
 
@@ -109,15 +108,6 @@ async def line_callback(request: Request) -> Response:
         log.exception("a LINE Login for quiz %s could not be stored", quiz.id)
         return _done(request, "line_failed", status_code=503, locale=locale)
     return _done(request, "line_sent" if friend else "line_not_friend", status_code=200, locale=locale)
-
-
-async def show_line(request: Request) -> Response:
-    """The results step again, for the widget's LINE section to pick up what the popup did."""
-    quiz = quiz_for(request)
-    progress = progress_for(request, quiz, request.query_params.get("t", ""))
-    if progress is None:
-        return restart(request, quiz)
-    return render(request, step_for(request, quiz, progress), status_code=200)
 
 
 def _logged_in_user(api: LineApi, request: Request, code: str, attempt: dict[str, object]) -> tuple[str, bool]:

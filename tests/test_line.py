@@ -149,7 +149,7 @@ def test_line_login_links_the_shopper_records_consent_and_pushes_the_results(cli
 def test_the_widget_asks_again_and_shows_the_results_were_sent(client, platform):
     page = results_page(client)
     client.get(callback_path(platform.approve(start_login(client, page).headers["location"])))
-    again = Page(client.get(f"/q/serum/line?t={page.value('t')}", headers=HTMX).text)
+    again = Page(client.get(f"/q/serum/step?t={page.value('t')}", headers=HTMX).text)
     assert "Sent" in again.text("quiz-line") or "送信" in again.text("quiz-line")
 
 
@@ -171,7 +171,7 @@ def test_a_cancelled_login_links_nobody_and_the_widget_says_so(client, platform)
     done = client.get(callback_path(platform.deny(start_login(client, page).headers["location"])))
     assert done.status_code == 200
     assert not stored(client, "line_users")
-    again = client.get(f"/q/serum/line?t={page.value('t')}", headers=HTMX).text
+    again = client.get(f"/q/serum/step?t={page.value('t')}", headers=HTMX).text
     assert 'target="quiz-line"' in again  # they may try again
     assert "cancelled" in Page(again).text("quiz-line")
 
@@ -190,7 +190,7 @@ def test_an_id_token_that_is_not_this_logins_links_nobody(client, platform, lie)
 def test_a_shopper_who_declines_the_friend_gets_the_link_and_results_once_they_add_us(client, platform):
     page = results_page(client)
     client.get(callback_path(platform.approve(start_login(client, page).headers["location"], friend=False)))
-    again = Page(client.get(f"/q/serum/line?t={page.value('t')}", headers=HTMX).text)
+    again = Page(client.get(f"/q/serum/step?t={page.value('t')}", headers=HTMX).text)
     assert "https://line.me/R/ti/p/@123abcde" in again.links
     assert not platform.pushes
 
