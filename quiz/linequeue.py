@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from quiz.backoff import GIVE_UP_AFTER, POLL_EVERY, retry_delay
+from quiz.backoff import GIVE_UP_AFTER, DeliveryThread, retry_delay
 from quiz.durable import fsync_folders, write_atomically
 from quiz.lineapi import LineApi, LineError
 
@@ -44,9 +44,7 @@ class LineQueue:
         self._failed = folder / "failed"
         self._clock = clock
         self._sending = threading.Lock()  # one pass at a time; forget() waits for a message in flight
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._delivery = DeliveryThread("quiz-line", self.deliver_due, log)
         self._queued.mkdir(parents=True, exist_ok=True)
         self._failed.mkdir(parents=True, exist_ok=True)
 
@@ -64,23 +62,17 @@ class LineQueue:
         sent = 0
         with self._sending:
             for path, job in sorted(self._jobs(self._queued), key=lambda pair: (pair[1]["queued_at"], pair[0].name)):
-                if self._stopping.is_set():
+                if self._delivery.stopping:
                     break
                 if job["next_at"] <= self._clock():
                     sent += self._attempt(path, job)
         return sent
 
     def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._deliver_until_closed, name="quiz-line", daemon=True)
-            self._thread.start()
+        self._delivery.start()
 
     def close(self, *, timeout: float = 15) -> None:
-        self._stopping.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self._delivery.close(timeout=timeout)
 
     def forget(self, user_id: str) -> int:
         """Erase every queued and failed message to ``user_id``; returns how many went."""
@@ -95,7 +87,7 @@ class LineQueue:
         job.update(retry_key=str(uuid.uuid4()), queued_at=now, attempts=0, next_at=0.0, last_error=None)
         message_id = f"{int(now * 1000):013d}-{secrets.token_hex(4)}"
         write_atomically(self._queued / f"{message_id}.json", json.dumps(job, ensure_ascii=False).encode())
-        self._wake.set()
+        self._delivery.wake()
         return message_id
 
     def _attempt(self, path: Path, job: Job) -> int:
@@ -144,15 +136,6 @@ class LineQueue:
             except ValueError as error:
                 log.warning("LINE message %s is unreadable (%s); moved to %s", path.stem, error, self._failed)
                 os.replace(path, self._failed / f"{path.stem}.damaged")
-
-    def _deliver_until_closed(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                self.deliver_due()
-            except Exception:  # a full disk must not end delivery for good
-                log.exception("LINE delivery pass failed; trying again shortly")
-            self._wake.wait(POLL_EVERY)
-            self._wake.clear()
 
 
 def erase_messages(folder: Path, user_id: str) -> int:

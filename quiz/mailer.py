@@ -32,7 +32,7 @@ from email.utils import formatdate, getaddresses, make_msgid, parseaddr
 from pathlib import Path
 from typing import Protocol
 
-from quiz.backoff import GIVE_UP_AFTER, POLL_EVERY, retry_delay
+from quiz.backoff import GIVE_UP_AFTER, DeliveryThread, retry_delay
 from quiz.durable import fsync_folders, write_atomically
 from quiz.leads import iso_time
 from quiz.settings import Settings, Smtp
@@ -145,9 +145,7 @@ class MailQueue:
         self._files = threading.Lock()  # a record's files change under it: delivery against forget()
         self._sending = threading.Lock()  # one message from read to sent: forget() waits for it
         self._passes = threading.Lock()  # one delivery pass at a time, so no message is sent twice
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._delivery = DeliveryThread("quiz-mailer", self.deliver_due, log)
         self._queued.mkdir(parents=True, exist_ok=True)
         self._failed.mkdir(parents=True, exist_ok=True)
         self._remove_crash_leftovers()
@@ -163,7 +161,7 @@ class MailQueue:
         # The state first: an .eml never appears without it, and a lone .json is cleaned at the next start.
         self._write_state(self._queued, message_id, _State(queued_at=now))
         write_atomically(self._queued / f"{message_id}.eml", message.as_bytes())
-        self._wake.set()
+        self._delivery.wake()
         return message_id
 
     def deliver_due(self) -> int:
@@ -172,7 +170,7 @@ class MailQueue:
             sent = 0
             due = [(state, message_id) for message_id, state in self._records(self._queued)]
             for state, message_id in sorted(due, key=lambda pair: (pair[0].queued_at, pair[1])):
-                if self._stopping.is_set():
+                if self._delivery.stopping:
                     break
                 if state.next_at <= self._clock():
                     sent += self._attempt(message_id, state)
@@ -180,17 +178,11 @@ class MailQueue:
 
     def start(self) -> None:
         """Deliver in a daemon thread, every second and right after each enqueue."""
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._deliver_until_closed, name="quiz-mailer", daemon=True)
-            self._thread.start()
+        self._delivery.start()
 
     def close(self, *, timeout: float = 15) -> None:
         """Stop the thread; a message being sent finishes (or times out) first."""
-        self._stopping.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self._delivery.close(timeout=timeout)
 
     def forget(self, address: str, *, also_in: Iterable[Path] = ()) -> int:
         """Erase every queued, failed and outbox message to ``address``; returns how many messages went.
@@ -223,15 +215,6 @@ class MailQueue:
                 if headers is not None and address.casefold() in _recipients(headers):
                     found.append(_summary(message_id, status, state, str(headers.get("Subject", ""))))
         return found
-
-    def _deliver_until_closed(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                self.deliver_due()
-            except Exception:  # a full disk must not end delivery for good
-                log.exception("Mail delivery pass failed; trying again shortly")
-            self._wake.wait(POLL_EVERY)
-            self._wake.clear()
 
     def _attempt(self, message_id: str, state: _State) -> int:
         path = self._queued / f"{message_id}.eml"
