@@ -8,6 +8,9 @@ from urllib.parse import urlsplit
 
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Frame, Page, Route
+from shopper import answer
+
+from quiz.schema import Quiz
 
 DEBIAN_CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = [
@@ -82,3 +85,13 @@ def assert_frame_fits(frame: Frame) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"iframe {inside}px high vs content {content}px, inner overflow {overflow}px")
         time.sleep(0.05)
+
+
+def play_to_results(frame: Frame, quiz: Quiz) -> None:
+    """Press Start in the embedded quiz and answer every question (as ``shopper.answer`` picks) up to the results."""
+    frame.locator("#quiz-step button").first.click()
+    key = wait_for_new_step(frame, "intro")
+    while key != "results":
+        answered = answer(frame, quiz)
+        frame.locator("button[value=next]").click()
+        key = wait_for_new_step(frame, answered)

@@ -19,10 +19,9 @@ from typing import Any
 import pytest
 
 pytest.importorskip("playwright.sync_api")
-from browsing import assert_frame_fits, embedded_frame, wait_for_new_step
+from browsing import assert_frame_fits, embedded_frame, play_to_results
 from live import quiz_beside_shop
 from playwright.sync_api import expect
-from shopper import answer
 from smtp_server import Inbox, Server
 
 from quiz import optin
@@ -64,12 +63,7 @@ def test_opt_in_on_a_foreign_site_then_confirm_by_email_then_export(shop_with_ma
     quiz = shop_with_mail["app"].state.library.get("coffee-finder")
     page.goto(f"{shop_origin}/quizzes/coffee-finder")
     frame = embedded_frame(page, quiz_origin)
-    frame.locator("#quiz-step button").first.click()
-    key = wait_for_new_step(frame, "intro")
-    while key != "results":
-        answered = answer(frame, quiz)
-        frame.locator("button[value=next]").click()
-        key = wait_for_new_step(frame, answered)
+    play_to_results(frame, quiz)
     time.sleep(optin.MIN_SECONDS_ON_FORM + 0.2)  # a person reads the results before typing
     assert_frame_fits(frame)  # the frame has grown to the results: nothing moves under the pointer
     heights = set()

@@ -16,11 +16,10 @@ from typing import Any
 import pytest
 
 pytest.importorskip("playwright.sync_api")
-from browsing import embedded_frame, wait_for_new_step
+from browsing import embedded_frame, play_to_results
 from line_platform import LinePlatform
 from live import quiz_beside_shop
 from playwright.sync_api import Frame, Page, expect
-from shopper import answer
 
 from quiz.settings import Settings, from_environment
 
@@ -149,12 +148,7 @@ def _play_to_results(page: Page, servers: dict[str, Any]) -> Frame:
     page.set_default_timeout(WAIT_MS)
     page.goto(f"{servers['shop']}/quizzes/{QUIZ}")
     frame = embedded_frame(page, servers["quiz"])
-    frame.locator("#quiz-step button").first.click()
-    key = wait_for_new_step(frame, "intro")
-    while key != "results":
-        answered = answer(frame, quiz)
-        frame.locator("button[value=next]").click()
-        key = wait_for_new_step(frame, answered)
+    play_to_results(frame, quiz)
     return frame
 
 
