@@ -122,13 +122,13 @@ def _said(request: Request, book: LineBook, user: str, text: str, reply_token: s
     said = text.strip().lower()
     if said in STOP_WORDS:
         book.withdraw(user, method="chat")
-        _reply(request, user, reply_token, "line_withdrawn")
+        _reply(request, book, user, reply_token, "line_withdrawn")
     elif said in RESULTS_WORDS:
         known = book.user(user)
         if known and known["responses"]:
             _reply_results(request, book, user, known["responses"][-1], reply_token)
         else:
-            _reply(request, user, reply_token, "line_no_results")
+            _reply(request, book, user, reply_token, "line_no_results")
     elif normal_code(text) is not None:
         _code(request, book, user, text, reply_token)
 
@@ -139,7 +139,7 @@ def _code(request: Request, book: LineBook, user: str, text: str, reply_token: s
     stored = request.app.state.store.get("responses", response_id) if response_id else None
     quiz = request.app.state.library.get(stored["quiz"]) if stored else None
     if stored is None or quiz is None:
-        _reply(request, user, reply_token, "line_unknown_code")
+        _reply(request, book, user, reply_token, "line_unknown_code")
         return
     known = book.user(user)
     linking = Linking(
@@ -158,7 +158,7 @@ def _reply_results(request: Request, book: LineBook, user: str, response_id: str
     stored: Record | None = request.app.state.store.get("responses", response_id)
     quiz = request.app.state.library.get(stored["quiz"]) if stored else None
     if stored is None or quiz is None:
-        _reply(request, user, reply_token, "line_no_results")
+        _reply(request, book, user, reply_token, "line_no_results")
         return
     locale = stored.get("locale") or quiz.locale
     progress = Progress(
@@ -173,6 +173,9 @@ def _reply_results(request: Request, book: LineBook, user: str, response_id: str
     book.mark(response_id, "sent")
 
 
-def _reply(request: Request, user: str, reply_token: str, wording: str) -> None:
+def _reply(request: Request, book: LineBook, user: str, reply_token: str, wording: str) -> None:
+    """A short text answer in the language of the user's latest quiz (Japanese for someone we do not know)."""
     if reply_token:
-        request.app.state.line.reply(reply_token, user, [text_message(words("ja")[wording])])
+        known = book.user(user)
+        locale = (known.get("latest") or {}).get("locale") if known else None
+        request.app.state.line.reply(reply_token, user, [text_message(words(locale or "ja")[wording])])

@@ -21,6 +21,7 @@ from quiz.lineapi import LineApi
 from quiz.lineflex import text_message
 from quiz.linequeue import LineQueue
 from quiz.settings import from_environment
+from quiz.wording import words
 
 HTMX = {"HX-Request": "true"}
 LINE_CONSENT = "LINEでお得な情報を受け取る"
@@ -310,6 +311,19 @@ def test_a_redelivered_event_takes_effect_once(client, platform):
     eventually(lambda: len(platform.replies) >= 1)
     time.sleep(0.2)
     assert len(platform.replies) == 1
+
+
+def test_chat_answers_speak_the_language_of_the_users_quiz(client, platform):
+    unknown = platform.webhook_body(platform.message_event("結果"))
+    post_webhook(client, unknown, sign(unknown, "bot-secret"))
+    eventually(lambda: len(platform.replies) == 1)
+    assert platform.replies[0]["messages"][0]["text"] == words("ja")["line_no_results"]  # a stranger: Japanese
+
+    client.get(callback_path(platform.approve(start_login(client, results_page(client)).headers["location"])))
+    stop = platform.webhook_body(platform.message_event("stop"))
+    post_webhook(client, stop, sign(stop, "bot-secret"))
+    eventually(lambda: len(platform.replies) == 2)
+    assert platform.replies[1]["messages"][0]["text"] == words("en")["line_withdrawn"]  # this quiz is in English
 
 
 # --- flow C: no LINE Login ------------------------------------------------------------------------
