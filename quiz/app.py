@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -10,6 +12,7 @@ from typing import Any
 from jinja2 import pass_context
 from markupsafe import Markup
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
@@ -33,6 +36,7 @@ from quiz.optin import OptInLimits, submit_optin
 from quiz.ratelimit import RateLimiter
 from quiz.richtext import clean
 from quiz.settings import Settings
+from quiz.store import StoreError
 from quiz.subscriptions import confirm_subscription, show_confirm, unsubscribe
 from quiz.theme import theme_css
 from quiz.tinystore import TinyStore
@@ -40,10 +44,13 @@ from quiz.tokens import LinkTokens, ProgressTokens
 from quiz.views import follow_product, show_intro, show_step, start_quiz, submit_answer, under_root
 from quiz.wording import preferred_locales, ui_locale, words
 
+log = logging.getLogger("quiz.line")
 PACKAGE = Path(__file__).parent
 STATIC = PACKAGE.parent / "static"
 WIDGETS = PACKAGE.parent / "widgets"
 
+
+PRUNE_LINE_EVERY = 60 * 60.0  # seconds: LINE's logins, codes and event ids are pruned hourly, and at start
 
 # Pages and fragments are compressed per response; static files were compressed once at start-up.
 COMPRESSED = [Middleware(GZipMiddleware, minimum_size=500, compresslevel=6)]
@@ -82,9 +89,15 @@ def create_app(settings: Settings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         mail.start()
+        pruning = None
         if line is not None:
             line.start()
+            pruning = asyncio.create_task(prune_every(PRUNE_LINE_EVERY, linebook))
         yield
+        if pruning is not None:
+            pruning.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pruning  # a prune under way finishes before the store closes
         if line is not None:
             line.close()
         mail.close()
@@ -111,6 +124,16 @@ def create_app(settings: Settings) -> Starlette:
     templates.env.filters["rich"] = rich_text
     app.state.templates = templates
     return app
+
+
+async def prune_every(seconds: float, book: LineBook) -> None:
+    while True:
+        try:
+            pruned = await run_in_threadpool(book.prune)
+            log.info("LINE records pruned: %s", pruned)
+        except (OSError, StoreError):
+            log.exception("LINE records could not be pruned; trying again in %.0f s", seconds)
+        await asyncio.sleep(seconds)
 
 
 # Templates link by path, not absolute URL, so the server works behind any proxy or host name.

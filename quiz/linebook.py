@@ -8,6 +8,8 @@ Collections (besides the shared ``consent`` evidence, where LINE's rows have ``c
     line_codes   id = a one-time code shown with the results (flow C): the response it stands for
     line_events  id = webhookEventId: each webhook event takes effect once
 
+The last three only serve for a while; ``prune`` deletes what has served.
+
 Like the lead book, every method does file I/O: call it from worker threads, one change at a time.
 """
 
@@ -28,6 +30,7 @@ from quiz.store import Record, Store
 
 LOGIN_SECONDS = 10 * 60  # a LINE Login started from the quiz must come back within ten minutes
 CODE_SECONDS = 7 * 24 * 60 * 60  # a shopper may add the account days later and still send the code
+EVENT_SECONDS = 7 * 24 * 60 * 60  # webhook event ids are kept longer than LINE goes on redelivering
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read off a screen, typed on a phone
 CODE_LENGTH = 8
 LINE_USER_ID = r"U[0-9a-f]{32}"
@@ -173,8 +176,27 @@ class LineBook:
         with self._lock:
             if self.store.get("line_events", event_id) is not None:
                 return True
-            self.store.put("line_events", event_id, {"at": now()})
+            self.store.put("line_events", event_id, {"seen": self._clock()})
             return False
+
+    def prune(self) -> dict[str, int]:
+        """Delete what has served its purpose: taken or stale logins, used or stale codes, old event ids.
+
+        What is deleted would be refused anyway, so pruning changes no answer; it only stops growth.
+        """
+        at = self._clock()
+        with self._lock:
+            return {
+                "line_logins": self.store.remove(
+                    "line_logins", lambda record: record["used"] or at - record["started"] > LOGIN_SECONDS
+                ),
+                "line_codes": self.store.remove(
+                    "line_codes", lambda record: record.get("used", False) or at - record["issued"] > CODE_SECONDS
+                ),
+                "line_events": self.store.remove(
+                    "line_events", lambda record: at - record.get("seen", 0) > EVENT_SECONDS
+                ),
+            }
 
     # --- erasure and access -------------------------------------------------------------------------
 

@@ -32,7 +32,7 @@ from tinydb import TinyDB
 from tinydb.storages import Storage
 from tinydb.table import Document
 
-from quiz.durable import write_atomically
+from quiz.durable import fsync_folders, write_atomically
 from quiz.store import Record, StoreError, StoreLocked
 
 SEGMENT_SIZE = 500
@@ -63,9 +63,11 @@ class AtomicJSONStorage(Storage):
         self._state = data
 
 
-def _load_segment(path: Path) -> dict[str, dict[str, Any]]:
+def _load_segment(path: Path) -> dict[str, dict[str, Any]] | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None  # emptied and deleted by the writer since a reader listed it
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise StoreError(f"{path}: cannot be read ({error}); it was left as it is, fix or move it") from None
     if not isinstance(data, dict) or not all(isinstance(table, dict) for table in data.values()):
@@ -163,7 +165,14 @@ class _Collection:
                     self.where.pop(document["id"], None)
                 table.remove(doc_ids=[document.doc_id for document in found])  # rewritten whole: no old copy
                 removed += len(found)
+                if len(table) == 0 and number != self.segments[-1]:
+                    self._delete_segment(number)  # pruned collections would otherwise leave empty files behind
         return removed
+
+    def _delete_segment(self, number: int) -> None:
+        (self.folder / f"{number:06d}.json").unlink()
+        fsync_folders([self.folder])
+        self.segments.remove(number)
 
     def _table_for(self, number: int) -> Any:
         if number == self.segments[-1]:

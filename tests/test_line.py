@@ -18,9 +18,11 @@ from starlette.testclient import TestClient
 
 from quiz.app import create_app
 from quiz.lineapi import LineApi
+from quiz.linebook import LOGIN_SECONDS, LineBook, line_code
 from quiz.lineflex import text_message
 from quiz.linequeue import LineQueue
 from quiz.settings import from_environment
+from quiz.tinystore import TinyStore
 from quiz.wording import words
 
 HTMX = {"HX-Request": "true"}
@@ -349,6 +351,40 @@ def test_without_line_login_the_results_show_a_code_that_brings_the_results_in_c
         post_webhook(client, body, sign(body, "bot-secret"))
         eventually(lambda: len(platform.replies) == 2)
         assert platform.replies[1]["messages"][0]["type"] == "text"  # used: the code works once
+
+
+# --- pruning ---------------------------------------------------------------------------------------
+
+
+def test_taken_or_stale_logins_codes_and_event_ids_are_pruned_and_nothing_else(tmp_path):
+    store = TinyStore(tmp_path / "data")
+    clock = [1_000_000.0]
+    book = LineBook(store, clock=lambda: clock[0])
+    taken = book.begin_login("serum", "token", ticked=True, verifier="v", nonce="n")
+    book.begin_login("serum", "token", ticked=True, verifier="v", nonce="n")
+    book.take_login(taken)
+    book.remember_code("response-1")
+    book.remember_code("response-2")
+    book.take_code(line_code("response-1"))
+    book.seen_event("01EVENT")
+    store.put("line_users", "U" + "0" * 32, {"friend": True})
+
+    assert book.prune() == {"line_logins": 1, "line_codes": 1, "line_events": 0}
+    clock[0] += LOGIN_SECONDS + 1
+    assert book.prune() == {"line_logins": 1, "line_codes": 0, "line_events": 0}
+    assert book.seen_event("01EVENT")  # a redelivery the next day still takes no effect
+    clock[0] += 7 * 24 * 60 * 60
+    assert book.prune() == {"line_logins": 0, "line_codes": 1, "line_events": 1}
+    assert book.user("U" + "0" * 32) is not None  # identities are not the pruner's business
+    store.close()
+
+
+def test_the_server_prunes_when_it_starts(tmp_path, platform):
+    store = TinyStore(tmp_path / "data" / "store")
+    store.put("line_logins", "old", {"used": True, "started": 0})
+    store.close()
+    with make_client(tmp_path, platform) as client:
+        eventually(lambda: not stored(client, "line_logins"))
 
 
 # --- export, erasure and access by LINE user id ---------------------------------------------------

@@ -74,6 +74,26 @@ def test_remove_deletes_everywhere_and_counts(store, monkeypatch, tmp_path):
     assert "gone@example.com" not in on_disk and "kept@example.com" in on_disk
 
 
+def test_segments_emptied_by_remove_are_deleted_but_the_newest_stays(monkeypatch, tmp_path):
+    monkeypatch.setattr(tinystore, "SEGMENT_SIZE", 2)
+    store = TinyStore(tmp_path / "data")
+    for index in range(5):
+        store.add("events", {"n": index})
+    assert store.remove("events", lambda record: record["n"] < 4) == 4
+    files = sorted(path.name for path in (tmp_path / "data" / "events").glob("*.json"))
+    assert files == ["000003.json"]
+    store.add("events", {"n": 5})
+    store.add("events", {"n": 6})
+    assert [record["n"] for record in store.records("events")] == [4, 5, 6]
+    assert store.remove("events", lambda record: True) == 3
+    assert sorted(path.name for path in (tmp_path / "data" / "events").glob("*.json")) == ["000004.json"]
+    store.close()
+    again = TinyStore(tmp_path / "data")
+    again.add("events", {"n": 7})
+    assert [record["n"] for record in again.records("events")] == [7]
+    again.close()
+
+
 def test_records_roll_over_into_bounded_segments(store, monkeypatch, tmp_path):
     monkeypatch.setattr(tinystore, "SEGMENT_SIZE", 4)
     for index in range(10):
