@@ -120,6 +120,8 @@ def test_without_line_login_the_code_in_the_widget_brings_the_results_in_chat(sh
     frame = _play_to_results(page, servers)
     section = frame.locator("#quiz-line")
     expect(section.get_by_role("link", name="LINEで友だち追加")).to_have_attribute("href", ADD_FRIEND_URL)
+    qr = section.locator("svg.quiz-line-qr").bounding_box()  # on a computer, the phone scans this
+    assert qr is not None and qr["width"] == qr["height"] >= 100
     code = section.locator(".quiz-line-code").inner_text()
     top_title = frame.locator(".quiz-product-title").first.inner_text()
 

@@ -333,9 +333,12 @@ def test_chat_answers_speak_the_language_of_the_users_quiz(client, platform):
 
 def test_without_line_login_the_results_show_a_code_that_brings_the_results_in_chat(tmp_path, platform):
     with make_client(tmp_path, platform, login=False) as client:
-        page = results_page(client)
+        html = results_html(client)
+        page = Page(html)
         code = page.text("quiz-line-code")
         assert len(code) == 9 and code[4] == "-"
+        assert "https://line.me/R/ti/p/@123abcde" in page.links
+        assert '<svg viewBox="0 0 37 37" class="quiz-line-qr"><title>Add us on LINE</title>' in html  # the QR
         client.app.state.store.flush()
         typed = code.lower().replace("-", " ")  # as a shopper might type it
         body = platform.webhook_body(platform.message_event(typed))
