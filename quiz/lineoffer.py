@@ -14,6 +14,8 @@ from quiz.schema import Quiz
 from quiz.settings import Line
 from quiz.wording import words
 
+LINKED_ON_LINE = frozenset({"linked", "sent", "not_friend"})  # a LINE user is linked to the response
+
 
 @dataclass(frozen=True)
 class LineOffer:
@@ -22,7 +24,9 @@ class LineOffer:
     add_friend_url: str  # the official account's add-friend link
     add_friend_qr: Markup  # the same link as an inline SVG QR code, for a shopper on a computer
     code: str = ""  # without LINE Login: the code to send in chat
-    status: str = ""  # what became of an earlier request: "linked", "sent", "not_friend", "cancelled", "failed"
+    # What became of an earlier request: "linked", "sent", "not_friend", "cancelled", "failed", or
+    # "waiting" (the shopper says they sent the code; it has not come).
+    status: str = ""
 
 
 def line_offer(line: Line | None, quiz: Quiz, response_id: str, locale: str, status: str) -> LineOffer | None:

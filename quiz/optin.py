@@ -70,11 +70,12 @@ async def submit_optin(request: Request) -> Response:
     progress = progress_for(request, quiz, token)
     if progress is None:
         return restart(request, quiz)
-    takes_email = quiz.lead_capture is not None and "email" in quiz.lead_capture.channels
-    if progress.current != RESULTS or not progress.response or not takes_email:
+    if progress.current != RESULTS or not progress.response:
         return respond(request, quiz, progress)
-    if form.get("action") == "skip":
+    if form.get("action") == "skip":  # the gate's "no thanks", whichever channels it offers
         return _skip(request, quiz, progress)
+    if quiz.lead_capture is None or "email" not in quiz.lead_capture.channels:
+        return respond(request, quiz, progress)
     if _looks_automated(form, progress):
         log.info("opt-in dropped as automated for quiz %s", quiz.id)
         return respond(request, quiz, replace(progress, lead="sent"))

@@ -22,7 +22,7 @@ from quiz.conditions import Answer
 from quiz.errors import ProductNotFound, QuizNotFound
 from quiz.flow import AnswerError, first_question, next_after, parse_answer, predicted_path, trail
 from quiz.leads import consent_text, iso_time, now, quiz_version
-from quiz.lineoffer import LineOffer, line_offer
+from quiz.lineoffer import LINKED_ON_LINE, LineOffer, line_offer
 from quiz.middleware import content_security_policy
 from quiz.questions import RESULTS, Question
 from quiz.reasons import reason_for
@@ -68,6 +68,7 @@ class Step:
     context: dict[str, str] | None = None
     optin: OptInForm | None = None
     line: LineOffer | None = None
+    gate: bool = False  # the results wait behind the opt-in (email, LINE or both)
 
     def t(self, text: Any) -> str:
         """A quiz text in the shopper's locale."""
@@ -237,10 +238,11 @@ def step_for(request: Request, quiz: Quiz, progress: Progress) -> Step:
     kept = trail(quiz, progress.answers, progress.current) or {}
     if progress.current == RESULTS:
         results, fallback = results_for(quiz, progress, locale, embedders_for(request, quiz))
+        line = _line_offer(request, quiz, progress, locale)
+        gate = _gated(quiz, progress, line)
         return Step(quiz=quiz, locale=locale, token=token, results=results, fallback=fallback,
-                    can_go_back=bool(kept), context=progress.context,
-                    optin=_optin_form(quiz, progress, locale),
-                    line=_line_offer(request, quiz, progress, locale))  # fmt: skip
+                    can_go_back=bool(kept), context=progress.context, gate=gate,
+                    optin=_optin_form(quiz, progress, locale, gate=gate), line=line)  # fmt: skip
     ahead = predicted_path(quiz, kept, progress.current)
     return Step(
         quiz=quiz,
@@ -255,16 +257,29 @@ def step_for(request: Request, quiz: Quiz, progress: Progress) -> Step:
     )
 
 
-def _optin_form(quiz: Quiz, progress: Progress, locale: str) -> OptInForm | None:
+def _gated(quiz: Quiz, progress: Progress, line: LineOffer | None) -> bool:
+    """The quiz shows its opt-in before the results, and the shopper has not answered it yet.
+
+    An address sent or the form skipped (in the token), or a LINE user linked to this response
+    (in the store), opens the gate.
+    """
+    capture = quiz.lead_capture
+    if capture is None or capture.placement != "before_results" or progress.lead:
+        return False
+    if line is not None and line.status in LINKED_ON_LINE:
+        return False
+    return "email" in capture.channels or line is not None  # a gate with no way through is no gate
+
+
+def _optin_form(quiz: Quiz, progress: Progress, locale: str, *, gate: bool) -> OptInForm | None:
     capture = quiz.lead_capture
     if capture is None or "email" not in capture.channels or progress.lead == "skipped":
         return None
     consent = consent_text(quiz, locale)
-    before = capture.placement == "before_results"
     return OptInForm(
         consent=consent.text if consent else "",
-        required=before and capture.required,
-        gate=before and not progress.lead,
+        required=capture.placement == "before_results" and capture.required,
+        gate=gate,
         sent=progress.lead,
     )
 
@@ -274,6 +289,8 @@ def _line_offer(request: Request, quiz: Quiz, progress: Progress, locale: str) -
     if line is None or not progress.response:
         return None
     status = request.app.state.linebook.status_of(progress.response)
+    if not status and request.query_params.get("line") == "check":
+        status = "waiting"  # the shopper says they sent the code; it has not come
     return line_offer(line, quiz, progress.response, locale, status)
 
 

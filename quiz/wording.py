@@ -81,6 +81,8 @@ WORDS: dict[str, dict[str, str]] = {
         "line_unknown_code": "We do not know this code. Please check it, or take the quiz again.",
         "line_no_results": "We have no results for you yet. Take the quiz, then send us the code it shows.",
         "line_withdrawn": "You will get no more news from us here. Your consent was withdrawn on our records.",
+        "line_code_sent": "I sent the code: show my results",
+        "line_waiting": "Your code has not reached us yet. Send it to us on LINE, then press the button again.",
     },
     "ja": {
         "start": "はじめる",
@@ -108,11 +110,11 @@ WORDS: dict[str, dict[str, str]] = {
         "error_too_long": "{max}文字以内で入力してください。",
         "error_connection": "通信できませんでした。接続を確認して、もう一度お試しください。",
         "optin_heading": "診断結果をメールで受け取る",
-        "optin_gate_heading": "診断結果の送り先を入力してください",
+        "optin_gate_heading": "診断結果はどちらにお送りしますか？",
         "optin_email": "メールアドレス",
         "optin_send": "結果をメールで受け取る",
         "optin_gate_send": "結果を見る",
-        "optin_skip": "メールは不要、結果を見る",
+        "optin_skip": "受け取らずに結果を見る",
         "optin_privacy": "メールアドレスは診断結果の送信に使います。チェックを入れた場合のみ、お知らせを配信します。",
         "optin_honeypot": "この欄は空のままにしてください",
         "optin_sent": "送信しました。診断結果をメールでお送りします。",
@@ -157,6 +159,8 @@ WORDS: dict[str, dict[str, str]] = {
         "line_unknown_code": "このコードは見つかりませんでした。コードをご確認いただくか、もう一度診断してください。",
         "line_no_results": "まだ診断結果がありません。診断の最後に表示されるコードを送ってください。",
         "line_withdrawn": "配信を停止しました。同意の撤回を記録しました。",
+        "line_code_sent": "コードを送ったので結果を見る",
+        "line_waiting": "コードはまだ届いていません。LINEのトークでコードを送ってから、もう一度押してください。",
     },
 }
 

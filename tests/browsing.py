@@ -22,7 +22,8 @@ STEP_KEY = """() => {
   if (document.readyState !== "complete" || !document.getElementById("quiz-step")) return "";
   const question = document.querySelector("fieldset[data-question]");
   if (question) return question.dataset.question;
-  return document.querySelector(".quiz-results") ? "results" : "intro";
+  if (document.querySelector(".quiz-results")) return "results";
+  return document.querySelector(".quiz-optin, .quiz-line") ? "gate" : "intro";  // the opt-in before results
 }"""
 
 
@@ -88,10 +89,13 @@ def assert_frame_fits(frame: Frame) -> None:
 
 
 def play_to_results(frame: Frame, quiz: Quiz) -> None:
-    """Press Start in the embedded quiz and answer every question (as ``shopper.answer`` picks) up to the results."""
+    """Press Start in the embedded quiz and answer every question (as ``shopper.answer`` picks) up to the results.
+
+    Or up to the opt-in gate, for a quiz that shows it before the results.
+    """
     frame.locator("#quiz-step button").first.click()
     key = wait_for_new_step(frame, "intro")
-    while key != "results":
+    while key not in ("results", "gate"):
         answered = answer(frame, quiz)
         frame.locator("button[value=next]").click()
         key = wait_for_new_step(frame, answered)

@@ -7,6 +7,7 @@ popup and which records the Flex message the server pushes afterwards.
 
 from __future__ import annotations
 
+import json
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -32,15 +33,22 @@ PUSH_SECONDS = 5  # the queue's thread pushes within about a second
 
 @pytest.fixture
 def shop_with_line(tmp_path, request) -> Iterator[dict[str, Any]]:
-    """The servers, with LINE Login (flow A) unless the test asks for ``False`` (flow C, a code in chat)."""
-    login = getattr(request, "param", True)
+    """The servers, with LINE Login (flow A) unless the test asks for ``{"login": False}`` (flow C, a code in chat).
+
+    ``{"gate": True}`` moves the example quiz's opt-in before its results.
+    """
+    options = getattr(request, "param", {})
+    login = options.get("login", True)
+    quizzes = EXAMPLES
+    if options.get("gate"):
+        quizzes = _with_gate(tmp_path / "quizzes")
     platform = LinePlatform()
     platform.start()
 
     def settings_for(quiz_origin: str, shop_origin: str) -> Settings:
         """The settings as a merchant writes them: ``QUIZ_*`` variables, LINE's addresses pointed at the platform."""
         environ = {
-            "QUIZ_QUIZZES_DIR": str(EXAMPLES),
+            "QUIZ_QUIZZES_DIR": str(quizzes),
             "QUIZ_DATA_DIR": str(tmp_path / "data"),
             "QUIZ_SECRET_KEYS": "browser-line-tests",
             "QUIZ_EMBED_ORIGINS": shop_origin,
@@ -114,7 +122,7 @@ def test_declining_the_friend_add_shows_the_add_friend_link_and_sends_nothing(sh
     popup.close()
 
 
-@pytest.mark.parametrize("shop_with_line", [False], indirect=True)
+@pytest.mark.parametrize("shop_with_line", [{"login": False}], indirect=True)
 def test_without_line_login_the_code_in_the_widget_brings_the_results_in_chat(shop_with_line, page):
     servers, platform = shop_with_line, shop_with_line["line"]
     frame = _play_to_results(page, servers)
@@ -142,6 +150,30 @@ def test_without_line_login_the_code_in_the_widget_brings_the_results_in_chat(sh
     (flex,) = reply["messages"]
     assert flex["type"] == "flex" and top_title in flex["altText"]
     assert not platform.pushes  # a reply, which costs the merchant nothing
+
+
+@pytest.mark.parametrize("shop_with_line", [{"gate": True}], indirect=True)
+def test_behind_the_gate_a_line_login_opens_the_results(shop_with_line, page):
+    platform = shop_with_line["line"]
+    frame = _play_to_results(page, shop_with_line)
+    expect(frame.locator("h1")).to_have_text("診断結果はどちらにお送りしますか？")
+    expect(frame.locator(".quiz-product-title")).to_have_count(0)
+    expect(frame.get_by_label("メールアドレス")).to_be_visible()  # email and LINE, side by side
+    popup = _ask_for_results_on_line(page, frame, add_friend=True)
+
+    expect(frame.locator(".quiz-product-title").first).to_be_visible(timeout=WAIT_MS)
+    expect(frame.locator("#quiz-line .quiz-line-sent")).to_be_visible()
+    (push,) = _pushes(platform, wait=PUSH_SECONDS, until=1)
+    assert push["messages"][0]["type"] == "flex"
+    popup.close()
+
+
+def _with_gate(folder: Path) -> Path:
+    folder.mkdir()
+    document = json.loads((EXAMPLES / "skincare.json").read_text(encoding="utf-8"))
+    document["lead_capture"]["placement"] = "before_results"
+    (folder / "skincare.json").write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
+    return folder
 
 
 def _play_to_results(page: Page, servers: dict[str, Any]) -> Frame:

@@ -27,6 +27,7 @@ from quiz.wording import words
 
 HTMX = {"HX-Request": "true"}
 LINE_CONSENT = "LINEでお得な情報を受け取る"
+SKIP = words("en")["optin_skip"]
 
 
 @pytest.fixture
@@ -37,10 +38,11 @@ def platform():
     running.stop()
 
 
-def make_client(tmp_path, platform, *, login=True):
+def make_client(tmp_path, platform, *, login=True, line=True, **capture_changes):
     quizzes = tmp_path / "quizzes"
-    quizzes.mkdir(exist_ok=True)
+    quizzes.mkdir(parents=True, exist_ok=True)
     capture = {"channels": ["email", "line"], "line_consent": {"text": LINE_CONSENT, "version": "line-v1"}}
+    capture |= capture_changes
     document = quiz_document(
         embed={"allowed_origins": ["https://shop.example"]},
         lead_capture=capture,
@@ -66,7 +68,9 @@ def make_client(tmp_path, platform, *, login=True):
         "QUIZ_LINE_ACCESS_URL": platform.url,
         "QUIZ_LINE_API_URL": platform.url,
     }
-    if login:
+    if not line:
+        environ = {name: value for name, value in environ.items() if not name.startswith("QUIZ_LINE_")}
+    elif login:
         environ |= {"QUIZ_LINE_LOGIN_CHANNEL_ID": platform.channel_id, "QUIZ_LINE_LOGIN_CHANNEL_SECRET": "login-secret"}
     settings = from_environment(environ, quizzes_dir=str(quizzes))
     return TestClient(create_app(settings), base_url="http://quiz.test", follow_redirects=False)
@@ -354,6 +358,54 @@ def test_without_line_login_the_results_show_a_code_that_brings_the_results_in_c
         post_webhook(client, body, sign(body, "bot-secret"))
         eventually(lambda: len(platform.replies) == 2)
         assert platform.replies[1]["messages"][0]["type"] == "text"  # used: the code works once
+
+
+# --- the gate: results wait for an opt-in, by email or LINE -----------------------------------------
+
+
+def test_the_gate_offers_line_beside_email_and_a_linked_line_user_opens_it(tmp_path, platform):
+    with make_client(tmp_path, platform, placement="before_results") as client:
+        gate = results_page(client)
+        assert not gate.text("quiz-product-title")
+        assert gate.text("quiz-line") and gate.value("email") == "" and SKIP in gate.buttons
+        client.get(callback_path(platform.approve(start_login(client, gate).headers["location"])))
+        eventually(lambda: len(platform.pushes) == 1)
+        opened = Page(client.get(f"/q/serum/step?t={gate.value('t')}", headers=HTMX).text)
+        assert opened.text("quiz-product-title") and "Sent" in opened.text("quiz-line")
+
+
+def test_a_required_gate_has_no_way_round_but_a_cancelled_login_keeps_it_shut(tmp_path, platform):
+    with make_client(tmp_path, platform, placement="before_results", required=True) as client:
+        gate = results_page(client)
+        assert SKIP not in gate.buttons
+        client.get(callback_path(platform.deny(start_login(client, gate).headers["location"])))
+        again = Page(client.get(f"/q/serum/step?t={gate.value('t')}", headers=HTMX).text)
+        assert not again.text("quiz-product-title") and "cancelled" in again.text("quiz-line")
+
+
+def test_a_line_only_gate_opens_once_the_code_arrives_in_chat(tmp_path, platform):
+    with make_client(tmp_path, platform, login=False, channels=["line"], placement="before_results") as client:
+        gate = results_page(client)
+        code = gate.text("quiz-line-code")
+        check = f"/q/serum/step?t={gate.value('t')}&line=check"
+        assert any(link.endswith("&line=check") for link in gate.links)  # "I sent the code: show my results"
+        early = Page(client.get(check, headers=HTMX).text)
+        assert not early.text("quiz-product-title") and "not reached us" in early.text("quiz-line")
+
+        client.app.state.store.flush()
+        body = platform.webhook_body(platform.message_event(code))
+        post_webhook(client, body, sign(body, "bot-secret"))
+        eventually(lambda: len(platform.replies) == 1)
+        assert Page(client.get(check, headers=HTMX).text).text("quiz-product-title")
+
+
+def test_a_line_only_gate_can_be_skipped_and_is_no_gate_on_a_server_without_line(tmp_path, platform):
+    with make_client(tmp_path / "a", platform, channels=["line"], placement="before_results") as client:
+        gate = results_page(client)
+        skipped = client.post("/q/serum/optin", data={"t": gate.value("t"), "action": "skip"}, headers=HTMX)
+        assert Page(skipped.text).text("quiz-product-title")
+    with make_client(tmp_path / "b", platform, line=False, channels=["line"], placement="before_results") as client:
+        assert results_page(client).text("quiz-product-title")  # nothing could open it: results at once
 
 
 # --- pruning ---------------------------------------------------------------------------------------
