@@ -38,6 +38,7 @@ bench: install browser
 	$(PY) bench/load.py
 	$(PY) bench/store.py
 	$(PY) bench/export.py
+	$(PY) bench/webhook.py
 
 schema: install
 	$(VENV)/bin/quiz schema > quizzes/quiz.schema.json

@@ -18,7 +18,7 @@ import hmac
 import logging
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -56,7 +56,7 @@ class Message(_Lenient):
 
 class Event(_Lenient):
     type: str
-    webhookEventId: str
+    webhookEventId: str = Field(min_length=1)  # an empty id would count every later one as seen
     source: Source | None = None
     replyToken: str = ""
     message: Message | None = None

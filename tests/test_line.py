@@ -308,6 +308,12 @@ def test_unknown_events_are_acknowledged_and_ignored(client, platform):
     assert post_webhook(client, body, sign(body, "bot-secret")).status_code == 200
 
 
+def test_an_event_without_an_id_is_ignored_and_marks_nothing_seen(client, platform):
+    nameless = platform.webhook_body({**platform.message_event("結果"), "webhookEventId": ""})
+    assert post_webhook(client, nameless, sign(nameless, "bot-secret")).status_code == 200
+    assert not stored(client, "line_events")
+
+
 def test_a_redelivered_event_takes_effect_once(client, platform):
     event = platform.message_event("配信停止")
     first = platform.webhook_body(event)

@@ -1,0 +1,311 @@
+"""Requests per second and latency of LINE's webhook under local load, next to the signature check alone.
+
+The quiz server runs in its own process, one uvicorn worker on 127.0.0.1, its LINE API pointed at
+the tests' local LINE Platform (tests/line_platform.py), which runs in this process and takes the
+replies. The load comes from this process too: bench/load.py's asyncio HTTP/1.1 client keeping 16
+connections busy (its "client cpu" here includes the platform's threads). Four kinds of
+``POST /line/webhook``:
+
+- unsigned: no ``x-line-signature``, refused with 401 before the body is parsed;
+- signed, 1 event: a text message 「結果」 from a LINE user not seen before; the event is marked
+  handled (a durable store write) and a reply is queued (a durable file), which the queue's
+  thread then sends to the platform;
+- signed, 10 events: the same, ten to a delivery;
+- redelivered: the 1-event deliveries again, as LINE redelivers them (same ``webhookEventId``),
+  acknowledged with 200 and otherwise ignored.
+
+The baseline, measured in the same run, is a bare Starlette endpoint that reads the body and checks
+its signature with the app's own function, answering 200: the cost of the signature check alone,
+for bodies the size of the 1-event and of the 10-event deliveries. The reply queue is left to empty
+after each phase that fills it, so its sending does not slow the next phase. Prints figures, asserts
+nothing; takes about 40 seconds.
+
+    python bench/webhook.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import platform
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from load import (
+    REQUEST_TIMEOUT_S,
+    Figures,
+    Server,
+    Tally,
+    _wait_until_listening,
+    exchange,
+    fetch_once,
+    free_port,
+    percentiles_ms,
+    print_table,
+    stop_server,
+)
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from quiz.app import create_app
+from quiz.linewebhook import signed_by_line
+from quiz.settings import from_environment
+
+BENCH = Path(__file__).resolve().parent
+QUIZZES = BENCH.parent / "quizzes"
+sys.path.insert(0, str(BENCH.parent / "tests"))  # the tests' LINE Platform is a plain module there
+from line_platform import LinePlatform  # noqa: E402
+
+CONNECTIONS = 16
+WARMUP_S = 1.0
+MEASURE_S = 4.0
+MAX_REQUESTS = 50_000  # per phase: a bound on traffic (and on queued replies) should the server get far faster
+DRAIN_TIMEOUT_S = 10.0  # for the reply queue to empty after a phase; past it, the bench goes on and says so
+
+Next = Callable[[], bytes]  # gives the next request to send, as raw HTTP/1.1 bytes
+
+
+# The two apps, built inside their server processes by `uvicorn --factory`.
+
+
+def quiz_app() -> Starlette:
+    """The real app, configured as a merchant would with ``QUIZ_*`` variables (see ``quiz_environment``)."""
+    return create_app(from_environment())
+
+
+def baseline_app() -> Starlette:
+    """``POST /line/webhook`` reading the body and checking its signature, and nothing else."""
+    secret = os.environ["BENCH_CHANNEL_SECRET"]
+
+    async def webhook(request: Request) -> Response:
+        body = await request.body()
+        signed = signed_by_line(body, request.headers.get("x-line-signature", ""), secret)
+        return Response(status_code=200 if signed else 401)
+
+    return Starlette(routes=[Route("/line/webhook", webhook, methods=["POST"])])
+
+
+def quiz_environment(line: LinePlatform, folder: Path) -> dict[str, str]:
+    return {
+        "QUIZ_QUIZZES_DIR": str(QUIZZES),
+        "QUIZ_DATA_DIR": str(folder / "quiz-data"),
+        "QUIZ_SECRET_KEYS": "bench",
+        "QUIZ_LINE_CHANNEL_SECRET": line.bot_secret,
+        "QUIZ_LINE_CHANNEL_ACCESS_TOKEN": line.access_token,
+        "QUIZ_LINE_ADD_FRIEND_URL": "https://line.me/R/ti/p/@123abcde",
+        "QUIZ_LINE_API_URL": line.url,  # replies reach the local platform, never LINE
+        "QUIZ_LINE_ACCESS_URL": line.url,
+    }
+
+
+# Servers: as bench/load.py starts them, with this module's factories.
+
+
+def start_server(name: str, factory: str, env: dict[str, str], folder: Path) -> Server:
+    port = free_port()
+    command = [
+        sys.executable, "-m", "uvicorn", f"webhook:{factory}", "--factory", "--app-dir", str(BENCH),
+        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+        "--log-level", "warning", "--no-access-log",
+    ]  # fmt: skip
+    log = folder / f"{name}.log"
+    # To a file, not the terminal: a server failing every request would print a traceback for each.
+    with log.open("wb") as output:
+        process = subprocess.Popen(command, env={**os.environ, **env}, stdout=output, stderr=subprocess.STDOUT)
+    server = Server(name, port, process, log)
+    _wait_until_listening(server)
+    return server
+
+
+@contextmanager
+def running_servers(line: LinePlatform, folder: Path) -> Iterator[tuple[Server, Server]]:
+    servers: list[Server] = []
+    try:
+        servers.append(start_server("quiz", "quiz_app", quiz_environment(line, folder), folder))
+        servers.append(start_server("baseline", "baseline_app", {"BENCH_CHANNEL_SECRET": line.bot_secret}, folder))
+        yield servers[0], servers[1]
+    finally:
+        for server in servers:
+            stop_server(server)
+
+
+# The requests: deliveries as LINE sends them, each signed event new unless it is a redelivery.
+
+
+def webhook_request(port: int, body: bytes, signature: str | None) -> bytes:
+    signed = f"x-line-signature: {signature}\r\n" if signature is not None else ""
+    head = (
+        f"POST /line/webhook HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+        f"{signed}Content-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+class Deliveries:
+    """Signed deliveries of ``size`` new 「結果」 messages each, from users never seen; remembers the events."""
+
+    def __init__(self, line: LinePlatform, port: int, size: int) -> None:
+        self.line = line
+        self.port = port
+        self.size = size
+        self.sent: list[dict[str, Any]] = []
+
+    def __call__(self) -> bytes:
+        # A new user each time: a known one would get their results, a heavier answer than the bench means.
+        events = [self.line.message_event("結果", user_id="U" + secrets.token_hex(16)) for _ in range(self.size)]
+        self.sent.extend(events)
+        body = self.line.webhook_body(*events)
+        return webhook_request(self.port, body, self.line.signature(body))
+
+    def redeliveries(self) -> Next:
+        """The deliveries sent so far, one event each, again and again, marked as LINE marks redeliveries."""
+        again = [{**event, "deliveryContext": {"isRedelivery": True}} for event in self.sent]
+        bodies = [self.line.webhook_body(event) for event in again]
+        requests = [webhook_request(self.port, body, self.line.signature(body)) for body in bodies]
+        return itertools.cycle(requests).__next__
+
+
+def unsigned_request(line: LinePlatform, port: int) -> bytes:
+    body = line.webhook_body(line.message_event("結果"))
+    return webhook_request(port, body, None)
+
+
+def same(request: bytes) -> Next:
+    return itertools.repeat(request).__next__
+
+
+def body_size(request: bytes) -> int:
+    return len(request.partition(b"\r\n\r\n")[2])
+
+
+# The client: bench/load.py's, with a new request each time and the status each kind must get.
+
+
+async def keep_busy(port: int, next_request: Next, expected: int, until: float, tally: Tally) -> None:
+    """One keep-alive connection sending requests back to back until ``until``."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        while time.perf_counter() < until and tally.sent < MAX_REQUESTS:
+            tally.sent += 1
+            request = next_request()
+            start = time.perf_counter()
+            try:
+                async with asyncio.timeout(REQUEST_TIMEOUT_S):
+                    reply = await exchange(reader, writer, request)
+            except (OSError, asyncio.IncompleteReadError, TimeoutError) as error:
+                # A broken connection is an error to report, not a reason to stop the run.
+                tally.errors[type(error).__name__] += 1
+                writer.close()
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                continue
+            if reply.status == expected:
+                tally.latencies.append(time.perf_counter() - start)
+            else:
+                tally.errors[f"HTTP {reply.status}"] += 1
+            if reply.closing:
+                writer.close()
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    finally:
+        writer.close()
+
+
+async def load(port: int, next_request: Next, expected: int, seconds: float) -> tuple[Tally, float]:
+    tally = Tally()
+    start = time.perf_counter()
+    until = start + seconds
+    await asyncio.gather(*(keep_busy(port, next_request, expected, until, tally) for _ in range(CONNECTIONS)))
+    return tally, time.perf_counter() - start
+
+
+async def measure(name: str, port: int, next_request: Next, *, expected: int = 200, size: int) -> Figures:
+    """Warm up, then load for MEASURE_S; ``size`` is the request body's, in bytes."""
+    reply = await fetch_once(port, next_request())
+    if reply.status != expected:
+        raise RuntimeError(f"{name}: expected HTTP {expected}, got HTTP {reply.status}: {reply.body[:200]!r}")
+    await load(port, next_request, expected, WARMUP_S)  # not counted
+    cpu_start = time.process_time()
+    tally, elapsed = await load(port, next_request, expected, MEASURE_S)
+    client_cpu = (time.process_time() - cpu_start) / elapsed
+    p50_ms, p99_ms = percentiles_ms(tally.latencies)
+    return Figures(name, len(tally.latencies) / elapsed, p50_ms, p99_ms, size, client_cpu, tally.errors)
+
+
+async def drain(queue: Path, after: str) -> None:
+    """Wait for the quiz server's reply queue to empty, and say how long it took."""
+    waiting = len(list(queue.glob("*.json")))
+    start = time.perf_counter()
+    while any(queue.glob("*.json")):
+        if time.perf_counter() - start > DRAIN_TIMEOUT_S:
+            print(f"reply queue after {after}: still not empty after {DRAIN_TIMEOUT_S:g} s; going on")
+            return
+        await asyncio.sleep(0.05)
+    print(f"reply queue after {after}: {waiting:,} replies waiting, sent in {time.perf_counter() - start:.1f} s")
+
+
+# Measuring and printing.
+
+
+def print_ratio(label: str, quiz: Figures, baseline: Figures) -> None:
+    """bench/load.py's line, to three significant figures: a ratio here can be far below 0.01."""
+    print(
+        f"{label:<34} rps {quiz.rps / baseline.rps:>8.3g}x   p50 {quiz.p50_ms / baseline.p50_ms:>8.3g}x"
+        f"   p99 {quiz.p99_ms / baseline.p99_ms:>8.3g}x"
+    )
+
+
+def header() -> str:
+    return (
+        f"{os.cpu_count()} CPUs, Python {platform.python_version()}, uvicorn {uvicorn.__version__};"
+        f" {CONNECTIONS} connections, {WARMUP_S:g} s warm-up + {MEASURE_S:g} s per row; bytes: request body"
+    )
+
+
+async def run(line: LinePlatform, quiz: Server, baseline: Server, queue: Path) -> None:
+    single, tenfold = Deliveries(line, quiz.port, 1), Deliveries(line, quiz.port, 10)
+    one_event, ten_events = Deliveries(line, baseline.port, 1)(), Deliveries(line, baseline.port, 10)()
+    one_size, ten_size = body_size(one_event), body_size(ten_events)
+    unsigned = unsigned_request(line, quiz.port)
+    rows = [
+        await measure("baseline, 1-event body", baseline.port, same(one_event), size=one_size),
+        await measure("unsigned (401)", quiz.port, same(unsigned), expected=401, size=one_size),
+        await measure("signed, 1 event", quiz.port, single, size=one_size),
+    ]
+    await drain(queue, "1-event deliveries")
+    rows.append(await measure("redelivered, 1 event", quiz.port, single.redeliveries(), size=one_size))
+    rows.append(await measure("baseline, 10-event body", baseline.port, same(ten_events), size=ten_size))
+    rows.append(await measure("signed, 10 events", quiz.port, tenfold, size=ten_size))
+    await drain(queue, "10-event deliveries")
+    print()
+    print_table(rows)
+    print()
+    print("quiz / baseline (same body size)")
+    for row in rows[1:4]:
+        print_ratio(row.name, row, rows[0])
+    print_ratio(rows[5].name, rows[5], rows[4])
+    print()
+    print(f"events handled per second: 1 to a delivery {rows[2].rps:,.0f}, 10 to a delivery {rows[5].rps * 10:,.0f}")
+    asked = len(single.sent) + len(tenfold.sent)
+    print(f"replies the LINE Platform took: {len(line.replies):,}, for {asked:,} signed events asking for results")
+
+
+def main() -> None:
+    print(header())
+    with tempfile.TemporaryDirectory() as name, LinePlatform() as line:
+        folder = Path(name)
+        with running_servers(line, folder) as (quiz, baseline):
+            asyncio.run(run(line, quiz, baseline, folder / "quiz-data" / "line" / "queue"))
+
+
+if __name__ == "__main__":
+    main()
