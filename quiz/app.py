@@ -36,7 +36,6 @@ from quiz.optin import OptInLimits, submit_optin
 from quiz.ratelimit import RateLimiter
 from quiz.richtext import clean
 from quiz.settings import Settings
-from quiz.store import StoreError
 from quiz.subscriptions import confirm_subscription, show_confirm, unsubscribe
 from quiz.theme import theme_css
 from quiz.tinystore import TinyStore
@@ -127,11 +126,12 @@ def create_app(settings: Settings) -> Starlette:
 
 
 async def prune_every(seconds: float, book: LineBook) -> None:
+    """Prune LINE's short-lived records now and every ``seconds``, until cancelled."""
     while True:
         try:
             pruned = await run_in_threadpool(book.prune)
             log.info("LINE records pruned: %s", pruned)
-        except (OSError, StoreError):
+        except Exception:  # an odd record must not end pruning for good, nor break the shutdown
             log.exception("LINE records could not be pruned; trying again in %.0f s", seconds)
         await asyncio.sleep(seconds)
 

@@ -23,6 +23,7 @@ import time
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from quiz.leads import ConsentText, now
@@ -193,9 +194,7 @@ class LineBook:
                 "line_codes": self.store.remove(
                     "line_codes", lambda record: record.get("used", False) or at - record["issued"] > CODE_SECONDS
                 ),
-                "line_events": self.store.remove(
-                    "line_events", lambda record: at - record.get("seen", 0) > EVENT_SECONDS
-                ),
+                "line_events": self.store.remove("line_events", lambda record: at - _seen(record) > EVENT_SECONDS),
             }
 
     # --- erasure and access -------------------------------------------------------------------------
@@ -263,6 +262,13 @@ def normal_code(text: str) -> str | None:
     if len(squeezed) != CODE_LENGTH or any(letter not in CODE_ALPHABET for letter in squeezed):
         return None
     return squeezed[:4] + "-" + squeezed[4:]
+
+
+def _seen(event: Record) -> float:
+    """When a webhook event was handled; ids stored before ``seen`` existed carry an ISO ``at``."""
+    if "seen" in event:
+        return float(event["seen"])
+    return datetime.fromisoformat(event["at"]).timestamp() if "at" in event else 0.0
 
 
 def _new_user() -> Record:

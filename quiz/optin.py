@@ -78,6 +78,8 @@ async def submit_optin(request: Request) -> Response:
         return respond(request, quiz, progress)
     if _looks_automated(form, progress):
         log.info("opt-in dropped as automated for quiz %s", quiz.id)
+        if _gate_required(quiz):
+            return respond(request, quiz, progress)  # "sent" would open a gate that wants a real address
         return respond(request, quiz, replace(progress, lead="sent"))
     limits: OptInLimits = request.app.state.optin_limits
     if not limits.allow(request.client.host if request.client else "", quiz.id):
@@ -166,10 +168,14 @@ def _looks_automated(form: FormData, progress: Progress) -> bool:
 
 
 def _skip(request: Request, quiz: Quiz, progress: Progress) -> Response:
-    capture = quiz.lead_capture
-    if capture is not None and capture.required and capture.placement == "before_results":
+    if _gate_required(quiz):
         return respond(request, quiz, progress)  # the quiz gates its results: the form stays
     return respond(request, quiz, replace(progress, lead="skipped"))
+
+
+def _gate_required(quiz: Quiz) -> bool:
+    capture = quiz.lead_capture
+    return capture is not None and capture.required and capture.placement == "before_results"
 
 
 def _form_again(

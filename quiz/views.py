@@ -242,7 +242,7 @@ def step_for(request: Request, quiz: Quiz, progress: Progress) -> Step:
         gate = _gated(quiz, progress, line)
         return Step(quiz=quiz, locale=locale, token=token, results=results, fallback=fallback,
                     can_go_back=bool(kept), context=progress.context, gate=gate,
-                    optin=_optin_form(quiz, progress, locale, gate=gate), line=line)  # fmt: skip
+                    optin=_optin_form(quiz, progress, locale, gate=gate, line=line), line=line)  # fmt: skip
     ahead = predicted_path(quiz, kept, progress.current)
     return Step(
         quiz=quiz,
@@ -271,14 +271,14 @@ def _gated(quiz: Quiz, progress: Progress, line: LineOffer | None) -> bool:
     return "email" in capture.channels or line is not None  # a gate with no way through is no gate
 
 
-def _optin_form(quiz: Quiz, progress: Progress, locale: str, *, gate: bool) -> OptInForm | None:
+def _optin_form(quiz: Quiz, progress: Progress, locale: str, *, gate: bool, line: LineOffer | None) -> OptInForm | None:
     capture = quiz.lead_capture
     if capture is None or "email" not in capture.channels or progress.lead == "skipped":
         return None
     consent = consent_text(quiz, locale)
     return OptInForm(
         consent=consent.text if consent else "",
-        required=capture.placement == "before_results" and capture.required,
+        required=gate and capture.required and line is None,  # where LINE also opens the gate, email is a choice
         gate=gate,
         sent=progress.lead,
     )

@@ -82,6 +82,8 @@ WORDS: dict[str, dict[str, str]] = {
         "line_no_results": "We have no results for you yet. Take the quiz, then send us the code it shows.",
         "line_withdrawn": "You will get no more news from us here. Your consent was withdrawn on our records.",
         "line_code_sent": "I sent the code: show my results",
+        "line_login_done": "I finished on LINE: show my results",
+        "line_login_waiting": "LINE has not told us yet. Finish in the LINE window, then press the button again.",
         "line_waiting": "Your code has not reached us yet. Send it to us on LINE, then press the button again.",
     },
     "ja": {
@@ -160,6 +162,8 @@ WORDS: dict[str, dict[str, str]] = {
         "line_no_results": "まだ診断結果がありません。診断の最後に表示されるコードを送ってください。",
         "line_withdrawn": "配信を停止しました。同意の撤回を記録しました。",
         "line_code_sent": "コードを送ったので結果を見る",
+        "line_login_done": "LINEでの操作が終わったので結果を見る",
+        "line_login_waiting": "LINEからの連絡がまだありません。LINEの画面で操作を終えてから、もう一度押してください。",
         "line_waiting": "コードはまだ届いていません。LINEのトークでコードを送ってから、もう一度押してください。",
     },
 }

@@ -225,6 +225,14 @@ def test_bots_are_dropped_without_a_sign(client, monkeypatch):
     assert not stored(client, "leads") and not mails(client)
 
 
+def test_what_looks_like_a_bot_does_not_open_a_required_gate(tmp_path):
+    with make_client(tmp_path, placement="before_results", required=True) as client:
+        page = results_page(client)
+        dropped = Page(opt_in(client, page, "", website="https://spam.example").text)
+        assert not dropped.text("quiz-product-title") and page.text("quiz-title") == dropped.text("quiz-title")
+        assert not stored(client, "leads")
+
+
 def test_too_many_opt_ins_from_one_client_get_429(client):
     page = results_page(client)
     statuses = [opt_in(client, page, f"shopper{index}@example.com").status_code for index in range(12)]
