@@ -25,7 +25,7 @@ class LineOffer:
     add_friend_qr: Markup  # the same link as an inline SVG QR code, for a shopper on a computer
     code: str = ""  # without LINE Login: the code to send in chat
     # What became of an earlier request: "linked", "sent", "not_friend", "cancelled", "failed", or
-    # "waiting" (the shopper says they sent the code; it has not come).
+    # "waiting" (the shopper asked whether LINE has linked them, and it has not yet).
     status: str = ""
 
 

@@ -290,7 +290,7 @@ def _line_offer(request: Request, quiz: Quiz, progress: Progress, locale: str) -
         return None
     status = request.app.state.linebook.status_of(progress.response)
     if not status and request.query_params.get("line") == "check":
-        status = "waiting"  # the shopper says they sent the code; it has not come
+        status = "waiting"  # the shopper asks whether LINE has linked them (code sent, login done): not yet
     return line_offer(line, quiz, progress.response, locale, status)
 
 
