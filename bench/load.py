@@ -30,7 +30,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -146,9 +146,10 @@ def free_port() -> int:
 
 
 def start_server(name: str, factory: str, env: dict[str, str], folder: Path) -> Server:
+    """``factory`` is ``module:function`` of a module in bench/, building the app in the server's process."""
     port = free_port()
     command = [
-        sys.executable, "-m", "uvicorn", f"load:{factory}", "--factory", "--app-dir", str(BENCH),
+        sys.executable, "-m", "uvicorn", factory, "--factory", "--app-dir", str(BENCH),
         "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
         "--log-level", "warning", "--no-access-log",
     ]  # fmt: skip
@@ -187,8 +188,8 @@ def stop_server(server: Server) -> None:
 def running_servers(folder: Path) -> Iterator[tuple[Server, Server]]:
     servers: list[Server] = []
     try:
-        servers.append(start_server("quiz", "quiz_app", {"BENCH_DATA_DIR": str(folder)}, folder))
-        servers.append(start_server("baseline", "baseline_app", {}, folder))
+        servers.append(start_server("quiz", "load:quiz_app", {"BENCH_DATA_DIR": str(folder)}, folder))
+        servers.append(start_server("baseline", "load:baseline_app", {}, folder))
         yield servers[0], servers[1]
     finally:
         for server in servers:
@@ -294,12 +295,29 @@ class Tally:
     sent: int = 0
 
 
-async def keep_busy(port: int, request: bytes, until: float, tally: Tally) -> None:
-    """One keep-alive connection sending requests back to back until ``until``."""
+Next = Callable[[], bytes]  # gives the next request to send, as raw HTTP/1.1 bytes
+
+
+def repeating(request: bytes) -> Next:
+    return lambda: request
+
+
+@dataclass(frozen=True)
+class Pace:
+    """How long a measurement warms up and runs, and the most requests it sends per phase."""
+
+    warmup_s: float = WARMUP_S
+    measure_s: float = MEASURE_S
+    max_requests: int = MAX_REQUESTS
+
+
+async def keep_busy(port: int, next_request: Next, until: float, tally: Tally, *, expected: int, most: int) -> None:
+    """One keep-alive connection sending requests back to back until ``until``; ``expected`` is the good status."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
-        while time.perf_counter() < until and tally.sent < MAX_REQUESTS:
+        while time.perf_counter() < until and tally.sent < most:
             tally.sent += 1
+            request = next_request()
             start = time.perf_counter()
             try:
                 async with asyncio.timeout(REQUEST_TIMEOUT_S):
@@ -310,7 +328,7 @@ async def keep_busy(port: int, request: bytes, until: float, tally: Tally) -> No
                 writer.close()
                 reader, writer = await asyncio.open_connection("127.0.0.1", port)
                 continue
-            if reply.status == 200:
+            if reply.status == expected:
                 tally.latencies.append(time.perf_counter() - start)
             else:
                 tally.errors[f"HTTP {reply.status}"] += 1
@@ -321,12 +339,13 @@ async def keep_busy(port: int, request: bytes, until: float, tally: Tally) -> No
         writer.close()
 
 
-async def load(port: int, request: bytes, seconds: float) -> tuple[Tally, float]:
+async def load(port: int, next_request: Next, seconds: float, *, expected: int, most: int) -> tuple[Tally, float]:
     """Requests from CONNECTIONS connections for ``seconds``; the tally and the wall time it took."""
     tally = Tally()
     start = time.perf_counter()
     until = start + seconds
-    await asyncio.gather(*(keep_busy(port, request, until, tally) for _ in range(CONNECTIONS)))
+    busy = (keep_busy(port, next_request, until, tally, expected=expected, most=most) for _ in range(CONNECTIONS))
+    await asyncio.gather(*busy)
     return tally, time.perf_counter() - start
 
 
@@ -344,10 +363,14 @@ class Figures:
     errors: Counter[str]
 
 
-async def measure(name: str, port: int, request: bytes, size: int) -> Figures:
-    await load(port, request, WARMUP_S)  # fills caches and lets the server settle; not counted
+async def measure(
+    name: str, port: int, next_request: Next, size: int, *, expected: int = 200, pace: Pace = Pace()
+) -> Figures:
+    """Warm up, then load for ``pace.measure_s``; ``size`` is the byte count shown for the row."""
+    shape = {"expected": expected, "most": pace.max_requests}
+    await load(port, next_request, pace.warmup_s, **shape)  # fills caches and lets the server settle; not counted
     cpu_start = time.process_time()
-    tally, elapsed = await load(port, request, MEASURE_S)
+    tally, elapsed = await load(port, next_request, pace.measure_s, **shape)
     client_cpu = (time.process_time() - cpu_start) / elapsed
     p50_ms, p99_ms = percentiles_ms(tally.latencies)
     return Figures(name, len(tally.latencies) / elapsed, p50_ms, p99_ms, size, client_cpu, tally.errors)
@@ -409,10 +432,10 @@ async def run(quiz_server: Server, baseline_server: Server) -> None:
     step_baseline, step_baseline_size = await baseline_request(baseline_server.port, step_size)
     answer_baseline, answer_baseline_size = await baseline_request(baseline_server.port, answer_size)
     rows = [
-        await measure(f"quiz GET step ({quiz.middle})", quiz_server.port, quiz.step, step_size),
-        await measure("baseline, same bytes", baseline_server.port, step_baseline, step_baseline_size),
-        await measure(f"quiz POST answer ({quiz.last}, htmx)", quiz_server.port, quiz.answer, answer_size),
-        await measure("baseline, same bytes", baseline_server.port, answer_baseline, answer_baseline_size),
+        await measure(f"quiz GET step ({quiz.middle})", quiz_server.port, repeating(quiz.step), step_size),
+        await measure("baseline, same bytes", baseline_server.port, repeating(step_baseline), step_baseline_size),
+        await measure(f"quiz POST answer ({quiz.last}, htmx)", quiz_server.port, repeating(quiz.answer), answer_size),
+        await measure("baseline, same bytes", baseline_server.port, repeating(answer_baseline), answer_baseline_size),
     ]
     print_table(rows)
     print()

@@ -30,29 +30,17 @@ import itertools
 import os
 import platform
 import secrets
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import load
 import uvicorn
-from load import (
-    REQUEST_TIMEOUT_S,
-    Figures,
-    Server,
-    Tally,
-    _wait_until_listening,
-    exchange,
-    fetch_once,
-    free_port,
-    percentiles_ms,
-    print_table,
-    stop_server,
-)
+from load import CONNECTIONS, Figures, Next, Pace, Server, fetch_once, print_table, repeating, start_server, stop_server
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -67,14 +55,8 @@ QUIZZES = BENCH.parent / "quizzes"
 sys.path.insert(0, str(BENCH.parent / "tests"))  # the tests' LINE Platform is a plain module there
 from line_platform import LinePlatform  # noqa: E402
 
-CONNECTIONS = 16
-WARMUP_S = 1.0
-MEASURE_S = 4.0
-MAX_REQUESTS = 50_000  # per phase: a bound on traffic (and on queued replies) should the server get far faster
+PACE = Pace(warmup_s=1.0, measure_s=4.0, max_requests=50_000)  # the bound also caps the replies queued per phase
 DRAIN_TIMEOUT_S = 10.0  # for the reply queue to empty after a phase; past it, the bench goes on and says so
-
-Next = Callable[[], bytes]  # gives the next request to send, as raw HTTP/1.1 bytes
-
 
 # The two apps, built inside their server processes by `uvicorn --factory`.
 
@@ -112,28 +94,13 @@ def quiz_environment(line: LinePlatform, folder: Path) -> dict[str, str]:
 # Servers: as bench/load.py starts them, with this module's factories.
 
 
-def start_server(name: str, factory: str, env: dict[str, str], folder: Path) -> Server:
-    port = free_port()
-    command = [
-        sys.executable, "-m", "uvicorn", f"webhook:{factory}", "--factory", "--app-dir", str(BENCH),
-        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-        "--log-level", "warning", "--no-access-log",
-    ]  # fmt: skip
-    log = folder / f"{name}.log"
-    # To a file, not the terminal: a server failing every request would print a traceback for each.
-    with log.open("wb") as output:
-        process = subprocess.Popen(command, env={**os.environ, **env}, stdout=output, stderr=subprocess.STDOUT)
-    server = Server(name, port, process, log)
-    _wait_until_listening(server)
-    return server
-
-
 @contextmanager
 def running_servers(line: LinePlatform, folder: Path) -> Iterator[tuple[Server, Server]]:
     servers: list[Server] = []
     try:
-        servers.append(start_server("quiz", "quiz_app", quiz_environment(line, folder), folder))
-        servers.append(start_server("baseline", "baseline_app", {"BENCH_CHANNEL_SECRET": line.bot_secret}, folder))
+        servers.append(start_server("quiz", "webhook:quiz_app", quiz_environment(line, folder), folder))
+        secret = {"BENCH_CHANNEL_SECRET": line.bot_secret}
+        servers.append(start_server("baseline", "webhook:baseline_app", secret, folder))
         yield servers[0], servers[1]
     finally:
         for server in servers:
@@ -181,10 +148,6 @@ def unsigned_request(line: LinePlatform, port: int) -> bytes:
     return webhook_request(port, body, None)
 
 
-def same(request: bytes) -> Next:
-    return itertools.repeat(request).__next__
-
-
 def body_size(request: bytes) -> int:
     return len(request.partition(b"\r\n\r\n")[2])
 
@@ -192,53 +155,12 @@ def body_size(request: bytes) -> int:
 # The client: bench/load.py's, with a new request each time and the status each kind must get.
 
 
-async def keep_busy(port: int, next_request: Next, expected: int, until: float, tally: Tally) -> None:
-    """One keep-alive connection sending requests back to back until ``until``."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        while time.perf_counter() < until and tally.sent < MAX_REQUESTS:
-            tally.sent += 1
-            request = next_request()
-            start = time.perf_counter()
-            try:
-                async with asyncio.timeout(REQUEST_TIMEOUT_S):
-                    reply = await exchange(reader, writer, request)
-            except (OSError, asyncio.IncompleteReadError, TimeoutError) as error:
-                # A broken connection is an error to report, not a reason to stop the run.
-                tally.errors[type(error).__name__] += 1
-                writer.close()
-                reader, writer = await asyncio.open_connection("127.0.0.1", port)
-                continue
-            if reply.status == expected:
-                tally.latencies.append(time.perf_counter() - start)
-            else:
-                tally.errors[f"HTTP {reply.status}"] += 1
-            if reply.closing:
-                writer.close()
-                reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    finally:
-        writer.close()
-
-
-async def load(port: int, next_request: Next, expected: int, seconds: float) -> tuple[Tally, float]:
-    tally = Tally()
-    start = time.perf_counter()
-    until = start + seconds
-    await asyncio.gather(*(keep_busy(port, next_request, expected, until, tally) for _ in range(CONNECTIONS)))
-    return tally, time.perf_counter() - start
-
-
 async def measure(name: str, port: int, next_request: Next, *, expected: int = 200, size: int) -> Figures:
-    """Warm up, then load for MEASURE_S; ``size`` is the request body's, in bytes."""
+    """bench/load.py's measurement at this bench's pace, once one request got the status it should."""
     reply = await fetch_once(port, next_request())
     if reply.status != expected:
         raise RuntimeError(f"{name}: expected HTTP {expected}, got HTTP {reply.status}: {reply.body[:200]!r}")
-    await load(port, next_request, expected, WARMUP_S)  # not counted
-    cpu_start = time.process_time()
-    tally, elapsed = await load(port, next_request, expected, MEASURE_S)
-    client_cpu = (time.process_time() - cpu_start) / elapsed
-    p50_ms, p99_ms = percentiles_ms(tally.latencies)
-    return Figures(name, len(tally.latencies) / elapsed, p50_ms, p99_ms, size, client_cpu, tally.errors)
+    return await load.measure(name, port, next_request, size, expected=expected, pace=PACE)
 
 
 async def drain(queue: Path, after: str) -> None:
@@ -267,7 +189,7 @@ def print_ratio(label: str, quiz: Figures, baseline: Figures) -> None:
 def header() -> str:
     return (
         f"{os.cpu_count()} CPUs, Python {platform.python_version()}, uvicorn {uvicorn.__version__};"
-        f" {CONNECTIONS} connections, {WARMUP_S:g} s warm-up + {MEASURE_S:g} s per row; bytes: request body"
+        f" {CONNECTIONS} connections, {PACE.warmup_s:g} s warm-up + {PACE.measure_s:g} s per row; bytes: request body"
     )
 
 
@@ -277,13 +199,13 @@ async def run(line: LinePlatform, quiz: Server, baseline: Server, queue: Path) -
     one_size, ten_size = body_size(one_event), body_size(ten_events)
     unsigned = unsigned_request(line, quiz.port)
     rows = [
-        await measure("baseline, 1-event body", baseline.port, same(one_event), size=one_size),
-        await measure("unsigned (401)", quiz.port, same(unsigned), expected=401, size=one_size),
+        await measure("baseline, 1-event body", baseline.port, repeating(one_event), size=one_size),
+        await measure("unsigned (401)", quiz.port, repeating(unsigned), expected=401, size=one_size),
         await measure("signed, 1 event", quiz.port, single, size=one_size),
     ]
     await drain(queue, "1-event deliveries")
     rows.append(await measure("redelivered, 1 event", quiz.port, single.redeliveries(), size=one_size))
-    rows.append(await measure("baseline, 10-event body", baseline.port, same(ten_events), size=ten_size))
+    rows.append(await measure("baseline, 10-event body", baseline.port, repeating(ten_events), size=ten_size))
     rows.append(await measure("signed, 10 events", quiz.port, tenfold, size=ten_size))
     await drain(queue, "10-event deliveries")
     print()
