@@ -50,7 +50,7 @@ class AtomicJSONStorage(Storage):
         self._state: dict[str, dict[str, Any]] | None = None
 
     def read(self) -> dict[str, dict[str, Any]] | None:
-        if self._state is None and self.path.exists():
+        if self._state is None:
             self._state = _load_segment(self.path)
         return self._state
 
@@ -67,7 +67,7 @@ def _load_segment(path: Path) -> dict[str, dict[str, Any]] | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        return None  # emptied and deleted by the writer since a reader listed it
+        return None  # not written yet, or emptied and deleted by the writer since a reader listed it
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise StoreError(f"{path}: cannot be read ({error}); it was left as it is, fix or move it") from None
     if not isinstance(data, dict) or not all(isinstance(table, dict) for table in data.values()):
