@@ -22,12 +22,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from quiz.export import by_id
-from quiz.leads import lead_id
-from quiz.library import QuizLibrary
-from quiz.questions import Info, MultipleChoice, Number, Scale, ShortText
-from quiz.schema import Quiz
-from quiz.tinystore import TinyStore
+from quiz.format.questions import Info, MultipleChoice, Number, Scale, ShortText
+from quiz.format.schema import Quiz
+from quiz.leads.records import lead_id
+from quiz.marketer.export import by_id
+from quiz.store.tiny import TinyStore
+from quiz.web.library import QuizLibrary
 
 ROOT = Path(__file__).parent.parent
 QUIZZES = ROOT / "quizzes"
@@ -35,7 +35,7 @@ SIZES = (1_000, 1_000_000)
 BATCH = 10_000
 STATUSES = ("none", "pending", "subscribed", "subscribed", "unsubscribed")
 READ_ONLY = (
-    "from pathlib import Path; from quiz.tinystore import TinyStore\n"
+    "from pathlib import Path; from quiz.store.tiny import TinyStore\n"
     "print(sum(1 for _ in TinyStore(Path(sys.argv[1]), read_only=True).records('leads')))"
 )
 
@@ -54,7 +54,7 @@ def answer(question: Any, rng: random.Random) -> Any:
 
 
 def lead(index: int, quiz: Quiz, rng: random.Random) -> dict[str, Any]:
-    """A lead as quiz.leads documents it: answers to every question, three products, consent evidence."""
+    """A lead as quiz.leads.records documents it: answers to every question, three products, consent evidence."""
     email = f"shopper{index}@example.com"
     day = 1 + index % 28
     at = f"2025-{1 + index % 12:02d}-{day:02d}T{index % 24:02d}:{index % 60:02d}:00.000+00:00"

@@ -45,13 +45,13 @@ from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
 from quiz.app import create_app
-from quiz.conditions import Answer
-from quiz.flow import first_question, next_after, parse_answer
-from quiz.library import QuizLibrary
-from quiz.questions import RESULTS
-from quiz.schema import Quiz
+from quiz.engine.flow import first_question, next_after, parse_answer
+from quiz.format.conditions import Answer
+from quiz.format.questions import RESULTS
+from quiz.format.schema import Quiz
 from quiz.settings import Settings
-from quiz.tokens import Progress, ProgressTokens
+from quiz.web.library import QuizLibrary
+from quiz.web.tokens import Progress, ProgressTokens
 
 BENCH = Path(__file__).resolve().parent
 QUIZZES = BENCH.parent / "quizzes"

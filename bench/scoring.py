@@ -12,10 +12,10 @@ import random
 import statistics
 import time
 
-from quiz.reasons import reason_for
-from quiz.schema import Quiz
-from quiz.scoring import recommend
-from quiz.simulate import answer_space
+from quiz.engine.reasons import reason_for
+from quiz.engine.scoring import recommend
+from quiz.engine.simulate import answer_space
+from quiz.format.schema import Quiz
 
 TAGS = [f"tag{index}" for index in range(40)]
 QUESTIONS = 30

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from tinydb import TinyDB
 
-from quiz.tinystore import TinyStore
+from quiz.store.tiny import TinyStore
 
 SIZES = (1_000, 10_000, 100_000)
 WRITES = 200

@@ -47,7 +47,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from quiz.app import create_app
-from quiz.linewebhook import signed_by_line
+from quiz.line.webhook import signed_by_line
 from quiz.settings import from_environment
 
 BENCH = Path(__file__).resolve().parent

@@ -20,33 +20,33 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
-from quiz.api import describe_person, export_leads, forget_person
-from quiz.assets import Assets
+from quiz.delivery.mail import MailQueue, transport_for
 from quiz.errors import QuizError
-from quiz.leadbook import LeadBook
-from quiz.library import QuizLibrary
-from quiz.lineapi import LineApi
-from quiz.linebook import LineBook
-from quiz.linelogin import line_callback, start_line_login
-from quiz.linequeue import LineQueue
-from quiz.linewebhook import CODE_TRIES, line_webhook
-from quiz.mailer import MailQueue, transport_for
-from quiz.middleware import BodyLimit, SecurityHeaders
-from quiz.optin import OptInLimits, submit_optin
-from quiz.ratelimit import RateLimiter
-from quiz.richtext import clean
+from quiz.format.richtext import clean
+from quiz.leads.book import LeadBook
+from quiz.leads.optin import OptInLimits, submit_optin
+from quiz.leads.subscriptions import confirm_subscription, show_confirm, unsubscribe
+from quiz.line.api import LineApi
+from quiz.line.book import LineBook
+from quiz.line.login import line_callback, start_line_login
+from quiz.line.queue import LineQueue
+from quiz.line.webhook import CODE_TRIES, line_webhook
+from quiz.marketer.api import describe_person, export_leads, forget_person
 from quiz.settings import Settings
-from quiz.subscriptions import confirm_subscription, show_confirm, unsubscribe
-from quiz.theme import theme_css
-from quiz.tinystore import TinyStore
-from quiz.tokens import LinkTokens, ProgressTokens
-from quiz.views import follow_product, show_intro, show_step, start_quiz, submit_answer, under_root
-from quiz.wording import preferred_locales, ui_locale, words
+from quiz.store.tiny import TinyStore
+from quiz.web.assets import Assets, shipped
+from quiz.web.library import QuizLibrary
+from quiz.web.limits import RateLimiter
+from quiz.web.middleware import BodyLimit, SecurityHeaders
+from quiz.web.shopper import follow_product, show_intro, show_step, start_quiz, submit_answer, under_root
+from quiz.web.theme import theme_css
+from quiz.web.tokens import LinkTokens, ProgressTokens
+from quiz.web.wording import preferred_locales, ui_locale, words
 
 log = logging.getLogger("quiz.line")
 PACKAGE = Path(__file__).parent
-STATIC = PACKAGE.parent / "static"
-WIDGETS = PACKAGE.parent / "widgets"
+# Each package brings the templates of what it shows: the shopper's steps, the email channel, LINE.
+TEMPLATE_FOLDERS = [PACKAGE / "web" / "templates", PACKAGE / "leads" / "templates", PACKAGE / "line" / "templates"]
 
 
 PRUNE_LINE_EVERY = 60 * 60.0  # seconds: LINE's logins, codes and event ids are pruned hourly, and at start
@@ -116,8 +116,8 @@ def create_app(settings: Settings) -> Starlette:
     app.state.links = LinkTokens(settings.secret_keys)
     app.state.library = QuizLibrary(settings.quizzes_dir)
     app.state.tokens = ProgressTokens(settings.secret_keys, max_age=settings.progress_max_age)
-    app.state.assets = Assets([STATIC, WIDGETS])
-    templates = Jinja2Templates(directory=PACKAGE / "templates")
+    app.state.assets = Assets([shipped("static"), shipped("widgets")])
+    templates = Jinja2Templates(directory=TEMPLATE_FOLDERS)
     templates.env.globals["path_for"] = path_for
     templates.env.globals["asset"] = asset_path
     templates.env.filters["rich"] = rich_text

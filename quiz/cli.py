@@ -15,7 +15,11 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from quiz.export import (
+from quiz.authoring.lint import lint
+from quiz.authoring.loader import Loaded, load_quiz
+from quiz.engine.simulate import EXHAUSTIVE_LIMIT, SAMPLES, Coverage, simulate
+from quiz.format.schema import json_schema_text
+from quiz.marketer.export import (
     CONSENTS,
     FORMATS,
     Count,
@@ -27,10 +31,6 @@ from quiz.export import (
     parse_filter,
     parse_format,
 )
-from quiz.lint import lint
-from quiz.loader import Loaded, load_quiz
-from quiz.schema import json_schema_text
-from quiz.simulate import EXHAUSTIVE_LIMIT, SAMPLES, Coverage, simulate
 
 if TYPE_CHECKING:
     from quiz.settings import Settings
@@ -175,9 +175,9 @@ def run_serve(args: argparse.Namespace) -> int:
     import uvicorn  # the server's libraries load only for the command that needs them
 
     from quiz.app import create_app
-    from quiz.demo import create_demo_app
     from quiz.settings import SettingsError, from_environment
-    from quiz.store import StoreError
+    from quiz.store.base import StoreError
+    from quiz.web.demo import create_demo_app
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -230,11 +230,11 @@ async def _serve_all(servers: list[Any]) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     from quiz.settings import SettingsError
-    from quiz.store import StoreError
+    from quiz.store.base import StoreError
 
     # Only this command's own line (who exported what) shows; the library's "loaded quiz" lines would be noise.
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("quiz.export").setLevel(logging.INFO)
+    logging.getLogger("quiz.marketer.export").setLevel(logging.INFO)
     try:
         _export(args)
     except BrokenPipeError:
@@ -246,10 +246,10 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> None:
-    from quiz.audit import ExportAudit
-    from quiz.library import QuizLibrary
+    from quiz.marketer.audit import ExportAudit
     from quiz.settings import from_environment
-    from quiz.tinystore import TinyStore
+    from quiz.store.tiny import TinyStore
+    from quiz.web.library import QuizLibrary
 
     settings = from_environment()
     library = by_id(QuizLibrary(settings.quizzes_dir).all())
@@ -316,12 +316,12 @@ def run_subject(args: argparse.Namespace) -> int:
 
 def _forget(email: str, settings: Settings) -> dict[str, Any]:
     """Erase a person named by email address or LINE user id."""
-    from quiz.leadbook import LeadBook
-    from quiz.linebook import LINE_USER_ID, LineBook
-    from quiz.linequeue import erase_messages
-    from quiz.mailer import MailQueue, transport_for
-    from quiz.store import StoreLocked
-    from quiz.tinystore import TinyStore
+    from quiz.delivery.mail import MailQueue, transport_for
+    from quiz.leads.book import LeadBook
+    from quiz.line.book import LINE_USER_ID, LineBook
+    from quiz.line.queue import erase_messages
+    from quiz.store.base import StoreLocked
+    from quiz.store.tiny import TinyStore
 
     try:
         store = TinyStore(settings.data_dir / "store")
@@ -343,11 +343,11 @@ def _forget(email: str, settings: Settings) -> dict[str, Any]:
 
 
 def _describe(email: str, settings: Settings) -> dict[str, Any]:
-    from quiz.leadbook import LeadBook
-    from quiz.linebook import LINE_USER_ID, LineBook
-    from quiz.linequeue import pending_messages
-    from quiz.mailer import MailQueue, transport_for
-    from quiz.tinystore import TinyStore
+    from quiz.delivery.mail import MailQueue, transport_for
+    from quiz.leads.book import LeadBook
+    from quiz.line.book import LINE_USER_ID, LineBook
+    from quiz.line.queue import pending_messages
+    from quiz.store.tiny import TinyStore
 
     store = TinyStore(settings.data_dir / "store", read_only=True)
     if re.fullmatch(LINE_USER_ID, email):
@@ -365,10 +365,10 @@ class ServerRunning(Exception):
 
 def _about_person(raw_email: str, action: Callable[[str, Settings], dict[str, Any]], name: str) -> int:
     """Run ``action`` for one normalized address and print its JSON; bad input is a message and status 2."""
-    from quiz.leads import EmailError, normalize_email
-    from quiz.linebook import LINE_USER_ID
+    from quiz.leads.records import EmailError, normalize_email
+    from quiz.line.book import LINE_USER_ID
     from quiz.settings import SettingsError, from_environment
-    from quiz.store import StoreError
+    from quiz.store.base import StoreError
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:

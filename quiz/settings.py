@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from quiz.schema import ORIGIN_PATTERN
+from quiz.format.schema import ORIGIN_PATTERN
 
 log = logging.getLogger("quiz.settings")
 

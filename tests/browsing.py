@@ -10,7 +10,7 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Frame, Page, Route
 from shopper import answer
 
-from quiz.schema import Quiz
+from quiz.format.schema import Quiz
 
 DEBIAN_CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = [

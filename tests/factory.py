@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from quiz.loader import parse_quiz
-from quiz.schema import Quiz
+from quiz.authoring.loader import parse_quiz
+from quiz.format.schema import Quiz
 
 
 def quiz_document(**overrides: Any) -> dict[str, Any]:

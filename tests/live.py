@@ -13,8 +13,8 @@ from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
 from quiz.app import create_app
-from quiz.demo import create_demo_app
 from quiz.settings import Settings
+from quiz.web.demo import create_demo_app
 
 
 def bound_socket() -> socket.socket:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from playwright.sync_api import Frame, Page
 
-from quiz.schema import Quiz
+from quiz.format.schema import Quiz
 
 
 def current_question(view: Page | Frame) -> str | None:

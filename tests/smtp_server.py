@@ -10,7 +10,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from quiz.mailer import SMTPTransport
+from quiz.delivery.mail import SMTPTransport
 from quiz.settings import Smtp
 
 

@@ -21,7 +21,7 @@ from live import quiz_beside_shop  # noqa: E402
 from playwright.sync_api import Frame, Page, expect  # noqa: E402
 from shopper import answer, checked_options  # noqa: E402
 
-from quiz.schema import Quiz  # noqa: E402
+from quiz.format.schema import Quiz  # noqa: E402
 from quiz.settings import Settings  # noqa: E402
 
 EXAMPLES = Path(__file__).parent.parent / "quizzes"

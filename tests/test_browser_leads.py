@@ -24,7 +24,7 @@ from live import quiz_beside_shop
 from playwright.sync_api import expect
 from smtp_server import Inbox, Server
 
-from quiz import optin
+from quiz.leads import optin
 from quiz.settings import Settings, Smtp
 
 EXAMPLES = Path(__file__).parent.parent / "quizzes"

@@ -4,8 +4,8 @@ import json
 
 from factory import quiz_document
 
-from quiz.catalog import read_catalog
-from quiz.loader import load_quiz
+from quiz.authoring.catalog import read_catalog
+from quiz.authoring.loader import load_quiz
 
 
 def test_csv_columns_become_product_fields_and_attributes():

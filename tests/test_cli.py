@@ -58,7 +58,7 @@ def test_unknown_command_is_a_usage_error():
 
 
 def test_serve_refuses_a_data_folder_another_server_writes(tmp_path, monkeypatch, capsys):
-    from quiz.tinystore import TinyStore
+    from quiz.store.tiny import TinyStore
 
     monkeypatch.setenv("QUIZ_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("QUIZ_SECRET_KEYS", "k")

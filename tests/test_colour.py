@@ -2,7 +2,7 @@
 
 import pytest
 
-from quiz.colour import INK, WHITE, contrast, text_on
+from quiz.format.colour import INK, WHITE, contrast, text_on
 
 
 def test_black_on_white_is_21_to_1():

@@ -4,12 +4,12 @@ from pathlib import Path
 
 import pytest
 
-from quiz.flow import parse_answer, walk
-from quiz.lint import lint
-from quiz.loader import load_quiz
-from quiz.reasons import reason_for
-from quiz.scoring import recommend
-from quiz.simulate import answer_space
+from quiz.authoring.lint import lint
+from quiz.authoring.loader import load_quiz
+from quiz.engine.flow import parse_answer, walk
+from quiz.engine.reasons import reason_for
+from quiz.engine.scoring import recommend
+from quiz.engine.simulate import answer_space
 
 EXAMPLES = sorted(
     path for path in (Path(__file__).parent.parent / "quizzes").glob("*.json") if path.stem != "quiz.schema"

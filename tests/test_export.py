@@ -13,10 +13,11 @@ from hypothesis import strategies as st
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from quiz.api import export_leads
 from quiz.app import create_app
 from quiz.cli import main
-from quiz.export import (
+from quiz.leads.records import lead_id
+from quiz.marketer.api import export_leads
+from quiz.marketer.export import (
     FIXED_COLUMNS,
     ExportError,
     ExportFilter,
@@ -29,10 +30,9 @@ from quiz.export import (
     parse_filter,
     rows,
 )
-from quiz.leads import lead_id
-from quiz.library import QuizLibrary
 from quiz.settings import from_environment
-from quiz.tinystore import TinyStore
+from quiz.store.tiny import TinyStore
+from quiz.web.library import QuizLibrary
 
 QUIZZES = Path(__file__).parent.parent / "quizzes"
 LIBRARY = by_id(QuizLibrary(QUIZZES).all())
@@ -41,7 +41,7 @@ KEY = "marketing-key-1234"
 
 
 def lead(email, *, quiz="serum-finder", status="subscribed", updated="2025-03-10T09:00:00.000+00:00", **fields):
-    """A lead record as quiz.leads documents it; keyword arguments replace fields."""
+    """A lead record as quiz.leads.records documents it; keyword arguments replace fields."""
     record = {
         "id": lead_id(email, quiz),
         "email": email,
@@ -434,7 +434,7 @@ def test_bad_parameters_get_a_400_naming_the_parameter(tmp_path, query, message)
 
 
 def test_audit_lines_from_two_writers_stay_whole(tmp_path):
-    from quiz.audit import ExportAudit
+    from quiz.marketer.audit import ExportAudit
 
     audits = [ExportAudit(tmp_path, who=f"cli:{n}", filters={}, format="csv") for n in range(20)]
     for number, audit in enumerate(audits):

@@ -3,8 +3,8 @@
 import pytest
 from factory import make_quiz, quiz_document
 
-from quiz.flow import AnswerError, parse_answer, predicted_path, walk
-from quiz.questions import RESULTS
+from quiz.engine.flow import AnswerError, parse_answer, predicted_path, walk
+from quiz.format.questions import RESULTS
 
 
 def branching_quiz():

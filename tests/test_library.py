@@ -5,7 +5,7 @@ import logging
 
 from factory import quiz_document
 
-from quiz.library import QuizLibrary
+from quiz.web.library import QuizLibrary
 
 
 def write(path, **changes):
@@ -24,7 +24,7 @@ def test_a_broken_edit_keeps_the_last_good_version_and_logs_why(tmp_path, caplog
     write(tmp_path / "serum.json", title="Serum finder")
     library = QuizLibrary(tmp_path, recheck_seconds=0)
     (tmp_path / "serum.json").write_text('{"version": 1, "id": "serum", "questions": []', encoding="utf-8")
-    with caplog.at_level(logging.ERROR, logger="quiz.library"):
+    with caplog.at_level(logging.ERROR, logger="quiz.web.library"):
         assert library.get("serum").title == "Serum finder"
     assert "serum.json:1:" in caplog.text
     assert "keeping the last valid version of quiz 'serum' live" in caplog.text
@@ -32,7 +32,7 @@ def test_a_broken_edit_keeps_the_last_good_version_and_logs_why(tmp_path, caplog
 
 def test_a_broken_file_at_start_serves_nothing_and_says_so(tmp_path, caplog):
     (tmp_path / "serum.json").write_text("{", encoding="utf-8")
-    with caplog.at_level(logging.ERROR, logger="quiz.library"):
+    with caplog.at_level(logging.ERROR, logger="quiz.web.library"):
         library = QuizLibrary(tmp_path, recheck_seconds=0)
     assert library.all() == []
     assert "serum.json" in caplog.text

@@ -21,14 +21,14 @@ from line_platform import LinePlatform, sign
 from starlette.testclient import TestClient
 
 from quiz.app import create_app, prune_every
-from quiz.leads import iso_time
-from quiz.lineapi import LineApi
-from quiz.linebook import LOGIN_SECONDS, LineBook, line_code
-from quiz.lineflex import text_message
-from quiz.linequeue import LineQueue
+from quiz.consent import iso_time
+from quiz.line.api import LineApi
+from quiz.line.book import LOGIN_SECONDS, LineBook, line_code
+from quiz.line.flex import text_message
+from quiz.line.queue import LineQueue
 from quiz.settings import from_environment
-from quiz.tinystore import TinyStore
-from quiz.wording import words
+from quiz.store.tiny import TinyStore
+from quiz.web.wording import words
 
 HTMX = {"HX-Request": "true"}
 LINE_CONSENT = "LINEでお得な情報を受け取る"

@@ -28,7 +28,7 @@ from live import bound_socket, serving
 from starlette.applications import Starlette
 from test_line import HTMX, make_client
 
-from quiz.wording import words
+from quiz.web.wording import words
 
 LINKED_SHOPPERS = 4  # their results are linked first, so a second reply to them would show: it becomes a push
 VALID_DELIVERIES = 40  # of five events each, one of every kind (see delivery_events)

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from quiz.lineflex import (
+from quiz.line.flex import (
     MAX_ALT_TEXT,
     MAX_BUBBLE_BYTES,
     MAX_CAROUSEL_BYTES,

@@ -2,7 +2,7 @@
 
 from factory import make_quiz, quiz_document
 
-from quiz.lint import lint
+from quiz.authoring.lint import lint
 
 
 def findings(quiz):

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from smtp_server import Inbox, Server, parse
 
-from quiz.mailer import FolderTransport, MailQueue, PermanentFailure, SMTPTransport, transport_for
+from quiz.delivery.mail import FolderTransport, MailQueue, PermanentFailure, SMTPTransport, transport_for
 from quiz.settings import Settings, Smtp
 
 START = 1_750_000_000.0  # a fixed "now" for the injected clock
@@ -130,7 +130,7 @@ def test_refused_message_moves_to_failed_after_one_try(
     try:
         queue = MailQueue(tmp_path, server.transport())
         message_id = queue.enqueue(message())
-        with caplog.at_level(logging.WARNING, logger="quiz.mailer"):
+        with caplog.at_level(logging.WARNING, logger="quiz.delivery.mail"):
             assert queue.deliver_due() == 0
     finally:
         server.stop()
@@ -184,7 +184,7 @@ def test_corrupt_state_file_does_not_stop_delivery(
     queue.enqueue(message("ben@example.com"))
     (tmp_path / "queue" / f"{damaged}.json").write_text('{"attempts": ')
 
-    with caplog.at_level(logging.WARNING, logger="quiz.mailer"):
+    with caplog.at_level(logging.WARNING, logger="quiz.delivery.mail"):
         assert queue.deliver_due() == 2
 
     assert damaged in caplog.text

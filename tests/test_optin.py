@@ -12,9 +12,10 @@ from factory import quiz_document
 from html_page import Page
 from starlette.testclient import TestClient
 
-from quiz import durable, optin
 from quiz.app import create_app
+from quiz.leads import optin
 from quiz.settings import from_environment
+from quiz.store import files as durable
 
 HTMX = {"HX-Request": "true"}
 CONSENT = "Email me new serums. Unsubscribe anytime."

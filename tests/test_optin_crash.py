@@ -22,8 +22,8 @@ import httpx2 as httpx  # what Starlette's TestClient uses: already a test depen
 from html_page import Page
 from live import bound_socket
 
-from quiz import optin
-from quiz.tinystore import TinyStore
+from quiz.leads import optin
+from quiz.store.tiny import TinyStore
 
 EXAMPLES = Path(__file__).parent.parent / "quizzes"
 CLIENTS = 40

@@ -6,7 +6,8 @@ import pytest
 from starlette.testclient import TestClient
 from test_optin import make_client, opt_in, results_page, stored
 
-from quiz import cli, optin
+from quiz import cli
+from quiz.leads import optin
 
 KEY = "k" * 32
 

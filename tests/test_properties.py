@@ -5,10 +5,10 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from quiz.flow import AnswerError, parse_answer, walk
-from quiz.loader import parse_quiz
-from quiz.scoring import active_causes, recommend
-from quiz.simulate import answer_space
+from quiz.authoring.loader import parse_quiz
+from quiz.engine.flow import AnswerError, parse_answer, walk
+from quiz.engine.scoring import active_causes, recommend
+from quiz.engine.simulate import answer_space
 
 TAGS = ["a", "b", "c", "d", "e"]
 weights = st.integers(min_value=-5, max_value=5)

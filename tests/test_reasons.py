@@ -2,9 +2,9 @@
 
 from factory import make_quiz, quiz_document
 
-from quiz.reasons import reason_for
-from quiz.scoring import recommend
-from quiz.text import fill, join_labels, resolve
+from quiz.engine.reasons import reason_for
+from quiz.engine.scoring import recommend
+from quiz.format.text import fill, join_labels, resolve
 
 
 def bilingual_quiz():

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from quiz.richtext import INLINE_TAGS, clean, takes_markup
+from quiz.format.richtext import INLINE_TAGS, clean, takes_markup
 
 
 @pytest.mark.parametrize(

@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 from factory import make_quiz, problems_of, quiz_document
 
-from quiz import migrations
 from quiz.cli import main
-from quiz.schema import json_schema_text
+from quiz.format import migrations
+from quiz.format.schema import json_schema_text
 
 QUIZZES = Path(__file__).parent.parent / "quizzes"
 

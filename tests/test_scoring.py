@@ -2,7 +2,7 @@
 
 from factory import make_quiz, quiz_document
 
-from quiz.scoring import recommend
+from quiz.engine.scoring import recommend
 
 
 def ids(recommendation):

@@ -5,7 +5,7 @@ import json
 from factory import make_quiz, quiz_document
 
 from quiz.cli import main
-from quiz.simulate import answer_space, simulate
+from quiz.engine.simulate import answer_space, simulate
 
 
 def test_small_quiz_is_played_exhaustively():

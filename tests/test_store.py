@@ -10,9 +10,9 @@ import time
 
 import pytest
 
-from quiz import tinystore
-from quiz.store import StoreError, StoreLocked
-from quiz.tinystore import TinyStore
+from quiz.store import tiny as tinystore
+from quiz.store.base import StoreError, StoreLocked
+from quiz.store.tiny import TinyStore
 
 
 @pytest.fixture
@@ -172,7 +172,7 @@ WRITER = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from quiz import tinystore
+    from quiz.store import tiny as tinystore
     tinystore.SEGMENT_SIZE = 50  # so the kill lands around segment roll-overs too
     store = tinystore.TinyStore(Path(sys.argv[1]))
     for index in range(100000):

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from factory import problems_of, quiz_document
 
+from quiz.authoring.loader import MAX_DEPTH, MAX_QUIZ_BYTES, load_quiz
 from quiz.cli import main
-from quiz.loader import MAX_DEPTH, MAX_QUIZ_BYTES, load_quiz
 
 BROKEN = Path(__file__).parent / "broken"
 
@@ -130,7 +130,7 @@ def test_pydantic_messages_say_got_once():
 
 
 def test_schema_lets_editors_accept_the_options_shorthand():
-    from quiz.schema import json_schema
+    from quiz.format.schema import json_schema
 
     single = json_schema()["$defs"]["SingleChoice"]["properties"]["options"]
     assert {"type": "string"} in single["items"]["anyOf"]

@@ -1,0 +1,167 @@
+"""Product catalogs kept beside a quiz, as CSV (a spreadsheet export) or JSON, read into products."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from quiz.authoring.problems import Problem, from_validation_error, locate
+from quiz.format.products import Product
+
+MAX_CATALOG_BYTES = 20 * 1024 * 1024
+REQUIRED_COLUMNS = ("id", "title", "url")
+LIST_SEPARATOR = "|"
+_LOCALIZED = ("title", "description", "reason")  # "title.ja" columns hold the Japanese title
+_TRUE = {"true", "yes", "1", "y"}
+_FALSE = {"false", "no", "0", "n"}
+_products = TypeAdapter(list[Product])
+
+
+@dataclass
+class Catalog:
+    """A catalog file's products, the line each starts on, and its problems."""
+
+    file: str
+    products: list[Product] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def read_catalog(text: str, *, file: str) -> Catalog:
+    """Products from a catalog file's text; CSV unless the name ends in ``.json``."""
+    catalog = Catalog(file)
+    if file.lower().endswith(".json"):
+        _read_json(text, catalog)
+    else:
+        _read_csv(text, catalog)
+    if catalog.problems:
+        catalog.products, catalog.lines = [], []
+    return catalog
+
+
+def _read_json(text: str, catalog: Catalog) -> None:
+    file = catalog.file
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        catalog.problems.append(
+            Problem((), f"not valid JSON: {error.msg}", file=file, line=error.lineno, column=error.colno)
+        )
+        return
+    except RecursionError:
+        catalog.problems.append(Problem((), "nested too deeply to read", file=file))
+        return
+    prefix: tuple[str, ...] = ()
+    if isinstance(data, dict) and "products" in data:
+        data, prefix = data["products"], ("products",)
+    if not isinstance(data, list):
+        message = "a JSON catalog is a list of products, or an object with a 'products' list"
+        catalog.problems.append(Problem((), message, file=file))
+        return
+    try:
+        catalog.products = _products.validate_python(data)
+    except ValidationError as error:
+        catalog.problems = locate(from_validation_error(error, data, prefix=prefix), text, file)
+        return
+    starts = locate([Problem((*prefix, index), "") for index in range(len(data))], text, file)
+    catalog.lines = [problem.line for problem in sorted(starts, key=lambda problem: problem.location)]
+
+
+def _read_csv(text: str, catalog: Catalog) -> None:
+    file = catalog.file
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = [name.strip() for name in next(reader, [])]
+    present = {name.partition(".")[0] if name.partition(".")[0] in _LOCALIZED else name for name in header}
+    missing = [name for name in REQUIRED_COLUMNS if name not in present]
+    if missing:
+        names = ", ".join(repr(name) for name in missing)
+        catalog.problems.append(Problem((), f"the header row has no column {names}; it has {header}", file=file))
+        return
+    mixed = [name for name in _LOCALIZED if name in header and any(col.startswith(name + ".") for col in header)]
+    if mixed:
+        message = f"use either a {mixed[0]!r} column or {mixed[0]!r}.<locale> columns, not both"
+        catalog.problems.append(Problem((), message, file=file))
+        return
+    duplicated = sorted({name for name in header if header.count(name) > 1})
+    if duplicated:
+        catalog.problems.append(Problem((), f"the header row names column {duplicated[0]!r} twice", file=file))
+        return
+    problems = catalog.problems
+    for row in reader:
+        line = reader.line_num
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(header):
+            problems.append(
+                Problem((), f"row has {len(row)} cells; the header has {len(header)}", file=file, line=line)
+            )
+            continue
+        try:
+            fields = _product_fields(dict(zip(header, row, strict=True)))
+            catalog.products.append(Product.model_validate(fields))
+            catalog.lines.append(line)
+        except _CellError as error:
+            problems.append(_cell_problem(error.column, str(error), header, file=file, line=line))
+        except ValidationError as error:
+            for problem in from_validation_error(error, fields):
+                column = str(problem.location[0]) if problem.location else ""
+                problems.append(_cell_problem(column, problem.message, header, file=file, line=line))
+
+
+def _product_fields(cells: dict[str, str]) -> dict[str, Any]:
+    """A CSV row as product fields: ``title.ja`` columns localize, unknown columns are attributes."""
+    fields: dict[str, Any] = {"attributes": {}}
+    for column, raw in cells.items():
+        value = raw.strip()
+        name, _, locale = column.partition(".")
+        if name in _LOCALIZED and locale:
+            if value:
+                fields.setdefault(name, {})[locale] = value
+        elif column in ("price", "priority"):
+            if value:
+                fields[column] = _number(column, value)
+        elif column == "in_stock":
+            fields[column] = _flag(value)
+        elif column == "tags":
+            fields[column] = [tag.strip() for tag in value.split(LIST_SEPARATOR) if tag.strip()]
+        elif column in Product.model_fields:
+            if value:
+                fields[column] = value
+        elif value:
+            fields["attributes"][column.removeprefix("attr.")] = value
+    return fields
+
+
+class _CellError(ValueError):
+    def __init__(self, column: str, message: str) -> None:
+        super().__init__(message)
+        self.column = column
+
+
+def _number(column: str, value: str) -> float:
+    try:
+        number = float(value.replace(",", ""))
+    except ValueError:
+        raise _CellError(column, f"{value!r} is not a number") from None
+    if number != number or number in (float("inf"), float("-inf")):
+        raise _CellError(column, f"{value!r} is not a finite number")
+    return number
+
+
+def _flag(value: str) -> bool:
+    lowered = value.lower()
+    if lowered == "" or lowered in _TRUE:
+        return True  # an empty cell keeps the default: in stock
+    if lowered in _FALSE:
+        return False
+    raise _CellError("in_stock", f"{value!r} is not yes/no (use true, false, yes, no, 1 or 0)")
+
+
+def _cell_problem(column: str, message: str, header: list[str], *, file: str, line: int) -> Problem:
+    position = next((index for index, name in enumerate(header) if name.partition(".")[0] == column), 0)
+    return Problem((column,) if column else (), message, file=file, line=line, column=position + 1)

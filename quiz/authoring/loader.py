@@ -1,0 +1,205 @@
+"""Reading a quiz file from disk: limits, JSON, migrations, catalog, model and reference checks.
+
+Nothing a merchant writes may crash it: every failure becomes a located ``Problem``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from quiz.authoring.catalog import MAX_CATALOG_BYTES, Catalog, read_catalog
+from quiz.authoring.problems import Problem, from_validation_error, locate, remember_field_names
+from quiz.authoring.references import check_references
+from quiz.format.migrations import MigrationError, migrate
+from quiz.format.schema import Quiz
+
+MAX_QUIZ_BYTES = 2 * 1024 * 1024
+MAX_DEPTH = 40
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_BRACKET = re.compile(r"[\[\]{}]")
+remember_field_names(Quiz)
+
+
+@dataclass
+class Loaded:
+    """A quiz file's outcome: the quiz when it is valid, and every problem found."""
+
+    file: str
+    quiz: Quiz | None = None
+    problems: list[Problem] = field(default_factory=list)
+    source: str = ""
+    catalog: Catalog | None = None
+    inline_products: int = 0
+
+    def locate(self, problems: list[Problem]) -> list[Problem]:
+        """Line and column for each problem: in the quiz file, or in the catalog for its products."""
+        in_quiz, in_catalog = [], []
+        for problem in problems:
+            index = self._catalog_index(problem)
+            if index is None:
+                in_quiz.append(problem)
+            else:
+                assert self.catalog is not None
+                line = self.catalog.lines[index]
+                in_catalog.append(replace(problem, file=self.catalog.file, line=line, column=1))
+        return locate(in_quiz, self.source, self.file) + in_catalog
+
+    def _catalog_index(self, problem: Problem) -> int | None:
+        location = problem.location
+        if self.catalog is None or len(location) < 2 or location[0] != "products":
+            return None
+        index = location[1]
+        if not isinstance(index, int) or index < self.inline_products:
+            return None
+        return index - self.inline_products
+
+
+def load_quiz(path: str | Path) -> Loaded:
+    """Read, migrate and validate one quiz file."""
+    path = Path(path)
+    loaded = Loaded(file=str(path))
+    text = _read_text(path, MAX_QUIZ_BYTES, loaded.problems)
+    if text is None:
+        return loaded
+    return parse_quiz(text, file=str(path), base_dir=path.parent)
+
+
+def parse_quiz(text: str, *, file: str = "<quiz>", base_dir: Path | None = None) -> Loaded:
+    """Validate a quiz document given as text; catalogs are read relative to ``base_dir``."""
+    loaded = Loaded(file=file, source=text)
+    data = _parse_json(text, file, loaded.problems)
+    if data is None:
+        return loaded
+    try:
+        document = migrate(data)
+    except MigrationError as error:
+        loaded.problems = loaded.locate([Problem(("version",), str(error))])
+        return loaded
+    loaded.catalog = _read_catalog_of(document, base_dir, loaded.problems)
+    if loaded.problems:
+        loaded.problems = [problem if problem.file else loaded.locate([problem])[0] for problem in loaded.problems]
+        return loaded
+    inline = document.get("products", [])
+    if loaded.catalog is not None and isinstance(inline, list):
+        loaded.inline_products = len(inline)
+        document = {**document, "products": [*inline, *loaded.catalog.products]}
+    try:
+        quiz = Quiz.model_validate(document)
+    except ValidationError as error:
+        loaded.problems = loaded.locate(from_validation_error(error, document))
+        return loaded
+    problems = check_references(quiz)
+    if problems:
+        loaded.problems = loaded.locate(problems)
+        return loaded
+    loaded.quiz = quiz
+    return loaded
+
+
+def _read_text(path: Path, limit: int, problems: list[Problem]) -> str | None:
+    try:
+        size = path.stat().st_size
+        if size > limit:
+            problems.append(Problem((), f"the file is {size:,} bytes; the limit is {limit:,}", file=str(path)))
+            return None
+        raw = path.read_bytes()
+    except OSError as error:
+        problems.append(Problem((), f"cannot read the file: {error.strerror or error}", file=str(path)))
+        return None
+    try:
+        return raw.decode("utf-8-sig")  # editors on Windows may start the file with a BOM: accept it
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        column = error.start - (raw.rfind(b"\n", 0, error.start) + 1) + 1
+        problems.append(
+            Problem((), "the file is not UTF-8 text; save it as UTF-8", file=str(path), line=line, column=column)
+        )
+        return None
+
+
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(f"the key {key!r} appears twice in one object; the second would silently win")
+        self.key = key
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _DuplicateKey(key)
+        result[key] = value
+    return result
+
+
+def _position_of_second(text: str, key: str) -> tuple[int, int]:
+    """Roughly where a repeated key is written again: the JSON parser does not say."""
+    spots = [match.start() for match in re.finditer(re.escape(json.dumps(key)) + r"\s*:", text)]
+    offset = spots[1] if len(spots) > 1 else 0
+    return text.count("\n", 0, offset) + 1, offset - (text.rfind("\n", 0, offset) + 1) + 1
+
+
+def _trailing_comma_hint(text: str, position: int) -> str:
+    before = text[:position].rstrip()
+    return " (is there a comma after the last item?)" if before.endswith(",") else ""
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _parse_json(text: str, file: str, problems: list[Problem]) -> Any:
+    text = text.removeprefix("\ufeff")
+    depth = _max_depth(text)
+    if depth > MAX_DEPTH:
+        problems.append(Problem((), f"the JSON nests {depth} levels deep; the limit is {MAX_DEPTH}", file=file))
+        return None
+    try:
+        data = json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_reject_constant)
+    except json.JSONDecodeError as error:
+        message = f"not valid JSON: {error.msg}{_trailing_comma_hint(text, error.pos)}"
+        problems.append(Problem((), message, file=file, line=error.lineno, column=error.colno))
+        return None
+    except _DuplicateKey as error:
+        line, column = _position_of_second(text, error.key)
+        problems.append(Problem((), str(error), file=file, line=line, column=column))
+        return None
+    except ValueError as error:
+        problems.append(Problem((), str(error), file=file))
+        return None
+    if not isinstance(data, dict):
+        problems.append(Problem((), f"a quiz is a JSON object, got {type(data).__name__}", file=file))
+        return None
+    return data
+
+
+def _max_depth(text: str) -> int:
+    """How deeply brackets nest, ignoring strings: checked before parsing so nothing recurses away."""
+    depth = deepest = 0
+    for bracket in _BRACKET.findall(_STRING.sub("", text)):
+        depth += 1 if bracket in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def _read_catalog_of(document: dict[str, Any], base_dir: Path | None, problems: list[Problem]) -> Catalog | None:
+    name = document.get("catalog")
+    if not isinstance(name, str) or base_dir is None:
+        return None  # the model reports a wrong type; without a folder there is nothing to read
+    base = base_dir.resolve()
+    path = (base / name).resolve()
+    if not path.is_relative_to(base):
+        problems.append(Problem(("catalog",), f"the catalog {name!r} must be inside the quiz's folder"))
+        return None
+    text = _read_text(path, MAX_CATALOG_BYTES, problems)
+    if text is None:
+        return None
+    catalog = read_catalog(text, file=str(base_dir / name))
+    problems.extend(catalog.problems)
+    return catalog

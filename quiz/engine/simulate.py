@@ -1,0 +1,178 @@
+"""Playing every answer path through a quiz (or a seeded sample of them) and reporting coverage."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from quiz.engine.flow import choose_branch, first_question
+from quiz.engine.scoring import recommend
+from quiz.format.conditions import Answer, Scalar, answer_tests
+from quiz.format.questions import CHOICE_TYPES, RESULTS, Info, MultipleChoice, Number, Question, Scale
+from quiz.format.schema import Quiz
+
+EXHAUSTIVE_LIMIT = 20_000
+SAMPLES = 2_000
+MAX_COMBINATIONS = 512
+
+Path = dict[str, Answer | None]
+
+
+@dataclass
+class Coverage:
+    """What a simulation saw: how often each product is shown, and the paths that went wrong."""
+
+    mode: Literal["exhaustive", "sampled"]
+    paths: int
+    seed: int | None
+    recommended: Counter[str] = field(default_factory=Counter)
+    fallback_shown: Counter[str] = field(default_factory=Counter)
+    never: list[str] = field(default_factory=list)
+    fallback_paths: int = 0
+    empty_paths: int = 0
+    tie_paths: int = 0
+    visited: set[str] = field(default_factory=set)
+    branches_taken: set[tuple[str, int | None]] = field(default_factory=set)
+    examples: dict[str, Path] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "paths": self.paths,
+            "seed": self.seed,
+            "recommended": dict(self.recommended.most_common()),
+            "fallback_shown": dict(self.fallback_shown.most_common()),
+            "never_recommended": self.never,
+            "fallback_paths": self.fallback_paths,
+            "empty_paths": self.empty_paths,
+            "tie_paths": self.tie_paths,
+            "examples": self.examples,
+        }
+
+
+def simulate(quiz: Quiz, *, limit: int = EXHAUSTIVE_LIMIT, samples: int = SAMPLES, seed: int = 0) -> Coverage:
+    """Every path when there are at most ``limit``, otherwise ``samples`` random ones from ``seed``."""
+    spaces = {question.id: answer_space(quiz, question) for question in quiz.questions}
+    exhaustive = _count_paths(quiz, spaces, limit) <= limit
+    coverage = Coverage(mode="exhaustive" if exhaustive else "sampled", paths=0, seed=None if exhaustive else seed)
+    paths = _all_paths(quiz, spaces) if exhaustive else _sampled_paths(quiz, spaces, samples, seed)
+    for path in paths:
+        _record(quiz, coverage, path)
+    shown = set(coverage.recommended) | set(coverage.fallback_shown)
+    coverage.never = [product.id for product in quiz.products if product.id not in shown]
+    return coverage
+
+
+def _record(quiz: Quiz, coverage: Coverage, path: Path) -> None:
+    coverage.paths += 1
+    for question_id in path:
+        coverage.visited.add(question_id)
+        branch, _ = choose_branch(quiz, quiz.question(question_id), path)
+        coverage.branches_taken.add((question_id, branch))
+    result = recommend(quiz, path)
+    shown = [item.product.id for item in result.items]
+    (coverage.fallback_shown if result.fallback else coverage.recommended).update(shown)
+    if not shown:
+        coverage.empty_paths += 1
+        coverage.examples.setdefault("empty", path)
+    elif result.fallback:
+        coverage.fallback_paths += 1
+        coverage.examples.setdefault("fallback", path)
+    if result.tied_on_id:
+        coverage.tie_paths += 1
+        coverage.examples.setdefault("tie", path)
+
+
+def answer_space(quiz: Quiz, question: Question) -> list[Answer | None]:
+    """The answers worth trying: every option, every scale point, numbers either side of each threshold."""
+    if isinstance(question, Info):
+        return [None]
+    space: list[Answer | None] = []
+    if isinstance(question, MultipleChoice):
+        space.extend(_combinations(question))
+    elif isinstance(question, CHOICE_TYPES):
+        space.extend(option.id for option in question.choices())
+    elif isinstance(question, Scale):
+        space.extend(question.values())
+    elif isinstance(question, Number):
+        space.extend(_interesting_numbers(quiz, question))
+    else:
+        space.extend(sorted({str(value) for value in _tested_values(quiz, question.id)}) or ["anything"])
+    if question.optional and None not in space:
+        space.append(None)
+    return space
+
+
+def _combinations(question: MultipleChoice) -> Iterator[list[str]]:
+    ids = [option.id for option in question.options]
+    sizes = range(question.min, question.most() + 1)
+    total = sum(math.comb(len(ids), size) for size in sizes)
+    if total > MAX_COMBINATIONS:  # too many to try: every single pick, every pair, and the fewest allowed
+        sizes = range(question.min, min(question.most(), max(question.min, 2)) + 1)
+    for size in sizes:
+        for combination in itertools.combinations(ids, size):
+            yield list(combination)
+
+
+def _tested_values(quiz: Quiz, question_id: str) -> Iterator[Scalar]:
+    for condition in quiz.conditions():
+        for test in answer_tests(condition):
+            if test.question != question_id:
+                continue
+            name, value = test.operator()
+            if name in ("is", "gt", "gte", "lt", "lte"):
+                yield value
+            elif name == "in":
+                yield from value
+
+
+def _interesting_numbers(quiz: Quiz, question: Number) -> list[float]:
+    step = 1.0
+    candidates = {question.min if question.min is not None else 0.0}
+    if question.max is not None:
+        candidates.add(question.max)
+    for value in _tested_values(quiz, question.id):
+        if isinstance(value, float | int):
+            candidates.update({value - step, float(value), value + step})
+    low = question.min if question.min is not None else -float("inf")
+    high = question.max if question.max is not None else float("inf")
+    return [float(value) for value in sorted(candidates) if low <= value <= high]
+
+
+def _count_paths(quiz: Quiz, spaces: dict[str, list[Answer | None]], limit: int) -> int:
+    count = 0
+    for _ in _all_paths(quiz, spaces):
+        count += 1
+        if count > limit:
+            break
+    return count
+
+
+def _all_paths(quiz: Quiz, spaces: dict[str, list[Answer | None]]) -> Iterator[Path]:
+    stack: list[tuple[Path, str]] = [({}, first_question(quiz).id)]
+    while stack:
+        answers, question_id = stack.pop()
+        question = quiz.question(question_id)
+        for value in reversed(spaces[question_id]):
+            path = {**answers, question_id: value}
+            _, target = choose_branch(quiz, question, path)
+            if target == RESULTS:
+                yield path
+            else:
+                stack.append((path, target))
+
+
+def _sampled_paths(quiz: Quiz, spaces: dict[str, list[Answer | None]], samples: int, seed: int) -> Iterator[Path]:
+    rng = random.Random(seed)
+    for _ in range(samples):
+        path: Path = {}
+        target = first_question(quiz).id
+        while target != RESULTS:
+            path[target] = rng.choice(spaces[target])
+            _, target = choose_branch(quiz, quiz.question(target), path)
+        yield path

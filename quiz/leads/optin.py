@@ -1,0 +1,195 @@
+"""The shopper's email opt-in on the results step: checks, the durable lead, the results email.
+
+Bots are dropped silently (a filled hidden field, or a form sent sooner than a person can type):
+they see the same "sent" answer as a person, so they learn nothing. Real people who send too
+often get 429 and a sentence saying to wait.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from dataclasses import replace
+from email.message import EmailMessage
+
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import Response
+
+from quiz.consent import consent_text, quiz_version
+from quiz.format.questions import RESULTS
+from quiz.format.schema import Quiz
+from quiz.leads.book import LeadBook, OptIn, Outcome, submission_key
+from quiz.leads.letters import ResultsLetter, results_email
+from quiz.leads.records import EmailError, normalize_email, person_id
+from quiz.store.base import StoreError
+from quiz.web.limits import Limit, RateLimiter
+from quiz.web.shopper import (
+    OptInForm,
+    Step,
+    embedders_for,
+    locale_for,
+    progress_for,
+    quiz_for,
+    record_event,
+    render,
+    respond,
+    response_record,
+    restart,
+    results_for,
+    shop_origin,
+    step_for,
+    tracked,
+)
+from quiz.web.tokens import Progress
+from quiz.web.wording import words
+
+log = logging.getLogger("quiz.leads.optin")
+
+MIN_SECONDS_ON_FORM = 2.0  # a person needs longer than this to read the step and type an address
+FORM_FIELDS_MAX_CHARS = 1_000  # an address field holding more than this is not an address
+
+
+class OptInLimits:
+    """How often opt-ins may come: per client address, per quiz and per email address."""
+
+    def __init__(self) -> None:
+        self.per_client = RateLimiter(Limit(attempts=10, seconds=600))
+        self.per_quiz = RateLimiter(Limit(attempts=600, seconds=60))
+        self.per_address = RateLimiter(Limit(attempts=3, seconds=3600))  # nobody gets mail-bombed
+
+    def allow(self, client: str, quiz_id: str) -> bool:
+        return self.per_client.allow(client) and self.per_quiz.allow(quiz_id)
+
+
+async def submit_optin(request: Request) -> Response:
+    quiz = quiz_for(request)
+    form = await request.form()
+    token = str(form.get("t", ""))
+    progress = progress_for(request, quiz, token)
+    if progress is None:
+        return restart(request, quiz)
+    if progress.current != RESULTS or not progress.response:
+        return respond(request, quiz, progress)
+    if form.get("action") == "skip":  # the gate's "no thanks", whichever channels it offers
+        return _skip(request, quiz, progress)
+    if quiz.lead_capture is None or "email" not in quiz.lead_capture.channels:
+        return respond(request, quiz, progress)
+    if _looks_automated(form, progress):
+        log.info("opt-in dropped as automated for quiz %s", quiz.id)
+        if _gate_required(quiz):
+            return respond(request, quiz, progress)  # "sent" would open a gate that wants a real address
+        return respond(request, quiz, replace(progress, lead="sent"))
+    limits: OptInLimits = request.app.state.optin_limits
+    if not limits.allow(request.client.host if request.client else "", quiz.id):
+        return _form_again(request, quiz, progress, form, "error_rate_limited", status_code=429)
+    try:
+        email = normalize_email(str(form.get("email", ""))[:FORM_FIELDS_MAX_CHARS])
+    except EmailError as error:
+        return _form_again(request, quiz, progress, form, f"error_{error.code}", status_code=422)
+    return await _take(request, quiz, progress, email, ticked=form.get("consent") == "yes", token=token)
+
+
+async def _take(request: Request, quiz: Quiz, progress: Progress, email: str, *, ticked: bool, token: str) -> Response:
+    book: LeadBook = request.app.state.leadbook
+    locale = locale_for(request, quiz, progress.context)
+    try:
+        suppressed = await run_in_threadpool(book.is_suppressed, email)
+    except (OSError, StoreError):
+        log.exception("the suppressions could not be read for quiz %s", quiz.id)
+        return _form_again(request, quiz, progress, None, "error_unavailable", status_code=503)
+    if suppressed and not ticked:
+        # Forgotten on request and no fresh consent: say "sent" as to anyone, store and send nothing.
+        return respond(request, quiz, replace(progress, lead="sent"))
+    capture = quiz.lead_capture
+    assert capture is not None  # the form is only shown for quizzes that capture leads
+    opt_in = OptIn(
+        email=email,
+        quiz_id=quiz.id,
+        quiz_version=quiz_version(quiz),
+        locale=locale,
+        response=response_record(quiz, progress, locale),
+        consent=consent_text(quiz, locale),
+        ticked=ticked,
+        double_opt_in=capture.double_opt_in or suppressed,  # fresh consent from a forgotten address: proven
+        submission=submission_key(token),
+    )
+    try:
+        outcome = await run_in_threadpool(book.opt_in, opt_in)
+    except (OSError, StoreError):
+        log.exception("opt-in for quiz %s could not be stored", quiz.id)
+        return _form_again(request, quiz, progress, None, "error_unavailable", status_code=503)
+    if not outcome.replayed:
+        record_event(request, quiz, "opted_in", progress.context, consent=str(ticked).lower())
+    if not outcome.replayed and request.app.state.optin_limits.per_address.allow(email):
+        try:
+            await run_in_threadpool(request.app.state.mail.enqueue, _results_message(request, quiz, progress, outcome))
+        except OSError:
+            # The lead and its evidence are kept; the shopper is asked to send again, which is then no replay.
+            log.exception("the results email for quiz %s could not be queued", quiz.id)
+            with contextlib.suppress(OSError, StoreError):
+                await run_in_threadpool(book.reopen, outcome.lead["id"])
+            return _form_again(request, quiz, progress, None, "error_unavailable", status_code=503)
+    sent = "confirm" if outcome.lead["consent"]["status"] == "pending" else "sent"
+    return respond(request, quiz, replace(progress, lead=sent))
+
+
+def _results_message(request: Request, quiz: Quiz, progress: Progress, outcome: Outcome) -> EmailMessage:
+    lead = outcome.lead
+    settings = request.app.state.settings
+    base = settings.public_url or str(request.base_url).rstrip("/")
+    links = request.app.state.links
+    status, nonce = lead["consent"]["status"], lead["consent"].get("nonce", "")
+    path = request.app.url_path_for
+    confirm = path("show_confirm", token=links.confirm_token(lead["id"], nonce)) if nonce else ""
+    marketing = status in ("pending", "subscribed")
+    unsubscribe = path("unsubscribe", token=links.unsubscribe_token(person_id(lead["email"]))) if marketing else ""
+    results, _ = results_for(quiz, progress, lead["locale"], embedders_for(request, quiz))
+    for product in results:
+        product["url"] = tracked(product["url"], quiz.id, medium="email")
+    letter = ResultsLetter(
+        to=lead["email"],
+        sender=settings.mail_from,
+        quiz_title=Step(quiz=quiz, locale=lead["locale"]).t(quiz.title),
+        site=shop_origin(progress.context, embedders_for(request, quiz)).rstrip("/") or base,
+        locale=lead["locale"],
+        words=words(lead["locale"]),
+        products=results,
+        confirm_url=base + confirm if confirm else "",
+        unsubscribe_url=base + unsubscribe if unsubscribe else "",
+    )
+    return results_email(request.app.state.templates.env, letter)
+
+
+def _looks_automated(form: FormData, progress: Progress) -> bool:
+    too_fast = time.time() - progress.issued < MIN_SECONDS_ON_FORM
+    return bool(str(form.get("website", ""))) or too_fast
+
+
+def _skip(request: Request, quiz: Quiz, progress: Progress) -> Response:
+    if _gate_required(quiz):
+        return respond(request, quiz, progress)  # the quiz gates its results: the form stays
+    return respond(request, quiz, replace(progress, lead="skipped"))
+
+
+def _gate_required(quiz: Quiz) -> bool:
+    capture = quiz.lead_capture
+    return capture is not None and capture.required and capture.placement == "before_results"
+
+
+def _form_again(
+    request: Request, quiz: Quiz, progress: Progress, form: FormData | None, error: str, *, status_code: int
+) -> Response:
+    """The results step with the form as the shopper filled it, and one sentence saying what to do."""
+    step = step_for(request, quiz, progress)
+    if step.optin is None:  # the shopper skipped the form in another tab
+        return respond(request, quiz, progress)
+    message = words(step.locale)[error]
+    typed = str(form.get("email", ""))[:FORM_FIELDS_MAX_CHARS] if form else ""
+    ticked = bool(form and form.get("consent") == "yes")
+    optin: OptInForm = replace(step.optin, email=typed, ticked=ticked, error=message, sent="")
+    # The token it came with, not a new one: a person who fixes a typo fast is not taken for a bot.
+    token = str(form.get("t", "")) if form else step.token
+    return render(request, replace(step, optin=optin, token=token or step.token), status_code=status_code)

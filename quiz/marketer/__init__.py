@@ -1,0 +1,1 @@
+"""What the merchant's staff use: the export of leads, erasure and access for a person, the audit, the API."""

@@ -1,0 +1,61 @@
+"""The durable record of every export of leads: who took which personal data, when, and how much.
+
+One JSON line per export is appended to ``DATA_DIR/exports.log``, by the server and by ``quiz export``
+alike: the command opens the store read-only next to the running server, so the record cannot go
+into the store. O_APPEND keeps lines from two processes whole; fsync keeps them through a crash.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from quiz.consent import now
+
+log = logging.getLogger("quiz.marketer.export")
+
+LOG_NAME = "exports.log"
+
+
+class ExportAudit:
+    """One export's audit line: the file is checked before the first row, written when the stream ends.
+
+    audit = ExportAudit(data_dir, who="cli:alice", filters=wanted.as_dict(), format="csv")
+    ...  # stream the rows
+    audit.finish(rows=120, complete=True)
+    """
+
+    def __init__(self, data_dir: Path, *, who: str, filters: dict[str, Any], format: str, excel: bool = False) -> None:
+        self.path = data_dir / LOG_NAME
+        self.entry: dict[str, Any] = {"who": who, "filters": filters, "format": format, "excel": excel}
+        self._finished = False
+        # Opened now so an export that could not be recorded never starts; closed again so an export
+        # whose stream never begins (a client gone at once) leaks no descriptor.
+        os.close(_open_for_append(self.path))
+
+    def finish(self, *, rows: int, complete: bool) -> None:
+        """Append the line (once); ``complete`` is False when the export failed or its reader went away."""
+        if self._finished:
+            return
+        self._finished = True
+        entry = {"at": now(), **self.entry, "rows": rows, "complete": complete}
+        line = (json.dumps(entry, ensure_ascii=False) + "\n").encode()
+        descriptor = _open_for_append(self.path)
+        try:
+            written = 0
+            while written < len(line):
+                written += os.write(descriptor, line[written:])
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+        ending = "" if complete else " (stopped before the end)"
+        log.info(
+            "export by %s: %d rows as %s, filters %s%s", entry["who"], rows, entry["format"], entry["filters"], ending
+        )
+
+
+def _open_for_append(path: Path) -> int:
+    return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)  # personal data: the owner only

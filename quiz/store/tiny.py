@@ -1,0 +1,326 @@
+"""The embedded store: TinyDB's human-readable JSON files, used within TinyDB's limits.
+
+TinyDB's own JSONStorage rewrites the whole file on every insert (slower as data grows), writes in
+place (a crash mid-write leaves an unreadable file) and lets two processes lose each other's
+records. So, per collection:
+
+- records go into numbered segment files of at most ``SEGMENT_SIZE`` records; only the newest takes
+  inserts, so a write costs the same at 100 records as at 1,000,000;
+- every write goes to a temporary file that is fsynced and then renamed over the segment (atomic on
+  POSIX), then the folder is fsynced: after a crash each file is the old or the new version, whole;
+- one process writes a data folder: a lock file held for the store's life makes a second server
+  refuse to start with a message, instead of corrupting data;
+- a file that does not load at start-up stops the store with its name; it is never replaced.
+
+Funnel events given to ``add_soon`` are kept in memory and written at most ``FLUSH_SECONDS`` later
+(a crash loses at most that much of them); leads and consent use ``add``, durable on return.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import secrets
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock, Timeout
+from tinydb import TinyDB
+from tinydb.storages import Storage
+from tinydb.table import Document
+
+from quiz.store.base import Record, StoreError, StoreLocked
+from quiz.store.files import fsync_folders, write_atomically
+
+SEGMENT_SIZE = 500
+FLUSH_SECONDS = 1.0
+TABLE = "records"
+_SEGMENT_NAME = re.compile(r"^(\d{6})\.json$")
+_COLLECTION_NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
+
+
+class AtomicJSONStorage(Storage):
+    """TinyDB storage that replaces its file atomically and keeps the last state in memory."""
+
+    def __init__(self, path: str) -> None:
+        self.path = Path(path)
+        self._state: dict[str, dict[str, Any]] | None = None
+
+    def read(self) -> dict[str, dict[str, Any]] | None:
+        if self._state is None:
+            self._state = _load_segment(self.path)
+        return self._state
+
+    def write(self, data: dict[str, dict[str, Any]]) -> None:
+        try:
+            write_atomically(self.path, json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode())
+        except BaseException:
+            self._state = None  # TinyDB changed the cached state; the file did not: read it again
+            raise
+        self._state = data
+
+
+def _load_segment(path: Path) -> dict[str, dict[str, Any]] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None  # not written yet, or emptied and deleted by the writer since a reader listed it
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise StoreError(f"{path}: cannot be read ({error}); it was left as it is, fix or move it") from None
+    if not isinstance(data, dict) or not all(isinstance(table, dict) for table in data.values()):
+        raise StoreError(f"{path}: is not a TinyDB file; it was left as it is, fix or move it")
+    return data
+
+
+class _Collection:
+    """One collection's segment files; the newest is open for inserts."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        names = (_SEGMENT_NAME.match(path.name) for path in folder.iterdir())
+        self.segments = sorted(int(match[1]) for match in names if match)
+        self._where: dict[str, int] | None = None
+        if not self.segments:
+            self.segments.append(1)
+        self._newest = self._database(self.segments[-1])
+
+    @property
+    def where(self) -> dict[str, int]:
+        """Record id -> segment number, built on first use: an export that only streams never needs it."""
+        if self._where is None:
+            self.load_index()
+        assert self._where is not None
+        return self._where
+
+    def load_index(self) -> None:
+        self._where = {}
+        for number in self.segments:
+            for record in self._table(number).all():
+                self._where[record["id"]] = number
+
+    def _database(self, number: int) -> TinyDB:
+        return TinyDB(str(self.folder / f"{number:06d}.json"), storage=AtomicJSONStorage)
+
+    def _table(self, number: int) -> Any:
+        return self._database(number).table(TABLE, cache_size=0)
+
+    def insert(self, records: list[Record]) -> None:
+        """Write ``records``, removing each batch from the list once it is on disk (a retry resumes there)."""
+        while records:
+            table = self._newest.table(TABLE, cache_size=0)
+            room = SEGMENT_SIZE - len(table)
+            if room <= 0:
+                self.segments.append(self.segments[-1] + 1)
+                self._newest = self._database(self.segments[-1])
+                table, room = self._newest.table(TABLE, cache_size=0), SEGMENT_SIZE
+            batch = records[:room]
+            table.insert_multiple(batch)
+            for record in batch:
+                self.where[record["id"]] = self.segments[-1]
+            del records[:room]
+
+    def get(self, record_id: str) -> Record | None:
+        number = self.where.get(record_id)
+        if number is None:
+            return None
+        found = self._table_for(number).get(lambda record: record["id"] == record_id)
+        return dict(found) if isinstance(found, Document) else None
+
+    def put(self, record: Record) -> None:
+        number = self.where.get(record["id"])
+        if number is None:
+            self.insert([record])
+            return
+        table = self._table_for(number)
+        (document,) = table.search(lambda stored: stored["id"] == record["id"])
+
+        def replace(stored: dict[str, Any]) -> None:
+            stored.clear()
+            stored.update(record)
+
+        table.update(replace, doc_ids=[document.doc_id])
+
+    def update(self, record_id: str, changes: Record) -> None:
+        number = self.where.get(record_id)
+        if number is None:
+            raise KeyError(record_id)
+        table = self._table_for(number)
+        (document,) = table.search(lambda stored: stored["id"] == record_id)
+        table.update({**changes, "id": record_id}, doc_ids=[document.doc_id])
+
+    def segment_records(self, number: int) -> list[Record]:
+        return [dict(document) for document in self._table_for(number).all()]
+
+    def remove(self, matches: Callable[[Record], bool]) -> int:
+        removed = 0
+        for number in list(self.segments):
+            table = self._table_for(number)
+            found = [document for document in table.all() if matches(dict(document))]
+            if found:
+                for document in found:
+                    self.where.pop(document["id"], None)
+                table.remove(doc_ids=[document.doc_id for document in found])  # rewritten whole: no old copy
+                removed += len(found)
+                if len(table) == 0 and number != self.segments[-1]:
+                    self._delete_segment(number)  # pruned collections would otherwise leave empty files behind
+        return removed
+
+    def _delete_segment(self, number: int) -> None:
+        (self.folder / f"{number:06d}.json").unlink()
+        fsync_folders([self.folder])
+        self.segments.remove(number)
+
+    def _table_for(self, number: int) -> Any:
+        if number == self.segments[-1]:
+            return self._newest.table(TABLE, cache_size=0)
+        return self._table(number)
+
+
+class TinyStore:
+    """The embedded store in ``folder`` (the settings' data folder), for one writer process."""
+
+    def __init__(self, folder: Path, *, read_only: bool = False) -> None:
+        """``read_only`` opens it next to the running server's writer (an export): no lock, no writes.
+
+        A reader sees each file whole, old or new, because every write is an atomic rename.
+        """
+        self.folder = folder
+        self.read_only = read_only
+        # Not thread-local: the server opens the store in one thread and may close it in another.
+        self._lock = FileLock(str(folder / "writer.lock"), thread_local=False)
+        if read_only:
+            if not folder.is_dir():
+                raise StoreError(f"{folder}: no data folder here (check QUIZ_DATA_DIR)")
+        else:
+            folder.mkdir(parents=True, exist_ok=True)
+            try:
+                self._lock.acquire(timeout=0)
+            except Timeout:
+                raise StoreLocked(
+                    f"{folder} is in use by another quiz server; give each server its own QUIZ_DATA_DIR"
+                ) from None
+        self._guard = threading.RLock()
+        self._collections: dict[str, _Collection] = {}
+        self._pending: dict[str, list[Record]] = {}
+        self._waiting = threading.Lock()  # guards _pending only: add_soon never waits for a disk write
+        self._closed = threading.Event()
+        try:
+            for path in sorted(folder.iterdir()):
+                if path.is_dir() and _COLLECTION_NAME.match(path.name):
+                    self._collections[path.name] = collection = _Collection(path)
+                    if not read_only:
+                        collection.load_index()  # reads every file now: a damaged one stops the start, named
+        except BaseException:
+            if not read_only:
+                self._lock.release()
+            raise
+        self._flusher = threading.Thread(target=self._flush_every_second, name="store-flush", daemon=True)
+        if not read_only:
+            self._flusher.start()
+
+    def add(self, collection: str, record: Record) -> str:
+        stored = {**record, "id": _new_id()}
+        with self._guard:
+            self._collection(collection, writing=True).insert([stored])
+        return str(stored["id"])
+
+    def add_soon(self, collection: str, record: Record) -> None:
+        if self.read_only or collection not in self._collections:
+            with self._guard:
+                self._collection(collection, writing=True)  # a bad name fails now, in the request, not later
+        with self._waiting:
+            self._pending.setdefault(collection, []).append({"id": _new_id(), **record})
+
+    def put(self, collection: str, record_id: str, record: Record) -> None:
+        self._write_if_waiting(collection, record_id)  # else the buffered copy, written later, would win
+        with self._guard:
+            self._collection(collection, writing=True).put({**record, "id": record_id})
+
+    def get(self, collection: str, record_id: str) -> Record | None:
+        waiting = self._waiting_record(collection, record_id)  # read your own writes, buffered or not
+        if waiting is not None:
+            return waiting
+        with self._guard:
+            return self._collection(collection).get(record_id)
+
+    def update(self, collection: str, record_id: str, changes: Record) -> None:
+        self._write_if_waiting(collection, record_id)
+        with self._guard:
+            self._collection(collection, writing=True).update(record_id, changes)
+
+    def _waiting_record(self, collection: str, record_id: str) -> Record | None:
+        with self._waiting:
+            return next((dict(r) for r in self._pending.get(collection, ()) if r["id"] == record_id), None)
+
+    def _write_if_waiting(self, collection: str, record_id: str) -> None:
+        if self._waiting_record(collection, record_id) is not None:
+            self.flush()
+
+    def records(self, collection: str) -> Iterator[Record]:
+        if self.read_only and not (self.folder / collection).is_dir():
+            return  # nothing written yet; a reader creates no folders
+        with contextlib.suppress(OSError):  # a full disk must not stop reading what is already there
+            self.flush()
+        with self._guard:
+            records = self._collection(collection)
+            numbers = list(records.segments)
+        for number in numbers:
+            # One segment at a time under the lock: the flusher may insert while an export reads.
+            with self._guard:
+                batch = records.segment_records(number)
+            yield from batch
+
+    def remove(self, collection: str, matches: Callable[[Record], bool]) -> int:
+        self.flush()
+        with self._guard:
+            return self._collection(collection, writing=True).remove(matches)
+
+    def flush(self) -> None:
+        with self._guard:
+            with self._waiting:
+                taken, self._pending = self._pending, {}
+            try:
+                for collection, records in taken.items():
+                    self._collections[collection].insert(records)  # takes out of ``records`` what it wrote
+            finally:
+                self._requeue({collection: records for collection, records in taken.items() if records})
+
+    def _requeue(self, unwritten: dict[str, list[Record]]) -> None:
+        """Put back what a failed flush did not write, ahead of what came in meanwhile."""
+        if not unwritten:
+            return
+        with self._waiting:
+            for collection, records in self._pending.items():
+                unwritten.setdefault(collection, []).extend(records)
+            self._pending = unwritten
+
+    def close(self) -> None:
+        if self.read_only:
+            return
+        self._closed.set()
+        self._flusher.join(timeout=5)
+        self.flush()
+        self._lock.release()
+
+    def _collection(self, name: str, *, writing: bool = False) -> _Collection:
+        if writing and self.read_only:
+            raise StoreError(f"{self.folder} was opened read-only; stop the server to change it")
+        if name not in self._collections:
+            if not _COLLECTION_NAME.match(name):
+                raise StoreError(f"{name!r} is not a collection name")
+            self._collections[name] = _Collection(self.folder / name)
+        return self._collections[name]
+
+    def _flush_every_second(self) -> None:
+        while not self._closed.wait(FLUSH_SECONDS):
+            # A full or read-only disk: the events stay pending and the next flush retries.
+            with contextlib.suppress(OSError):
+                self.flush()
+
+
+def _new_id() -> str:
+    return secrets.token_hex(8)

@@ -1,0 +1,75 @@
+"""A pretend shop on a second origin that embeds the quizzes, for `make run` and the browser tests.
+
+Its stylesheet is deliberately hostile (global rules on iframe, button, dialog and *), so the embed's
+isolation is exercised wherever it is shown.
+"""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.templating import Jinja2Templates
+
+from quiz.web.library import QuizLibrary
+
+MODES = ("inline", "popup", "iframe")
+
+
+def create_demo_app(library: QuizLibrary, quiz_server: str, templates: Jinja2Templates) -> Starlette:
+    """The shop's pages; ``quiz_server`` is the quiz server's origin, e.g. ``http://127.0.0.1:8000``."""
+    app = Starlette(
+        routes=[
+            Route("/", shop_index, methods=["GET"]),
+            Route("/quizzes/{quiz_id}", quiz_page, methods=["GET"]),
+            Route("/products/{slug}", product_page, methods=["GET"]),
+            Route("/images/{name}", placeholder_image, methods=["GET"]),
+        ]
+    )
+    app.state.library = library
+    app.state.quiz_server = quiz_server
+    app.state.templates = templates
+    return app
+
+
+async def shop_index(request: Request) -> Response:
+    quizzes = request.app.state.library.all()
+    return _render(request, "demo/index.html", {"quizzes": quizzes})
+
+
+async def quiz_page(request: Request) -> Response:
+    """A product page of the shop with the quiz embedded one of the three ways."""
+    quiz = request.app.state.library.get(request.path_params["quiz_id"])
+    if quiz is None:
+        return Response("No such quiz.", status_code=404, media_type="text/plain")
+    mode = request.query_params.get("mode", "inline")
+    if mode not in MODES:
+        mode = "inline"
+    return _render(request, "demo/quiz.html", {"quiz": quiz, "mode": mode})
+
+
+async def product_page(request: Request) -> Response:
+    """Where a recommended product's link lands, showing what the quiz added to the address."""
+    context = {"slug": request.path_params["slug"], "campaign": request.query_params.get("utm_campaign", "")}
+    return _render(request, "demo/product.html", context)
+
+
+async def placeholder_image(request: Request) -> Response:
+    """A grey square standing in for the shop's product photos."""
+    svg = (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="320" height="320" viewBox="0 0 320 320">'
+        '<rect width="320" height="320" fill="#e8e4de"/></svg>'
+    )
+    return Response(svg, media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=3600"})
+
+
+def _render(request: Request, name: str, context: dict[str, object]) -> Response:
+    server = request.app.state.quiz_server
+    context = {**context, "server": server, "modes": MODES}
+    response: Response = request.app.state.templates.TemplateResponse(request, name, context)
+    # What a careful shop would send: scripts and frames only from itself and the quiz server.
+    response.headers["Content-Security-Policy"] = (
+        f"default-src 'self'; script-src 'self' {server}; frame-src {server}; style-src 'self' 'unsafe-inline'"
+    )
+    return response

@@ -1,0 +1,81 @@
+"""The quizzes a server offers, reloaded when their files change; a broken edit keeps the last good one."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from quiz.authoring.loader import load_quiz
+from quiz.format.schema import Quiz
+
+log = logging.getLogger("quiz.web.library")
+
+
+@dataclass(frozen=True)
+class _Entry:
+    quiz: Quiz | None
+    stamp: tuple[float, int]
+
+
+class QuizLibrary:
+    """Quiz files in one folder, by quiz id; each file is re-read when its modification time changes.
+
+    The folder is looked at no more than once every ``recheck_seconds``, not on every request: a
+    busy server would otherwise stat every quiz file for every step of every shopper.
+    """
+
+    def __init__(self, folder: Path, *, recheck_seconds: float = 1.0) -> None:
+        self.folder = folder
+        self.recheck_seconds = recheck_seconds
+        self._entries: dict[Path, _Entry] = {}
+        self._lock = threading.Lock()
+        self._checked_at = float("-inf")
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Load new and changed files, forget deleted ones (if not done in the last ``recheck_seconds``)."""
+        now = time.monotonic()
+        if now - self._checked_at < self.recheck_seconds:
+            return
+        with self._lock:
+            self._checked_at = now
+            paths = {path for path in self.folder.glob("*.json") if path.name != "quiz.schema.json"}
+            for gone in set(self._entries) - paths:
+                del self._entries[gone]
+            for path in sorted(paths):
+                self._load_if_changed(path)
+
+    def _load_if_changed(self, path: Path) -> None:
+        try:
+            stat = path.stat()
+        except OSError:
+            return
+        stamp = (stat.st_mtime, stat.st_size)
+        previous = self._entries.get(path)
+        if previous is not None and previous.stamp == stamp:
+            return
+        loaded = load_quiz(path)
+        if loaded.quiz is None:
+            for problem in loaded.problems:
+                log.error("%s", problem.render())
+            kept = previous.quiz if previous else None
+            if kept is not None:
+                log.error("%s: keeping the last valid version of quiz %r live", path, kept.id)
+            self._entries[path] = _Entry(kept, stamp)
+            return
+        log.info("loaded quiz %r from %s", loaded.quiz.id, path)
+        self._entries[path] = _Entry(loaded.quiz, stamp)
+
+    def get(self, quiz_id: str) -> Quiz | None:
+        self.refresh()
+        for entry in self._entries.values():
+            if entry.quiz is not None and entry.quiz.id == quiz_id:
+                return entry.quiz
+        return None
+
+    def all(self) -> list[Quiz]:
+        self.refresh()
+        return [entry.quiz for entry in self._entries.values() if entry.quiz is not None]

@@ -1,0 +1,150 @@
+"""Signed progress tokens: a shopper's answers travel in the form, never in a cookie or server memory.
+
+Signing is not encryption: a token carries answers and page context, never personal data.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from quiz.format.conditions import Answer
+
+PROGRESS_SALT = "quiz.progress"
+CONFIRM_SALT = "quiz.confirm"
+UNSUBSCRIBE_SALT = "quiz.unsubscribe"
+LINE_STATE_SALT = "quiz.line-state"
+LINE_STATE_MAX_AGE = 10 * 60  # a LINE Login must come back within ten minutes
+MAX_TOKEN_CHARS = 8 * 1024
+CONFIRM_MAX_AGE = 7 * 24 * 60 * 60  # a week to click the confirmation link
+LEAD_STATES = ("", "sent", "confirm", "skipped")
+
+
+class TokenError(ValueError):
+    """A token that cannot be trusted; ``reason`` is one of tampered, expired, oversized, other_quiz."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where one shopper is in one quiz."""
+
+    quiz_id: str
+    current: str  # a question id, or "results"
+    answers: dict[str, Answer | None] = field(default_factory=dict)
+    context: dict[str, str] = field(default_factory=dict)  # locale, product and page the quiz was opened from
+    issued: float = field(default_factory=time.time)  # when this token was signed: the step's render time
+    started: float = 0.0  # when the shopper pressed Start
+    response: str = ""  # the stored response's id, once the quiz is completed
+    lead: str = ""  # "" until the opt-in form was sent ("sent", or "confirm" if a link awaits) or "skipped"
+
+
+class ProgressTokens:
+    def __init__(self, secret_keys: Sequence[str], *, max_age: int) -> None:
+        # itsdangerous signs with the last key and accepts every key: rotation, oldest first.
+        self._serializer = URLSafeTimedSerializer(list(secret_keys), salt=PROGRESS_SALT)
+        self._max_age = max_age
+
+    def dump(self, progress: Progress) -> str:
+        payload = {
+            "q": progress.quiz_id,
+            "c": progress.current,
+            "a": progress.answers,
+            "x": progress.context,
+            "s": progress.started,
+            "r": progress.response,
+            "o": progress.lead,
+        }
+        return str(self._serializer.dumps(payload))
+
+    def load(self, token: str, *, quiz_id: str) -> Progress:
+        """The progress a token carries, for this quiz only; raises ``TokenError`` otherwise."""
+        if len(token) > MAX_TOKEN_CHARS:
+            raise TokenError("oversized")
+        try:
+            payload, issued = self._serializer.loads(token, max_age=self._max_age, return_timestamp=True)
+        except SignatureExpired:
+            raise TokenError("expired") from None
+        except BadSignature:
+            raise TokenError("tampered") from None
+        progress = _progress(payload, issued.timestamp())
+        if progress.quiz_id != quiz_id:
+            raise TokenError("other_quiz")
+        return progress
+
+
+def _progress(payload: Any, issued: float) -> Progress:
+    """Rebuild progress from a payload we signed ourselves, still checking its shape."""
+    if not isinstance(payload, dict):
+        raise TokenError("tampered")
+    quiz_id, current, answers, context = (payload.get(key) for key in ("q", "c", "a", "x"))
+    if not (isinstance(quiz_id, str) and isinstance(current, str)):
+        raise TokenError("tampered")
+    if not (isinstance(answers, dict) and isinstance(context, dict)):
+        raise TokenError("tampered")
+    if not all(isinstance(value, str) for value in context.values()):
+        raise TokenError("tampered")
+    started, response, lead = payload.get("s", 0.0), payload.get("r", ""), payload.get("o", "")
+    if not (isinstance(started, (int, float)) and isinstance(response, str) and lead in LEAD_STATES):
+        raise TokenError("tampered")
+    return Progress(quiz_id, current, answers, context, issued, float(started), response, lead)
+
+
+class LinkTokens:
+    """The signed links in emails, each kind with its own salt so one can never pass for another.
+
+    They name records (a lead, a person), never an address: links get logged and forwarded.
+    """
+
+    def __init__(self, secret_keys: Sequence[str]) -> None:
+        self._confirm = URLSafeTimedSerializer(list(secret_keys), salt=CONFIRM_SALT)
+        self._unsubscribe = URLSafeTimedSerializer(list(secret_keys), salt=UNSUBSCRIBE_SALT)
+        self._line_state = URLSafeTimedSerializer(list(secret_keys), salt=LINE_STATE_SALT)
+
+    def confirm_token(self, lead_id: str, nonce: str) -> str:
+        return str(self._confirm.dumps([lead_id, nonce]))
+
+    def read_confirm(self, token: str) -> tuple[str, str]:
+        """The lead and single-use nonce of a confirmation link (expires after ``CONFIRM_MAX_AGE``)."""
+        payload = _loads(self._confirm, token, max_age=CONFIRM_MAX_AGE)
+        if not (isinstance(payload, list) and len(payload) == 2 and all(isinstance(part, str) for part in payload)):
+            raise TokenError("tampered")
+        return payload[0], payload[1]
+
+    def unsubscribe_token(self, person_id: str) -> str:
+        return str(self._unsubscribe.dumps(person_id))
+
+    def read_unsubscribe(self, token: str) -> str:
+        """The person an unsubscribe link names; these never expire, as old emails must keep working."""
+        payload = _loads(self._unsubscribe, token, max_age=None)
+        if not isinstance(payload, str):
+            raise TokenError("tampered")
+        return payload
+
+    def line_state(self, attempt: str) -> str:
+        """LINE Login's ``state``: names the server's record of one login attempt, signed, for ten minutes."""
+        return str(self._line_state.dumps(attempt))
+
+    def read_line_state(self, token: str) -> str:
+        payload = _loads(self._line_state, token, max_age=LINE_STATE_MAX_AGE)
+        if not isinstance(payload, str):
+            raise TokenError("tampered")
+        return payload
+
+
+def _loads(serializer: URLSafeTimedSerializer, token: str, *, max_age: int | None) -> Any:
+    if len(token) > MAX_TOKEN_CHARS:
+        raise TokenError("oversized")
+    try:
+        return serializer.loads(token, max_age=max_age)
+    except SignatureExpired:
+        raise TokenError("expired") from None
+    except BadSignature:
+        raise TokenError("tampered") from None
