@@ -1,4 +1,4 @@
-"""The web application, composed in one place from plain lists of routes, middleware and handlers."""
+"""The web application, composed in one place from plain lists of routes, middleware, handlers and channels."""
 
 from __future__ import annotations
 
@@ -24,30 +24,32 @@ from quiz.delivery.mail import MailQueue, transport_for
 from quiz.errors import QuizError
 from quiz.format.richtext import clean
 from quiz.leads.book import LeadBook
-from quiz.leads.optin import OptInLimits, submit_optin
+from quiz.leads.channel import EmailChannel
+from quiz.leads.optin import submit_optin
 from quiz.leads.subscriptions import confirm_subscription, show_confirm, unsubscribe
 from quiz.line.api import LineApi
 from quiz.line.book import LineBook
+from quiz.line.channel import LineChannel
 from quiz.line.login import line_callback, start_line_login
 from quiz.line.queue import LineQueue
-from quiz.line.webhook import CODE_TRIES, line_webhook
+from quiz.line.webhook import line_webhook
 from quiz.marketer.api import describe_person, export_leads, forget_person
 from quiz.settings import Settings
 from quiz.store.tiny import TinyStore
 from quiz.web.assets import Assets, shipped
+from quiz.web.failures import render_error
 from quiz.web.library import QuizLibrary
-from quiz.web.limits import RateLimiter
 from quiz.web.middleware import BodyLimit, SecurityHeaders
-from quiz.web.shopper import follow_product, show_intro, show_step, start_quiz, submit_answer, under_root
+from quiz.web.services import Services, services
+from quiz.web.shopper import follow_product, show_intro, show_step, start_quiz, submit_answer
+from quiz.web.steps import under_root
 from quiz.web.theme import theme_css
 from quiz.web.tokens import LinkTokens, ProgressTokens
-from quiz.web.wording import preferred_locales, ui_locale, words
 
-log = logging.getLogger("quiz.line")
+log = logging.getLogger(__name__)
 PACKAGE = Path(__file__).parent
 # Each package brings the templates of what it shows: the shopper's steps, the email channel, LINE.
 TEMPLATE_FOLDERS = [PACKAGE / "web" / "templates", PACKAGE / "leads" / "templates", PACKAGE / "line" / "templates"]
-
 
 PRUNE_LINE_EVERY = 60 * 60.0  # seconds: LINE's logins, codes and event ids are pruned hourly, and at start
 
@@ -80,48 +82,46 @@ def create_app(settings: Settings) -> Starlette:
         Middleware(SecurityHeaders),
         Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
     ]
+    # A full disk under a queue or an audit log is an OSError: shown as QuizError's Unavailable.
+    exception_handlers = {QuizError: render_error, OSError: render_error}
     store = TinyStore(settings.data_dir / "store")  # refuses if another server writes this folder
-    mail = MailQueue(settings.data_dir / "mail", transport_for(settings))
+    email = EmailChannel(book=LeadBook(store), mail=MailQueue(settings.data_dir / "mail", transport_for(settings)))
     linebook = LineBook(store)
-    line = LineQueue(settings.data_dir / "line", LineApi(settings.line), linebook.may_push) if settings.line else None
+    queue = LineQueue(settings.data_dir / "line", LineApi(settings.line), linebook.may_push) if settings.line else None
+    line = LineChannel(line=settings.line, book=linebook, queue=queue)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        mail.start()
+        email.mail.start()
         pruning = None
-        if line is not None:
-            line.start()
+        if queue is not None:
+            queue.start()
             pruning = asyncio.create_task(prune_every(PRUNE_LINE_EVERY, linebook))
         yield
         if pruning is not None:
             pruning.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await pruning  # a prune under way finishes before the store closes
-        if line is not None:
-            line.close()
-        mail.close()
+        if queue is not None:
+            queue.close()
+        email.mail.close()
         store.close()  # writes the buffered events and releases the folder
 
-    app = Starlette(
-        routes=routes, middleware=middleware, exception_handlers={QuizError: render_error}, lifespan=lifespan
-    )
-    app.state.settings = settings
-    app.state.store = store
-    app.state.leadbook = LeadBook(store)
-    app.state.mail = mail
-    app.state.linebook = linebook
-    app.state.line = line
-    app.state.line_code_tries = RateLimiter(CODE_TRIES)
-    app.state.optin_limits = OptInLimits()
-    app.state.links = LinkTokens(settings.secret_keys)
-    app.state.library = QuizLibrary(settings.quizzes_dir)
-    app.state.tokens = ProgressTokens(settings.secret_keys, max_age=settings.progress_max_age)
-    app.state.assets = Assets([shipped("static"), shipped("widgets")])
+    app = Starlette(routes=routes, middleware=middleware, exception_handlers=exception_handlers, lifespan=lifespan)
     templates = Jinja2Templates(directory=TEMPLATE_FOLDERS)
     templates.env.globals["path_for"] = path_for
     templates.env.globals["asset"] = asset_path
     templates.env.filters["rich"] = rich_text
-    app.state.templates = templates
+    app.state.services = Services(
+        settings=settings,
+        library=QuizLibrary(settings.quizzes_dir),
+        store=store,
+        tokens=ProgressTokens(settings.secret_keys, max_age=settings.progress_max_age),
+        links=LinkTokens(settings.secret_keys),
+        templates=templates,
+        assets=Assets([shipped("static"), shipped("widgets")]),
+        channels=(email, line),  # the results step shows their offers in this order
+    )
     return app
 
 
@@ -146,7 +146,7 @@ def path_for(context: Mapping[str, Any], name: str, **params: Any) -> str:
 @pass_context
 def asset_path(context: Mapping[str, Any], name: str) -> str:
     request: Request = context["request"]
-    return under_root(request, request.app.state.assets.url(name))
+    return under_root(request, services(request).assets.url(name))
 
 
 def rich_text(html: str) -> Markup:
@@ -154,25 +154,9 @@ def rich_text(html: str) -> Markup:
 
 
 async def static_file(request: Request) -> Response:
-    response: Response = request.app.state.assets.response(request, request.path_params["name"])
-    return response
+    return services(request).assets.response(request, request.path_params["name"])
 
 
 async def widget_script(request: Request) -> Response:
     """The embed script at the stable address merchants paste into their shop."""
-    response: Response = request.app.state.assets.response(request, "widget.js")
-    return response
-
-
-async def render_error(request: Request, error: Exception) -> Response:
-    """Every ``QuizError`` as a small page (or fragment for htmx) in the shopper's language."""
-    assert isinstance(error, QuizError)
-    wanted = preferred_locales(request.headers.get("accept-language", ""))
-    locale = ui_locale(wanted[0] if wanted else "en")
-    template = "quiz/_error.html" if request.headers.get("hx-request") == "true" else "quiz/error.html"
-    context = {"ui": words(locale), "status": error.status_code, "lang": locale}
-    response: Response = request.app.state.templates.TemplateResponse(
-        request, template, context, status_code=error.status_code
-    )
-    response.headers["Vary"] = "HX-Request, Accept-Language"
-    return response
+    return services(request).assets.response(request, "widget.js")

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import itertools
 import json
 import logging
 import os
-import re
 import sys
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,18 +17,7 @@ from quiz.authoring.lint import lint
 from quiz.authoring.loader import Loaded, load_quiz
 from quiz.engine.simulate import EXHAUSTIVE_LIMIT, SAMPLES, Coverage, simulate
 from quiz.format.schema import json_schema_text
-from quiz.marketer.export import (
-    CONSENTS,
-    FORMATS,
-    Count,
-    ExportError,
-    batched,
-    by_id,
-    export_chunks,
-    line_leads,
-    parse_filter,
-    parse_format,
-)
+from quiz.marketer.export import CONSENTS, FORMATS, ExportError, batched
 
 if TYPE_CHECKING:
     from quiz.settings import Settings
@@ -178,6 +165,7 @@ def run_serve(args: argparse.Namespace) -> int:
     from quiz.settings import SettingsError, from_environment
     from quiz.store.base import StoreError
     from quiz.web.demo import create_demo_app
+    from quiz.web.services import services_of
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -200,12 +188,13 @@ def run_serve(args: argparse.Namespace) -> int:
     except StoreError as error:  # another server owns the data folder, or a data file is damaged
         print(f"quiz serve: {error}", file=sys.stderr)
         return 2
-    for quiz in app.state.library.all():
+    found = services_of(app)
+    for quiz in found.library.all():
         print(f"quiz {quiz.id!r}: {base}/q/{quiz.id}")
     config = uvicorn.Config(app, host=host, port=port, log_level="info", root_path=args.root_path)
     servers = [uvicorn.Server(config)]
     if args.demo_port:
-        demo = create_demo_app(app.state.library, base, app.state.templates)
+        demo = create_demo_app(found.library, base, found.templates)
         # log_config=None: the first server's logging setup stays as it is.
         demo_config = uvicorn.Config(demo, host=host, port=args.demo_port, log_config=None, log_level=None)
         servers.append(uvicorn.Server(demo_config))
@@ -234,7 +223,7 @@ def run_export(args: argparse.Namespace) -> int:
 
     # Only this command's own line (who exported what) shows; the library's "loaded quiz" lines would be noise.
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("quiz.marketer.export").setLevel(logging.INFO)
+    logging.getLogger("quiz.marketer.audit").setLevel(logging.INFO)
     try:
         _export(args)
     except BrokenPipeError:
@@ -246,30 +235,32 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> None:
-    from quiz.marketer.audit import ExportAudit
+    from quiz.marketer.operations import begin_export
     from quiz.settings import from_environment
     from quiz.store.tiny import TinyStore
     from quiz.web.library import QuizLibrary
 
     settings = from_environment()
-    library = by_id(QuizLibrary(settings.quizzes_dir).all())
-    chosen_format = parse_format(args.format, excel=args.excel)
-    wanted = parse_filter(
-        known=library, quizzes=args.quiz, since=args.since, until=args.until, consent=args.consent, locale=args.locale
-    )
     store = TinyStore(settings.data_dir / "store", read_only=True)  # next to a running server, without its lock
-    audit = ExportAudit(
-        settings.data_dir, who=_cli_user(), filters=wanted.as_dict(), format=chosen_format, excel=args.excel
+    export = begin_export(
+        store,
+        QuizLibrary(settings.quizzes_dir).all(),
+        settings.data_dir,
+        who=_cli_user(),
+        quiz_ids=args.quiz,
+        since=args.since,
+        until=args.until,
+        consent=args.consent,
+        locale=args.locale,
+        format=args.format,
+        excel=args.excel,
     )
-    count = Count()
-    leads = itertools.chain(store.records("leads"), line_leads(store.records("line_users")))
-    chunks = export_chunks(leads, library, wanted, format=chosen_format, excel=args.excel, count=count)
     complete = False
     try:
-        _write_out(batched(chunks), args.output)
+        _write_out(batched(export.chunks), args.output)
         complete = True
     finally:
-        audit.finish(rows=count.rows, complete=complete)
+        export.finish(complete=complete)
 
 
 def _cli_user() -> str:
@@ -307,82 +298,60 @@ def _write_out(chunks: Iterable[str], output: str | None) -> None:
 
 def run_forget(args: argparse.Namespace) -> int:
     """Needs the data folder to itself: while a server runs, ``POST /api/forget`` does the same."""
-    return _about_person(args.email, _forget, "forget")
+    return _about_person(args.email, "forget")
 
 
 def run_subject(args: argparse.Namespace) -> int:
-    return _about_person(args.email, _describe, "subject")
-
-
-def _forget(email: str, settings: Settings) -> dict[str, Any]:
-    """Erase a person named by email address or LINE user id."""
-    from quiz.delivery.mail import MailQueue, transport_for
-    from quiz.leads.book import LeadBook
-    from quiz.line.book import LINE_USER_ID, LineBook
-    from quiz.line.queue import erase_messages
-    from quiz.store.base import StoreLocked
-    from quiz.store.tiny import TinyStore
-
-    try:
-        store = TinyStore(settings.data_dir / "store")
-    except StoreLocked:
-        raise ServerRunning(
-            f"a quiz server is running on {settings.data_dir}; erase through it (POST /api/forget with the"
-            " API key, see the README) or stop it first"
-        ) from None
-    book = LineBook(store) if re.fullmatch(LINE_USER_ID, email) else LeadBook(store)
-    try:
-        erased = book.forget(email)
-    finally:
-        store.close()
-    if re.fullmatch(LINE_USER_ID, email):
-        erased["line_messages"] = erase_messages(settings.data_dir / "line", email)
-        return {"line_user": email, "erased": erased}
-    erased["mail"] = MailQueue(settings.data_dir / "mail", transport_for(settings)).forget(email)
-    return {"email": email, "erased": erased, "suppressed": True}
-
-
-def _describe(email: str, settings: Settings) -> dict[str, Any]:
-    from quiz.delivery.mail import MailQueue, transport_for
-    from quiz.leads.book import LeadBook
-    from quiz.line.book import LINE_USER_ID, LineBook
-    from quiz.line.queue import pending_messages
-    from quiz.store.tiny import TinyStore
-
-    store = TinyStore(settings.data_dir / "store", read_only=True)
-    if re.fullmatch(LINE_USER_ID, email):
-        document = LineBook(store).subject(email)
-        document["line_messages"] = pending_messages(settings.data_dir / "line", email)
-        return document
-    document = LeadBook(store).subject(email)
-    document["mail"] = MailQueue(settings.data_dir / "mail", transport_for(settings)).pending(email)
-    return document
+    """Reads next to a running server: the store read-only, the queues' folders without changing a file."""
+    return _about_person(args.email, "subject")
 
 
 class ServerRunning(Exception):
     """The command needs to write the data folder that a running server holds."""
 
 
-def _about_person(raw_email: str, action: Callable[[str, Settings], dict[str, Any]], name: str) -> int:
-    """Run ``action`` for one normalized address and print its JSON; bad input is a message and status 2."""
-    from quiz.leads.records import EmailError, normalize_email
-    from quiz.line.book import LINE_USER_ID
+def _about_person(raw: str, name: str) -> int:
+    """Erase or describe one person and print the JSON; bad input is a message and status 2."""
+    from quiz.marketer.operations import PersonError, person
     from quiz.settings import SettingsError, from_environment
     from quiz.store.base import StoreError
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        email = raw_email if re.fullmatch(LINE_USER_ID, raw_email) else normalize_email(raw_email)
-    except EmailError:
-        print(f"quiz {name}: {raw_email[:100]!r} is neither an email address nor a LINE user id", file=sys.stderr)
+        named = person(raw)
+    except PersonError as error:
+        print(f"quiz {name}: {error}", file=sys.stderr)
         return 2
     try:
-        document = action(email, from_environment())
+        document = _person_document(named, from_environment(), erase=name == "forget")
     except (SettingsError, StoreError, ServerRunning, OSError) as error:
         print(f"quiz {name}: {error}", file=sys.stderr)
         return 2
     print(json.dumps(document, indent=2, ensure_ascii=False))
     return 0
+
+
+def _person_document(named: str, settings: Settings, *, erase: bool) -> dict[str, Any]:
+    from quiz.delivery.mail import MailQueue, transport_for
+    from quiz.errors import StoreLocked
+    from quiz.leads.book import LeadBook
+    from quiz.line.book import LineBook
+    from quiz.marketer.operations import People
+    from quiz.store.tiny import TinyStore
+
+    try:
+        store = TinyStore(settings.data_dir / "store", read_only=not erase)
+    except StoreLocked:
+        raise ServerRunning(
+            f"a quiz server is running on {settings.data_dir}; erase through it (POST /api/forget with the"
+            " API key, see the README) or stop it first"
+        ) from None
+    mail = MailQueue(settings.data_dir / "mail", transport_for(settings))
+    people = People(leads=LeadBook(store), lines=LineBook(store), mail=mail, data_dir=settings.data_dir)
+    try:
+        return people.forget(named) if erase else people.describe(named)
+    finally:
+        store.close()
 
 
 def run_schema(args: argparse.Namespace) -> int:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from quiz.format.schema import ORIGIN_PATTERN
 
-log = logging.getLogger("quiz.settings")
+log = logging.getLogger(__name__)
 
 PREFIX = "QUIZ_"
 

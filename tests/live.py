@@ -15,6 +15,7 @@ from starlette.types import ASGIApp
 from quiz.app import create_app
 from quiz.settings import Settings
 from quiz.web.demo import create_demo_app
+from quiz.web.services import services_of
 
 
 def bound_socket() -> socket.socket:
@@ -52,6 +53,6 @@ def quiz_beside_shop(settings_for: Callable[[str, str], Settings]) -> Iterator[t
     quiz_origin = f"http://127.0.0.1:{quiz_socket.getsockname()[1]}"
     shop_origin = f"http://localhost:{shop_socket.getsockname()[1]}"
     app = create_app(settings_for(quiz_origin, shop_origin))
-    shop = create_demo_app(app.state.library, quiz_origin, app.state.templates)
+    shop = create_demo_app(services_of(app).library, quiz_origin, services_of(app).templates)
     with serving(app, quiz_socket), serving(shop, shop_socket):
         yield app, quiz_origin, shop_origin

@@ -6,6 +6,7 @@ from starlette.testclient import TestClient
 
 from quiz.app import create_app
 from quiz.settings import Settings
+from quiz.web.services import services_of
 
 
 @pytest.fixture
@@ -16,7 +17,7 @@ def client(tmp_path):
 
 @pytest.fixture
 def css_url(client):
-    return client.app.state.assets.url("quiz.css")
+    return services_of(client.app).assets.url("quiz.css")
 
 
 def test_versioned_name_carries_the_content_hash_and_a_year_of_cache(client, css_url):
@@ -56,7 +57,7 @@ def test_gzip_body_is_the_one_made_at_start_up(client, css_url):
     with client.stream("GET", css_url, headers={"Accept-Encoding": "gzip"}) as response:
         body = b"".join(response.iter_raw())
     assert response.headers["content-encoding"] == "gzip"
-    assert body == client.app.state.assets._by_name["quiz.css"].bodies["gzip"]
+    assert body == services_of(client.app).assets._by_name["quiz.css"].bodies["gzip"]
 
 
 def test_refused_encodings_are_not_used(client, css_url):

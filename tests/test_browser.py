@@ -23,6 +23,7 @@ from shopper import answer, checked_options  # noqa: E402
 
 from quiz.format.schema import Quiz  # noqa: E402
 from quiz.settings import Settings  # noqa: E402
+from quiz.web.services import services_of  # noqa: E402
 
 EXAMPLES = Path(__file__).parent.parent / "quizzes"
 QUIZ_IDS = ["serum-finder", "coffee-finder", "gift-finder"]
@@ -38,7 +39,7 @@ def servers(tmp_path_factory) -> Iterator[tuple[str, str, dict[str, Quiz]]]:
         )
 
     with quiz_beside_shop(settings_for) as (app, quiz_origin, shop_origin):
-        yield quiz_origin, shop_origin, {quiz.id: quiz for quiz in app.state.library.all()}
+        yield quiz_origin, shop_origin, {quiz.id: quiz for quiz in services_of(app).library.all()}
 
 
 def cookies_refused(view: Page | Frame) -> bool:

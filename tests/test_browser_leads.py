@@ -25,7 +25,9 @@ from playwright.sync_api import expect
 from smtp_server import Inbox, Server
 
 from quiz.leads import optin
+from quiz.leads.channel import EmailChannel
 from quiz.settings import Settings, Smtp
+from quiz.web.services import services_of
 
 EXAMPLES = Path(__file__).parent.parent / "quizzes"
 ADDRESS = "Kaori.Tanaka@Example.JP"
@@ -50,17 +52,17 @@ def shop_with_mail(tmp_path_factory) -> Iterator[dict[str, Any]]:
 
     try:
         with quiz_beside_shop(settings_for) as (app, quiz_origin, shop_origin):
-            app.state.mail.start()
-            settings = app.state.settings
+            services_of(app).channel(EmailChannel).mail.start()
+            settings = services_of(app).settings
             yield {"app": app, "quiz": quiz_origin, "shop": shop_origin, "inbox": inbox, "settings": settings}
-            app.state.mail.close()
+            services_of(app).channel(EmailChannel).mail.close()
     finally:
         smtp.stop()
 
 
 def test_opt_in_on_a_foreign_site_then_confirm_by_email_then_export(shop_with_mail, page):
     quiz_origin, shop_origin = shop_with_mail["quiz"], shop_with_mail["shop"]
-    quiz = shop_with_mail["app"].state.library.get("coffee-finder")
+    quiz = services_of(shop_with_mail["app"]).library.get("coffee-finder")
     page.goto(f"{shop_origin}/quizzes/coffee-finder")
     frame = embedded_frame(page, quiz_origin)
     play_to_results(frame, quiz)
@@ -89,7 +91,7 @@ def test_opt_in_on_a_foreign_site_then_confirm_by_email_then_export(shop_with_ma
     assert row["email"] == "kaori.tanaka@example.jp" and row["consent_status"] == "subscribed"
     assert row["consent_version"] == "2026-10-01" and row["quiz"] == "coffee-finder"
     assert row["site"] == shop_origin
-    evidence = list(shop_with_mail["app"].state.store.records("consent"))
+    evidence = list(services_of(shop_with_mail["app"]).store.records("consent"))
     assert [record["action"] for record in evidence] == ["opt_in", "confirmed"]
     assert evidence[0]["checkbox"] is True and evidence[0]["text"].startswith("Email me my matches")
     assert evidence[0]["origin"] == shop_origin and evidence[1]["method"] == "double_opt_in"

@@ -22,7 +22,9 @@ from line_platform import LinePlatform
 from live import quiz_beside_shop
 from playwright.sync_api import Frame, Page, expect
 
+from quiz.line.channel import LineChannel
 from quiz.settings import Settings, from_environment
+from quiz.web.services import services_of
 
 EXAMPLES = Path(__file__).parent.parent / "quizzes"
 QUIZ = "serum-finder"  # the example quiz that offers LINE (lead_capture.channels), in Japanese
@@ -67,10 +69,10 @@ def shop_with_line(tmp_path, request) -> Iterator[dict[str, Any]]:
 
     try:
         with quiz_beside_shop(settings_for) as (app, quiz_origin, shop_origin):
-            app.state.line.start()  # the lifespan would; the test servers run without one
+            services_of(app).channel(LineChannel).queue.start()  # the lifespan would; the test servers run without one
             yield {"app": app, "quiz": quiz_origin, "shop": shop_origin, "line": platform}
-            app.state.line.close()
-        app.state.store.close()
+            services_of(app).channel(LineChannel).queue.close()
+        services_of(app).store.close()
     finally:
         platform.stop()
 
@@ -98,7 +100,9 @@ def test_results_reach_line_after_login_in_a_popup(shop_with_line, page):
     links = [part["action"]["uri"] for part in _parts(first) if part.get("type") == "button"]
     assert links and all("utm_medium=line" in link and f"utm_campaign={QUIZ}" in link for link in links), links
     assert [query["bot_prompt"] for query in platform.authorizations] == ["aggressive"]
-    evidence = [row for row in shop_with_line["app"].state.store.records("consent") if row.get("channel") == "line"]
+    evidence = [
+        row for row in services_of(shop_with_line["app"]).store.records("consent") if row.get("channel") == "line"
+    ]
     assert [(row["action"], row["checkbox"], row["line_user"]) for row in evidence] == [
         ("opt_in", True, platform.user_id)
     ]
@@ -178,7 +182,7 @@ def _with_gate(folder: Path) -> Path:
 
 def _play_to_results(page: Page, servers: dict[str, Any]) -> Frame:
     """The shopper opens the shop's page and answers every question of the embedded quiz."""
-    quiz = servers["app"].state.library.get(QUIZ)
+    quiz = services_of(servers["app"]).library.get(QUIZ)
     page.set_default_timeout(WAIT_MS)
     page.goto(f"{servers['shop']}/quizzes/{QUIZ}")
     frame = embedded_frame(page, servers["quiz"])

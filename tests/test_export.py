@@ -33,6 +33,7 @@ from quiz.marketer.export import (
 from quiz.settings import from_environment
 from quiz.store.tiny import TinyStore
 from quiz.web.library import QuizLibrary
+from quiz.web.services import services_of
 
 QUIZZES = Path(__file__).parent.parent / "quizzes"
 LIBRARY = by_id(QuizLibrary(QUIZZES).all())
@@ -376,7 +377,7 @@ def client_for(tmp_path, *, api_key=KEY):
     app = create_app(from_environment(environ, quizzes_dir=str(QUIZZES)))
     app.router.routes.append(Route("/api/export", export_leads, methods=["GET"], name="export_leads"))
     for record in (lead("a@example.com"), lead("b@example.com", status="none")):
-        app.state.store.put("leads", record["id"], record)
+        services_of(app).store.put("leads", record["id"], record)
     return TestClient(app, client=("203.0.113.9", 50000))
 
 

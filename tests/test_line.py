@@ -24,10 +24,12 @@ from quiz.app import create_app, prune_every
 from quiz.consent import iso_time
 from quiz.line.api import LineApi
 from quiz.line.book import LOGIN_SECONDS, LineBook, line_code
+from quiz.line.channel import LineChannel
 from quiz.line.flex import text_message
 from quiz.line.queue import LineQueue
 from quiz.settings import from_environment
 from quiz.store.tiny import TinyStore
+from quiz.web.services import services_of
 from quiz.web.wording import words
 
 HTMX = {"HX-Request": "true"}
@@ -111,7 +113,7 @@ def callback_path(url):
 
 
 def stored(client, collection):
-    return list(client.app.state.store.records(collection))
+    return list(services_of(client.app).store.records(collection))
 
 
 def eventually(check, seconds=5.0):
@@ -277,10 +279,11 @@ def test_nobody_who_blocked_the_account_gets_a_push(client, platform):
     body = platform.webhook_body(platform.unfollow_event())
     assert post_webhook(client, body, sign(body, "bot-secret")).status_code == 200
 
-    client.app.state.line.push(platform.user_id, [text_message("新商品のお知らせ")])
-    client.app.state.line.deliver_due()
+    queue = services_of(client.app).channel(LineChannel).queue
+    queue.push(platform.user_id, [text_message("新商品のお知らせ")])
+    queue.deliver_due()
     assert len(platform.pushes) == 1  # the queue dropped it: the user blocked the account
-    assert not list(client.app.state.line._jobs(client.app.state.line._queued))
+    assert not list(queue._jobs(queue._queued))
     (user,) = stored(client, "line_users")
     assert user["blocked"] is True and user["friend"] is False and user["consent"]["status"] == "unsubscribed"
     (withdrawn,) = [record for record in stored(client, "consent") if record["action"] == "withdrawn"]
@@ -354,7 +357,7 @@ def test_without_line_login_the_results_show_a_code_that_brings_the_results_in_c
         assert len(code) == 9 and code[4] == "-"
         assert "https://line.me/R/ti/p/@123abcde" in page.links
         assert re.search(r'<div aria-hidden="true"><svg [^>]*class="quiz-line-qr"><title>Add us on LINE</title>', html)
-        client.app.state.store.flush()
+        services_of(client.app).store.flush()
         typed = code.lower().replace("-", " ")  # as a shopper might type it
         body = platform.webhook_body(platform.message_event(typed))
         assert post_webhook(client, body, sign(body, "bot-secret")).status_code == 200
@@ -408,7 +411,7 @@ def test_a_line_only_gate_opens_once_the_code_arrives_in_chat(tmp_path, platform
         early = Page(client.get(check, headers=HTMX).text)
         assert not early.text("quiz-product-title") and "not reached us" in early.text("quiz-line")
 
-        client.app.state.store.flush()
+        services_of(client.app).store.flush()
         body = platform.webhook_body(platform.message_event(code))
         post_webhook(client, body, sign(body, "bot-secret"))
         eventually(lambda: len(platform.replies) == 1)
@@ -487,7 +490,8 @@ def test_the_server_prunes_when_it_starts(tmp_path, platform):
 
 def test_a_line_user_appears_in_the_export_and_is_erased_and_described_by_their_id(tmp_path, platform):
     with make_client(tmp_path, platform) as client:
-        client.app.state.settings = replace(client.app.state.settings, api_key="secret-key")
+        found = services_of(client.app)
+        client.app.state.services = replace(found, settings=replace(found.settings, api_key="secret-key"))
         page = results_page(client)
         client.get(callback_path(platform.approve(start_login(client, page).headers["location"])))
         eventually(lambda: len(platform.pushes) == 1)

@@ -28,6 +28,8 @@ from live import bound_socket, serving
 from starlette.applications import Starlette
 from test_line import HTMX, make_client
 
+from quiz.line.channel import LineChannel
+from quiz.web.services import services_of
 from quiz.web.wording import words
 
 LINKED_SHOPPERS = 4  # their results are linked first, so a second reply to them would show: it becomes a push
@@ -213,7 +215,7 @@ def flood_calls(flood: Flood, max_body: int) -> list[Call]:
 
 def wait_for_queue_to_drain(flood: Flood) -> None:
     """Every reply the flood asked for was queued before its 200; once the queue folder is empty, all went out."""
-    queue = flood.app.state.settings.data_dir / "line" / "queue"
+    queue = services_of(flood.app).settings.data_dir / "line" / "queue"
     deadline = time.monotonic() + DRAIN_SECONDS
     while any(queue.glob("*.json")):
         if time.monotonic() > deadline:
@@ -225,7 +227,7 @@ def run_flood(port: int, flood: Flood) -> None:
     """Link the shoppers, send the flood from THREADS threads, visit the quiz once more, and let the replies go."""
     flood.setup_tokens = [link_shopper(port, flood.platform, user) for user in flood.linked]
     flood.step_path = start_quiz(port)
-    calls = flood_calls(flood, flood.app.state.settings.max_body_bytes)
+    calls = flood_calls(flood, services_of(flood.app).settings.max_body_bytes)
     with ThreadPoolExecutor(THREADS) as pool:
         flood.outcomes = list(zip(calls, pool.map(lambda call: send(port, call), calls), strict=True))
     after = Call("step", "GET", flood.step_path)
@@ -239,13 +241,13 @@ def served(app: Starlette) -> Iterator[int]:
     sock = bound_socket()
     try:
         with serving(app, sock):
-            app.state.line.start()  # the test server runs without a lifespan
+            services_of(app).channel(LineChannel).queue.start()  # the test server runs without a lifespan
             try:
                 yield sock.getsockname()[1]
             finally:
-                app.state.line.close()
+                services_of(app).channel(LineChannel).queue.close()
     finally:
-        app.state.store.close()
+        services_of(app).store.close()
 
 
 @pytest.fixture(scope="module")
@@ -263,7 +265,7 @@ def flood(tmp_path_factory) -> Iterator[Flood]:
 
 
 def stored_event_ids(flood: Flood) -> list[str]:
-    return [record["id"] for record in flood.app.state.store.records("line_events")]
+    return [record["id"] for record in services_of(flood.app).store.records("line_events")]
 
 
 def asks_for_results(event: dict[str, Any]) -> bool:
@@ -282,7 +284,7 @@ def test_each_genuine_event_takes_effect_exactly_once(flood):
     replied = Counter(reply["replyToken"] for reply in platform.replies)
     assert replied == Counter([*flood.setup_tokens, *answered])  # one reply each, none for a redelivery
     assert not platform.pushes  # a reply sent twice fails on its used token and becomes a push to the shopper
-    line = flood.app.state.settings.data_dir / "line"
+    line = services_of(flood.app).settings.data_dir / "line"
     assert not list((line / "failed").iterdir())
     event_ids = Counter(stored_event_ids(flood))
     assert set(event_ids.values()) == {1}

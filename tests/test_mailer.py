@@ -169,9 +169,24 @@ def test_new_queue_delivers_what_the_old_one_left(tmp_path: Path, server: Server
     server.start()
     clock.now += 60
     restarted = MailQueue(tmp_path, server.transport(), clock=clock)
+    restarted.recover()  # what start() does first
 
     assert restarted.deliver_due() == 2
     assert sorted(e.rcpt_tos[0] for e in server.inbox.envelopes) == ["ana@example.com", "ben@example.com"]
+    assert files(tmp_path / "queue") == []
+
+
+def test_a_queue_opened_beside_a_running_one_deletes_nothing(tmp_path: Path, server: Server, clock: Clock) -> None:
+    running = MailQueue(tmp_path, server.transport(), clock=clock)
+    # What a live enqueue writes first: its temporary file, then the state before the message.
+    (tmp_path / "queue" / ".20250101T000000-abc.json.1234abcd.tmp").write_bytes(b"being written")
+    (tmp_path / "queue" / "20250101T000000-abc.json").write_text('{"queued_at": 0}', encoding="utf-8")
+    before = files(tmp_path / "queue")
+
+    reader = MailQueue(tmp_path, server.transport(), clock=clock)  # as `quiz subject` opens it
+    assert reader.pending("ana@example.com") == []
+    assert files(tmp_path / "queue") == before
+    running.recover()  # only the server, at its start, clears such leftovers
     assert files(tmp_path / "queue") == []
 
 

@@ -14,8 +14,10 @@ from starlette.testclient import TestClient
 
 from quiz.app import create_app
 from quiz.leads import optin
+from quiz.leads.channel import EmailChannel
 from quiz.settings import from_environment
 from quiz.store import files as durable
+from quiz.web.services import services_of
 
 HTMX = {"HX-Request": "true"}
 CONSENT = "Email me new serums. Unsubscribe anytime."
@@ -62,12 +64,12 @@ def opt_in(client, page, address="shopper@example.com", *, consent=True, **extra
 
 
 def stored(client, collection):
-    return list(client.app.state.store.records(collection))
+    return list(services_of(client.app).store.records(collection))
 
 
 def mails(client):
-    client.app.state.mail.deliver_due()
-    outbox = client.app.state.settings.data_dir / "outbox"
+    services_of(client.app).channel(EmailChannel).mail.deliver_due()
+    outbox = services_of(client.app).settings.data_dir / "outbox"
     found = sorted(outbox.glob("*.eml")) if outbox.exists() else []
     return [email.message_from_bytes(path.read_bytes(), policy=email.policy.default) for path in found]
 
@@ -257,7 +259,7 @@ def test_forged_confirmation_links_change_nothing(client, tamper):
     if tamper == "forged":
         token = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
     elif tamper == "other-salt":
-        token = client.app.state.links.unsubscribe_token(stored(client, "leads")[0]["id"])
+        token = services_of(client.app).links.unsubscribe_token(stored(client, "leads")[0]["id"])
     else:
         token = token[:20]
     assert client.post(f"/confirm/{token}").status_code == 400
@@ -298,7 +300,7 @@ def test_a_full_disk_shows_an_error_keeps_nothing_half_written_and_recovers(clie
     assert "Nothing was sent" in Page(response.text).text("quiz-error")
     monkeypatch.setattr(durable.os, "replace", real_replace)
     assert not stored(client, "leads") and not mails(client)
-    for folder in (client.app.state.settings.data_dir / "store").iterdir():
+    for folder in (services_of(client.app).settings.data_dir / "store").iterdir():
         for path in folder.glob("*.json") if folder.is_dir() else []:
             json.loads(path.read_text())  # every file still loads
     assert opt_in(client, page).status_code == 200  # the disk came back: the same form goes through
@@ -307,7 +309,7 @@ def test_a_full_disk_shows_an_error_keeps_nothing_half_written_and_recovers(clie
 
 def test_a_lead_whose_email_could_not_be_queued_is_taken_again_when_the_form_is_sent_again(client, monkeypatch):
     page = results_page(client)
-    queue = client.app.state.mail
+    queue = services_of(client.app).channel(EmailChannel).mail
 
     def disk_full(message):
         raise OSError(28, "No space left on device")
@@ -329,7 +331,7 @@ def test_forget_erases_a_person_and_only_fresh_proven_consent_brings_them_back(t
     with make_client(tmp_path, double_opt_in=False) as client:
         opt_in(client, results_page(client), "gone@example.com")
         opt_in(client, results_page(client), "stays@example.com")
-        book = client.app.state.leadbook
+        book = services_of(client.app).channel(EmailChannel).book
         subject = book.subject("gone@example.com")
         assert len(subject["leads"]) == 1 and len(subject["consent"]) == 1 and len(subject["responses"]) == 1
         assert subject["responses"][0]["answers"] == {"skin": "dry", "fragrance": "no"}
@@ -353,7 +355,7 @@ def test_a_quiz_without_lead_capture_ignores_an_opt_in(tmp_path):
     with make_client(tmp_path) as client:
         document = quiz_document(lead_capture=None)
         (tmp_path / "quizzes" / "plain.json").write_text(json.dumps({**document, "id": "plain"}), encoding="utf-8")
-        client.app.state.library.recheck_seconds = 0
+        services_of(client.app).library.recheck_seconds = 0
         page = Page(client.post("/q/plain/start", data={}).text)
         for value in ("dry", "no"):
             page = Page(client.post("/q/plain/answer", data={"t": page.value("t"), "a": value}).text)

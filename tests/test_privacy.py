@@ -8,6 +8,8 @@ from test_optin import make_client, opt_in, results_page, stored
 
 from quiz import cli
 from quiz.leads import optin
+from quiz.leads.channel import EmailChannel
+from quiz.web.services import services_of
 
 KEY = "k" * 32
 
@@ -22,7 +24,7 @@ def with_two_leads(tmp_path, **settings):
     with client:
         opt_in(client, results_page(client), "gone@example.com")
         opt_in(client, results_page(client), "stays@example.com")
-        client.app.state.mail.deliver_due()
+        services_of(client.app).channel(EmailChannel).mail.deliver_due()
     return client
 
 

@@ -9,6 +9,7 @@ from starlette.testclient import TestClient
 
 from quiz.app import create_app
 from quiz.settings import from_environment
+from quiz.web.services import services_of
 
 HTMX = {"HX-Request": "true"}
 
@@ -278,7 +279,7 @@ def test_the_funnel_is_recorded_without_personal_data(client):
     (link,) = page.links
     client.get(link, follow_redirects=False)
     client.get("/q/serum")
-    store = client.app.state.store
+    store = services_of(client.app).store
     events = list(store.records("events"))
     assert [event["kind"] for event in events] == [
         "started", "answered", "answered", "completed", "clicked", "viewed"

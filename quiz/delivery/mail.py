@@ -37,7 +37,7 @@ from quiz.delivery.backoff import GIVE_UP_AFTER, DeliveryThread, retry_delay
 from quiz.settings import Settings, Smtp
 from quiz.store.files import fsync_folders, write_atomically
 
-log = logging.getLogger("quiz.delivery.mail")
+log = logging.getLogger(__name__)
 
 
 class PermanentFailure(Exception):
@@ -146,9 +146,10 @@ class MailQueue:
         self._sending = threading.Lock()  # one message from read to sent: forget() waits for it
         self._passes = threading.Lock()  # one delivery pass at a time, so no message is sent twice
         self._delivery = DeliveryThread("quiz-mailer", self.deliver_due, log)
+        # Only folders: a reader beside a running server (``quiz subject``) must not delete the files
+        # an enqueue of that server is writing (its temporary file, then its state before the .eml).
         self._queued.mkdir(parents=True, exist_ok=True)
         self._failed.mkdir(parents=True, exist_ok=True)
-        self._remove_crash_leftovers()
 
     def enqueue(self, message: EmailMessage) -> str:
         """Store the message durably and return its id; the background thread sends it.
@@ -177,7 +178,11 @@ class MailQueue:
             return sent
 
     def start(self) -> None:
-        """Deliver in a daemon thread, every second and right after each enqueue."""
+        """Clear what a crash left half-written, then deliver in a daemon thread, every second and on enqueue.
+
+        Only the process that delivers (the server, which holds the data folder) starts the queue.
+        """
+        self.recover()
         self._delivery.start()
 
     def close(self, *, timeout: float = 15) -> None:
@@ -293,7 +298,8 @@ class MailQueue:
     def _write_state(self, folder: Path, message_id: str, state: _State) -> None:
         write_atomically(folder / f"{message_id}.json", json.dumps(asdict(state)).encode())
 
-    def _remove_crash_leftovers(self) -> None:
+    def recover(self) -> None:
+        """Remove what a crash left: temporary files, and states whose message never landed."""
         for folder in (self._queued, self._failed):
             for temporary in folder.glob(".*.tmp"):
                 _remove(temporary)

@@ -19,49 +19,24 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from quiz.consent import consent_text, quiz_version
+from quiz.errors import Unavailable
 from quiz.format.questions import RESULTS
 from quiz.format.schema import Quiz
-from quiz.leads.book import LeadBook, OptIn, Outcome, submission_key
+from quiz.leads.book import OptIn, Outcome, submission_key
+from quiz.leads.channel import EmailChannel, OptInForm
 from quiz.leads.letters import ResultsLetter, results_email
 from quiz.leads.records import EmailError, normalize_email, person_id
-from quiz.store.base import StoreError
-from quiz.web.limits import Limit, RateLimiter
-from quiz.web.shopper import (
-    OptInForm,
-    Step,
-    embedders_for,
-    locale_for,
-    progress_for,
-    quiz_for,
-    record_event,
-    render,
-    respond,
-    response_record,
-    restart,
-    results_for,
-    shop_origin,
-    step_for,
-    tracked,
-)
+from quiz.web.results import embedders_for, results_for, shop_origin, tracked
+from quiz.web.runs import record_event, response_record
+from quiz.web.services import services
+from quiz.web.steps import Step, locale_for, progress_for, quiz_for, render, respond, restart, step_for
 from quiz.web.tokens import Progress
 from quiz.web.wording import words
 
-log = logging.getLogger("quiz.leads.optin")
+log = logging.getLogger(__name__)
 
 MIN_SECONDS_ON_FORM = 2.0  # a person needs longer than this to read the step and type an address
 FORM_FIELDS_MAX_CHARS = 1_000  # an address field holding more than this is not an address
-
-
-class OptInLimits:
-    """How often opt-ins may come: per client address, per quiz and per email address."""
-
-    def __init__(self) -> None:
-        self.per_client = RateLimiter(Limit(attempts=10, seconds=600))
-        self.per_quiz = RateLimiter(Limit(attempts=600, seconds=60))
-        self.per_address = RateLimiter(Limit(attempts=3, seconds=3600))  # nobody gets mail-bombed
-
-    def allow(self, client: str, quiz_id: str) -> bool:
-        return self.per_client.allow(client) and self.per_quiz.allow(quiz_id)
 
 
 async def submit_optin(request: Request) -> Response:
@@ -82,8 +57,7 @@ async def submit_optin(request: Request) -> Response:
         if _gate_required(quiz):
             return respond(request, quiz, progress)  # "sent" would open a gate that wants a real address
         return respond(request, quiz, replace(progress, lead="sent"))
-    limits: OptInLimits = request.app.state.optin_limits
-    if not limits.allow(request.client.host if request.client else "", quiz.id):
+    if not services(request).channel(EmailChannel).limits.allow(request.client.host if request.client else "", quiz.id):
         return _form_again(request, quiz, progress, form, "error_rate_limited", status_code=429)
     try:
         email = normalize_email(str(form.get("email", ""))[:FORM_FIELDS_MAX_CHARS])
@@ -93,13 +67,10 @@ async def submit_optin(request: Request) -> Response:
 
 
 async def _take(request: Request, quiz: Quiz, progress: Progress, email: str, *, ticked: bool, token: str) -> Response:
-    book: LeadBook = request.app.state.leadbook
+    email_channel = services(request).channel(EmailChannel)
+    book = email_channel.book
     locale = locale_for(request, quiz, progress.context)
-    try:
-        suppressed = await run_in_threadpool(book.is_suppressed, email)
-    except (OSError, StoreError):
-        log.exception("the suppressions could not be read for quiz %s", quiz.id)
-        return _form_again(request, quiz, progress, None, "error_unavailable", status_code=503)
+    suppressed = await run_in_threadpool(book.is_suppressed, email)
     if suppressed and not ticked:
         # Forgotten on request and no fresh consent: say "sent" as to anyone, store and send nothing.
         return respond(request, quiz, replace(progress, lead="sent"))
@@ -116,31 +87,28 @@ async def _take(request: Request, quiz: Quiz, progress: Progress, email: str, *,
         double_opt_in=capture.double_opt_in or suppressed,  # fresh consent from a forgotten address: proven
         submission=submission_key(token),
     )
-    try:
-        outcome = await run_in_threadpool(book.opt_in, opt_in)
-    except (OSError, StoreError):
-        log.exception("opt-in for quiz %s could not be stored", quiz.id)
-        return _form_again(request, quiz, progress, None, "error_unavailable", status_code=503)
+    outcome = await run_in_threadpool(book.opt_in, opt_in)
     if not outcome.replayed:
         record_event(request, quiz, "opted_in", progress.context, consent=str(ticked).lower())
-    if not outcome.replayed and request.app.state.optin_limits.per_address.allow(email):
+    if not outcome.replayed and email_channel.limits.per_address.allow(email):
+        message = _results_message(request, quiz, progress, outcome)
         try:
-            await run_in_threadpool(request.app.state.mail.enqueue, _results_message(request, quiz, progress, outcome))
-        except OSError:
+            await run_in_threadpool(email_channel.mail.enqueue, message)
+        except OSError as error:
             # The lead and its evidence are kept; the shopper is asked to send again, which is then no replay.
-            log.exception("the results email for quiz %s could not be queued", quiz.id)
-            with contextlib.suppress(OSError, StoreError):
+            with contextlib.suppress(OSError, Unavailable):
                 await run_in_threadpool(book.reopen, outcome.lead["id"])
-            return _form_again(request, quiz, progress, None, "error_unavailable", status_code=503)
+            raise Unavailable(f"the results email for quiz {quiz.id} could not be queued: {error}") from error
     sent = "confirm" if outcome.lead["consent"]["status"] == "pending" else "sent"
     return respond(request, quiz, replace(progress, lead=sent))
 
 
 def _results_message(request: Request, quiz: Quiz, progress: Progress, outcome: Outcome) -> EmailMessage:
     lead = outcome.lead
-    settings = request.app.state.settings
+    found = services(request)
+    settings = found.settings
     base = settings.public_url or str(request.base_url).rstrip("/")
-    links = request.app.state.links
+    links = found.links
     status, nonce = lead["consent"]["status"], lead["consent"].get("nonce", "")
     path = request.app.url_path_for
     confirm = path("show_confirm", token=links.confirm_token(lead["id"], nonce)) if nonce else ""
@@ -160,7 +128,7 @@ def _results_message(request: Request, quiz: Quiz, progress: Progress, outcome: 
         confirm_url=base + confirm if confirm else "",
         unsubscribe_url=base + unsubscribe if unsubscribe else "",
     )
-    return results_email(request.app.state.templates.env, letter)
+    return results_email(found.templates.env, letter)
 
 
 def _looks_automated(form: FormData, progress: Progress) -> bool:
@@ -180,16 +148,16 @@ def _gate_required(quiz: Quiz) -> bool:
 
 
 def _form_again(
-    request: Request, quiz: Quiz, progress: Progress, form: FormData | None, error: str, *, status_code: int
+    request: Request, quiz: Quiz, progress: Progress, form: FormData, error: str, *, status_code: int
 ) -> Response:
     """The results step with the form as the shopper filled it, and one sentence saying what to do."""
     step = step_for(request, quiz, progress)
-    if step.optin is None:  # the shopper skipped the form in another tab
+    shown = next((offer for offer in step.offers if isinstance(offer, OptInForm)), None)
+    if shown is None:  # the shopper skipped the form in another tab
         return respond(request, quiz, progress)
-    message = words(step.locale)[error]
-    typed = str(form.get("email", ""))[:FORM_FIELDS_MAX_CHARS] if form else ""
-    ticked = bool(form and form.get("consent") == "yes")
-    optin: OptInForm = replace(step.optin, email=typed, ticked=ticked, error=message, sent="")
+    typed = str(form.get("email", ""))[:FORM_FIELDS_MAX_CHARS]
+    again = replace(shown, email=typed, ticked=form.get("consent") == "yes", error=words(step.locale)[error], sent="")
+    offers = tuple(again if offer is shown else offer for offer in step.offers)
     # The token it came with, not a new one: a person who fixes a typo fast is not taken for a bot.
-    token = str(form.get("t", "")) if form else step.token
-    return render(request, replace(step, optin=optin, token=token or step.token), status_code=status_code)
+    token = str(form.get("t", "")) or step.token
+    return render(request, replace(step, offers=offers, token=token), status_code=status_code)

@@ -23,20 +23,16 @@ from starlette.responses import RedirectResponse, Response
 from quiz.consent import consent_text
 from quiz.format.questions import RESULTS
 from quiz.line.api import LineApi, LineError, Pkce
-from quiz.line.book import LineBook, Linking
+from quiz.line.book import Linking
+from quiz.line.channel import LineChannel
 from quiz.line.messages import results_messages
-from quiz.store.base import StoreError
-from quiz.web.shopper import (
-    locale_for,
-    progress_for,
-    quiz_for,
-    response_record,
-    restart,
-)
+from quiz.web.runs import response_record
+from quiz.web.services import services
+from quiz.web.steps import locale_for, progress_for, quiz_for, restart
 from quiz.web.tokens import Progress, TokenError
 from quiz.web.wording import preferred_locales, ui_locale, words
 
-log = logging.getLogger("quiz.line")
+log = logging.getLogger(__name__)
 
 
 async def start_line_login(request: Request) -> Response:
@@ -50,32 +46,29 @@ async def start_line_login(request: Request) -> Response:
     if api is None or progress.current != RESULTS or not progress.response:
         return _done(request, "line_failed", status_code=404)
     pkce, nonce = Pkce.fresh(), secrets.token_urlsafe(16)
-    book: LineBook = request.app.state.linebook
+    book = services(request).channel(LineChannel).book
     ticked = form.get("consent") == "yes"
-    try:
-        attempt = await run_in_threadpool(
-            book.begin_login, quiz.id, token, ticked=ticked, verifier=pkce.verifier, nonce=nonce
-        )
-    except (OSError, StoreError):
-        log.exception("a LINE Login for quiz %s could not be started", quiz.id)
-        return _done(request, "line_failed", status_code=503)
-    state = request.app.state.links.line_state(attempt)
+    attempt = await run_in_threadpool(
+        book.begin_login, quiz.id, token, ticked=ticked, verifier=pkce.verifier, nonce=nonce
+    )
+    state = services(request).links.line_state(attempt)
     url = api.authorize_url(redirect_uri=_callback_url(request), state=state, nonce=nonce, challenge=pkce.challenge)
     return RedirectResponse(url, status_code=303)
 
 
 async def line_callback(request: Request) -> Response:
     """Where LINE sends the shopper back, with a code, or with an error if they cancelled."""
-    api, query = _api(request), request.query_params
+    api, query, found = _api(request), request.query_params, services(request)
     try:
-        attempt_id = request.app.state.links.read_line_state(query.get("state", ""))
+        attempt_id = found.links.read_line_state(query.get("state", ""))
     except TokenError:
         return _done(request, "link_invalid_text", status_code=400)
-    book: LineBook = request.app.state.linebook
+    channel = found.channel(LineChannel)
+    book = channel.book
     attempt = await run_in_threadpool(book.take_login, attempt_id)
-    if attempt is None or api is None:
+    if attempt is None or api is None or channel.queue is None:
         return _done(request, "link_invalid_text", status_code=400)  # used, late, or LINE switched off
-    quiz = request.app.state.library.get(attempt["quiz"])
+    quiz = found.library.get(attempt["quiz"])
     progress = _progress(request, attempt)
     if quiz is None or progress is None:
         return _done(request, "link_invalid_text", status_code=400)
@@ -98,15 +91,11 @@ async def line_callback(request: Request) -> Response:
         method="line_login",
         friend=friend,
     )
-    try:
-        await run_in_threadpool(book.link, linking)
-        if friend:
-            messages = results_messages(request, quiz, progress, locale)
-            await run_in_threadpool(request.app.state.line.push, user, messages, about=progress.response)
-        await run_in_threadpool(book.mark, progress.response, "sent" if friend else "not_friend")
-    except (OSError, StoreError):
-        log.exception("a LINE Login for quiz %s could not be stored", quiz.id)
-        return _done(request, "line_failed", status_code=503, locale=locale)
+    await run_in_threadpool(book.link, linking)
+    if friend:
+        messages = results_messages(request, quiz, progress, locale)
+        await run_in_threadpool(channel.queue.push, user, messages, about=progress.response)
+    await run_in_threadpool(book.mark, progress.response, "sent" if friend else "not_friend")
     return _done(request, "line_sent" if friend else "line_not_friend", status_code=200, locale=locale)
 
 
@@ -119,20 +108,20 @@ def _logged_in_user(api: LineApi, request: Request, code: str, attempt: dict[str
 
 def _progress(request: Request, attempt: dict[str, object]) -> Progress | None:
     try:
-        progress: Progress = request.app.state.tokens.load(str(attempt["token"]), quiz_id=str(attempt["quiz"]))
+        progress = services(request).tokens.load(str(attempt["token"]), quiz_id=str(attempt["quiz"]))
     except TokenError:
         return None
     return progress if progress.current == RESULTS and progress.response else None
 
 
 def _api(request: Request) -> LineApi | None:
-    line = request.app.state.settings.line
+    line = services(request).settings.line
     return LineApi(line) if line is not None and line.login is not None else None
 
 
 def _callback_url(request: Request) -> str:
     """The redirect URI to register in the LINE Login channel: ``QUIZ_PUBLIC_URL`` + ``/line/callback``."""
-    base = request.app.state.settings.public_url or str(request.base_url).rstrip("/")
+    base = services(request).settings.public_url or str(request.base_url).rstrip("/")
     return base + str(request.app.url_path_for("line_callback"))
 
 
@@ -147,8 +136,6 @@ def _done(request: Request, message: str, *, status_code: int, locale: str = "")
     locale = ui_locale(locale)
     ui = words(locale)
     context = {"ui": ui, "lang": locale, "message": ui[message]}
-    response: Response = request.app.state.templates.TemplateResponse(
-        request, "line/done.html", context, status_code=status_code
-    )
+    response = services(request).templates.TemplateResponse(request, "line/done.html", context, status_code=status_code)
     response.headers["Cache-Control"] = "no-store"
     return response

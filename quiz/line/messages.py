@@ -8,7 +8,8 @@ from starlette.requests import Request
 
 from quiz.format.schema import Quiz
 from quiz.line.flex import ResultsCard, results_message
-from quiz.web.shopper import Step, embedders_for, results_for, tracked
+from quiz.web.results import embedders_for, results_for, tracked
+from quiz.web.steps import Step
 from quiz.web.tokens import Progress
 from quiz.web.wording import words
 

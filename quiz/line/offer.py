@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import ClassVar
 
 import segno
 from markupsafe import Markup
@@ -19,6 +20,8 @@ LINKED_ON_LINE = frozenset({"linked", "sent", "not_friend"})  # a LINE user is l
 
 @dataclass(frozen=True)
 class LineOffer:
+    template: ClassVar[str] = "line/_offer.html"
+
     consent: str  # the quiz's LINE consent line beside an unticked box; "" if it has none
     login: bool  # LINE Login is configured: a button opens it in a popup
     add_friend_url: str  # the official account's add-friend link
@@ -27,6 +30,11 @@ class LineOffer:
     # What became of an earlier request: "linked", "sent", "not_friend", "cancelled", "failed", or
     # "waiting" (the shopper asked whether LINE has linked them, and it has not yet).
     status: str = ""
+
+    @property
+    def opened(self) -> bool:
+        """A LINE user is linked to the response: the gate opens."""
+        return self.status in LINKED_ON_LINE
 
 
 def line_offer(line: Line | None, quiz: Quiz, response_id: str, locale: str, status: str) -> LineOffer | None:

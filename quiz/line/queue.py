@@ -24,7 +24,7 @@ from quiz.delivery.backoff import GIVE_UP_AFTER, DeliveryThread, retry_delay
 from quiz.line.api import LineApi, LineError
 from quiz.store.files import fsync_folders, write_atomically
 
-log = logging.getLogger("quiz.line")
+log = logging.getLogger(__name__)
 
 Job = dict[str, Any]
 

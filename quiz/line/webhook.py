@@ -26,18 +26,19 @@ from starlette.responses import PlainTextResponse, Response
 from quiz.consent import consent_text
 from quiz.format.questions import RESULTS
 from quiz.line.book import LineBook, Linking, normal_code
+from quiz.line.channel import LineChannel
 from quiz.line.flex import text_message
 from quiz.line.messages import results_messages
-from quiz.store.base import Record, StoreError
-from quiz.web.limits import Limit, RateLimiter
+from quiz.line.queue import LineQueue
+from quiz.store.base import Record
+from quiz.web.services import services
 from quiz.web.tokens import Progress
 from quiz.web.wording import words
 
-log = logging.getLogger("quiz.line")
+log = logging.getLogger(__name__)
 
 RESULTS_WORDS = {"結果", "けっか", "results", "result"}
 STOP_WORDS = {"配信停止", "停止", "stop", "unsubscribe"}
-CODE_TRIES = Limit(attempts=10, seconds=600)  # per LINE user: codes cannot be guessed by brute force
 
 
 class _Lenient(BaseModel):
@@ -74,7 +75,7 @@ def signed_by_line(body: bytes, signature: str, channel_secret: str) -> bool:
 
 
 async def line_webhook(request: Request) -> Response:
-    line = request.app.state.settings.line
+    line = services(request).settings.line
     if line is None:
         return PlainTextResponse("LINE is not configured on this server.", status_code=404)
     body = await request.body()
@@ -84,17 +85,14 @@ async def line_webhook(request: Request) -> Response:
         delivery = Delivery.model_validate_json(body)
     except ValidationError:
         return PlainTextResponse("The body is not a LINE webhook delivery.", status_code=400)
-    try:
-        await run_in_threadpool(_handle_all, request, delivery.events)
-    except (OSError, StoreError):
-        # LINE redelivers what was not acknowledged (when redelivery is on); events taken stay taken.
-        log.exception("LINE webhook events could not be stored")
-        return PlainTextResponse("Try again later.", status_code=503)
+    # A store that cannot be written answers 503 (quiz.web.failures): LINE redelivers what was not
+    # acknowledged (when redelivery is on), and events already taken stay taken.
+    await run_in_threadpool(_handle_all, request, delivery.events)
     return PlainTextResponse("")
 
 
 def _handle_all(request: Request, raw_events: list[dict[str, Any]]) -> None:
-    book: LineBook = request.app.state.linebook
+    book = services(request).channel(LineChannel).book
     for raw in raw_events:
         try:
             event = Event.model_validate(raw)
@@ -134,10 +132,11 @@ def _said(request: Request, book: LineBook, user: str, text: str, reply_token: s
 
 
 def _code(request: Request, book: LineBook, user: str, text: str, reply_token: str) -> None:
-    limiter: RateLimiter = request.app.state.line_code_tries
+    found = services(request)
+    limiter = found.channel(LineChannel).code_tries
     response_id = book.take_code(text) if limiter.allow(user) else None
-    stored = request.app.state.store.get("responses", response_id) if response_id else None
-    quiz = request.app.state.library.get(stored["quiz"]) if stored else None
+    stored = found.store.get("responses", response_id) if response_id else None
+    quiz = found.library.get(stored["quiz"]) if stored else None
     if stored is None or quiz is None:
         _reply(request, book, user, reply_token, "line_unknown_code")
         return
@@ -155,8 +154,9 @@ def _code(request: Request, book: LineBook, user: str, text: str, reply_token: s
 
 
 def _reply_results(request: Request, book: LineBook, user: str, response_id: str, reply_token: str) -> None:
-    stored: Record | None = request.app.state.store.get("responses", response_id)
-    quiz = request.app.state.library.get(stored["quiz"]) if stored else None
+    found = services(request)
+    stored: Record | None = found.store.get("responses", response_id)
+    quiz = found.library.get(stored["quiz"]) if stored else None
     if stored is None or quiz is None:
         _reply(request, book, user, reply_token, "line_no_results")
         return
@@ -169,7 +169,7 @@ def _reply_results(request: Request, book: LineBook, user: str, response_id: str
         response=response_id,
     )
     messages = results_messages(request, quiz, progress, locale)
-    request.app.state.line.reply(reply_token, user, messages, about=response_id)
+    _queue(request).reply(reply_token, user, messages, about=response_id)
     book.mark(response_id, "sent")
 
 
@@ -178,4 +178,10 @@ def _reply(request: Request, book: LineBook, user: str, reply_token: str, wordin
     if reply_token:
         known = book.user(user)
         locale = (known.get("latest") or {}).get("locale") if known else None
-        request.app.state.line.reply(reply_token, user, [text_message(words(locale or "ja")[wording])])
+        _queue(request).reply(reply_token, user, [text_message(words(locale or "ja")[wording])])
+
+
+def _queue(request: Request) -> LineQueue:
+    queue = services(request).channel(LineChannel).queue
+    assert queue is not None  # the webhook answers 404 on a server without LINE
+    return queue

@@ -15,7 +15,7 @@ from typing import Any
 
 from quiz.consent import now
 
-log = logging.getLogger("quiz.marketer.export")
+log = logging.getLogger(__name__)
 
 LOG_NAME = "exports.log"
 

@@ -10,15 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
+from quiz.errors import StoreError, StoreLocked
+
+__all__ = ["Record", "Store", "StoreError", "StoreLocked"]
+
 Record = dict[str, Any]
-
-
-class StoreError(Exception):
-    """The store cannot be used as asked; the message says which file or setting and why."""
-
-
-class StoreLocked(StoreError):
-    """Another process is the writer of this data folder."""
 
 
 class Store(Protocol):

@@ -6,6 +6,8 @@ isolation is exercised wherever it is shown.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -15,6 +17,13 @@ from starlette.templating import Jinja2Templates
 from quiz.web.library import QuizLibrary
 
 MODES = ("inline", "popup", "iframe")
+
+
+@dataclass(frozen=True)
+class DemoShop:
+    library: QuizLibrary
+    quiz_server: str  # the quiz server's origin, e.g. ``http://127.0.0.1:8000``
+    templates: Jinja2Templates
 
 
 def create_demo_app(library: QuizLibrary, quiz_server: str, templates: Jinja2Templates) -> Starlette:
@@ -27,20 +36,24 @@ def create_demo_app(library: QuizLibrary, quiz_server: str, templates: Jinja2Tem
             Route("/images/{name}", placeholder_image, methods=["GET"]),
         ]
     )
-    app.state.library = library
-    app.state.quiz_server = quiz_server
-    app.state.templates = templates
+    app.state.shop = DemoShop(library, quiz_server, templates)
     return app
 
 
+def _shop(request: Request) -> DemoShop:
+    shop = request.app.state.shop
+    assert isinstance(shop, DemoShop)
+    return shop
+
+
 async def shop_index(request: Request) -> Response:
-    quizzes = request.app.state.library.all()
+    quizzes = _shop(request).library.all()
     return _render(request, "demo/index.html", {"quizzes": quizzes})
 
 
 async def quiz_page(request: Request) -> Response:
     """A product page of the shop with the quiz embedded one of the three ways."""
-    quiz = request.app.state.library.get(request.path_params["quiz_id"])
+    quiz = _shop(request).library.get(request.path_params["quiz_id"])
     if quiz is None:
         return Response("No such quiz.", status_code=404, media_type="text/plain")
     mode = request.query_params.get("mode", "inline")
@@ -65,9 +78,10 @@ async def placeholder_image(request: Request) -> Response:
 
 
 def _render(request: Request, name: str, context: dict[str, object]) -> Response:
-    server = request.app.state.quiz_server
+    shop = _shop(request)
+    server = shop.quiz_server
     context = {**context, "server": server, "modes": MODES}
-    response: Response = request.app.state.templates.TemplateResponse(request, name, context)
+    response = shop.templates.TemplateResponse(request, name, context)
     # What a careful shop would send: scripts and frames only from itself and the quiz server.
     response.headers["Content-Security-Policy"] = (
         f"default-src 'self'; script-src 'self' {server}; frame-src {server}; style-src 'self' 'unsafe-inline'"

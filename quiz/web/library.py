@@ -11,7 +11,7 @@ from pathlib import Path
 from quiz.authoring.loader import load_quiz
 from quiz.format.schema import Quiz
 
-log = logging.getLogger("quiz.web.library")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

@@ -5,14 +5,12 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from quiz.errors import QuizNotFound
 from quiz.format.colour import text_on
+from quiz.web.steps import quiz_for
 
 
 async def theme_css(request: Request) -> Response:
-    quiz = request.app.state.library.get(request.path_params["quiz_id"])
-    if quiz is None:
-        raise QuizNotFound(request.path_params["quiz_id"])
+    quiz = quiz_for(request)
     theme = quiz.theme  # each value is checked by a pattern in the format: nothing can end the rule
     ink = text_on(theme.accent)  # the merchant's brand colour may be too light for white button text
     css = f":root{{--accent:{theme.accent};--on-accent:{ink};--radius:{theme.radius}px;--font:{theme.font}}}\n"

@@ -1,0 +1,64 @@
+"""The email channel as the app wires it: its lead book, mail queue and limits, and its results-step form."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from starlette.requests import Request
+
+from quiz.consent import consent_text
+from quiz.delivery.mail import MailQueue
+from quiz.format.schema import Quiz
+from quiz.leads.book import LeadBook
+from quiz.web.limits import Limit, RateLimiter
+from quiz.web.steps import Step
+from quiz.web.tokens import Progress
+
+
+class OptInLimits:
+    """How often opt-ins may come: per client address, per quiz and per email address."""
+
+    def __init__(self) -> None:
+        self.per_client = RateLimiter(Limit(attempts=10, seconds=600))
+        self.per_quiz = RateLimiter(Limit(attempts=600, seconds=60))
+        self.per_address = RateLimiter(Limit(attempts=3, seconds=3600))  # nobody gets mail-bombed
+
+    def allow(self, client: str, quiz_id: str) -> bool:
+        return self.per_client.allow(client) and self.per_quiz.allow(quiz_id)
+
+
+@dataclass(frozen=True)
+class OptInForm:
+    """The email opt-in on the results step, as the quiz's ``lead_capture`` places it."""
+
+    template: ClassVar[str] = "leads/_optin.html"
+    opened: ClassVar[bool] = False  # only the shopper's answer (in the token) opens the gate for email
+
+    consent: str  # the marketing consent line next to the unticked box; "" if the quiz has none
+    email: str = ""  # what the shopper typed, shown again with an error
+    ticked: bool = False
+    error: str = ""
+    sent: str = ""  # "sent" or "confirm" once the form went through
+
+    def required_on(self, step: Step) -> bool:
+        """The results wait for an address: the quiz says so, and no other channel opens the gate too."""
+        capture = step.quiz.lead_capture
+        return step.gate and capture is not None and capture.required and len(step.offers) == 1
+
+
+@dataclass(frozen=True)
+class EmailChannel:
+    book: LeadBook
+    mail: MailQueue
+    limits: OptInLimits = field(default_factory=OptInLimits)
+
+    def offer(self, request: Request, quiz: Quiz, progress: Progress, locale: str) -> OptInForm | None:
+        capture = quiz.lead_capture
+        if capture is None or "email" not in capture.channels or progress.lead == "skipped":
+            return None
+        consent = consent_text(quiz, locale)
+        return OptInForm(consent=consent.text if consent else "", sent=progress.lead)
+
+    def completed(self, quiz: Quiz, response_id: str) -> None:
+        """Nothing to keep: the form carries the response id in its token."""

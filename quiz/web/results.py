@@ -1,0 +1,83 @@
+"""The products a results step shows: scored, priced, explained, with links that stay on allowed shops.
+
+The widget, the results email and LINE's Flex message all show what ``results_for`` returns.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
+
+from babel.numbers import format_currency
+from starlette.requests import Request
+
+from quiz.engine.reasons import reason_for
+from quiz.engine.scoring import recommend
+from quiz.format.schema import Quiz
+from quiz.format.text import resolve
+from quiz.web.services import services
+from quiz.web.tokens import Progress
+
+
+def results_for(quiz: Quiz, progress: Progress, locale: str, embedders: list[str]) -> tuple[list[dict[str, Any]], bool]:
+    recommendation = recommend(quiz, progress.answers)
+    shop = shop_origin(progress.context, embedders)
+    results = []
+    for item in recommendation.items:
+        product = item.product
+        results.append(
+            {
+                "id": product.id,
+                "title": resolve(product.title, locale, quiz.locale),
+                "image": urljoin(shop, product.image) if product.image else "",
+                "url": urljoin(shop, product.url),
+                "price": _price(product.price, product.currency or quiz.currency, locale),
+                "in_stock": product.in_stock,
+                "reason": reason_for(quiz, item, locale, fallback=recommendation.fallback),
+            }
+        )
+    return results, recommendation.fallback
+
+
+@functools.lru_cache(maxsize=4096)  # Babel's formatting cost more than scoring the results
+def _price(price: float | None, currency: str, locale: str) -> str:
+    if price is None:
+        return ""
+    return str(format_currency(price, currency, locale=locale.replace("-", "_")))
+
+
+def tracked(url: str, quiz_id: str, *, medium: str = "quiz") -> str:
+    """The product URL with UTM parameters naming the quiz, keeping the shop's own parameters."""
+    parts = urlsplit(url)
+    utm = urlencode({"utm_source": "quiz", "utm_medium": medium, "utm_campaign": quiz_id})
+    query = f"{parts.query}&{utm}" if parts.query else utm
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
+
+
+def shop_origin(context: dict[str, str], embedders: list[str]) -> str:
+    """Where relative product URLs live: the embedding page's site if it may embed the quiz, else the first.
+
+    The page address comes from the shopper's browser, so it is only a choice among allowed sites:
+    a link crafted with ``page=https://evil.example`` must not send shoppers there.
+    """
+    origin = page_site(context)
+    if origin in embedders:
+        return origin + "/"
+    return embedders[0] + "/" if embedders else ""
+
+
+def page_site(context: dict[str, str]) -> str:
+    """The origin of the embedding page the browser named, or "" if it named none we can read."""
+    try:
+        page = urlsplit(context.get("page", ""))
+    except ValueError:  # e.g. "http://[" from a hand-made link
+        return ""
+    return f"{page.scheme}://{page.netloc}" if page.scheme in ("http", "https") and page.netloc else ""
+
+
+def embedders_for(request: Request, quiz: Quiz) -> list[str]:
+    """The origins allowed to frame this quiz: the quiz's own, then the server-wide ones."""
+    origins = list(quiz.embed.allowed_origins)
+    origins += [origin for origin in services(request).settings.embed_origins if origin not in origins]
+    return origins

@@ -1,0 +1,181 @@
+"""The web kernel: the quiz and progress a request names, the step it shows, and the answer it gets.
+
+The shopper's handlers (``quiz.web.shopper``) and the channels' (the opt-in, LINE Login) share these:
+a step is built as plain data (``Step``), then rendered as the full page or, for htmx, its fragment;
+a POST that moves the shopper on answers with the next step's fragment, or 303 to its page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.datastructures import FormData, QueryParams
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from quiz.engine.flow import predicted_path, trail
+from quiz.errors import QuizNotFound
+from quiz.format.conditions import Answer
+from quiz.format.questions import RESULTS, Question
+from quiz.format.schema import Quiz
+from quiz.format.text import best_locale, resolve
+from quiz.web.middleware import content_security_policy
+from quiz.web.offers import Offer
+from quiz.web.results import embedders_for, results_for
+from quiz.web.services import services
+from quiz.web.tokens import Progress, TokenError
+from quiz.web.wording import preferred_locales, words
+
+CONTEXT_FIELDS = ("locale", "product", "page")
+MAX_CONTEXT_CHARS = 500
+
+
+@dataclass(frozen=True)
+class Step:
+    """Everything a step's template shows, as plain data."""
+
+    quiz: Quiz
+    locale: str
+    token: str = ""
+    question: Question | None = None
+    answer: Answer | None = None
+    error: str = ""
+    step: int = 0
+    total: int = 0
+    can_go_back: bool = False
+    results: list[dict[str, Any]] | None = None
+    fallback: bool = False
+    notice: str = ""
+    context: dict[str, str] | None = None
+    offers: tuple[Offer, ...] = ()  # what each channel offers with the results (quiz.web.offers)
+    gate: bool = False  # the results wait behind the opt-in (email, LINE or both)
+
+    def t(self, text: Any) -> str:
+        """A quiz text in the shopper's locale."""
+        return resolve(text, self.locale, self.quiz.locale) if text is not None else ""
+
+
+def quiz_for(request: Request) -> Quiz:
+    quiz_id = request.path_params["quiz_id"]
+    quiz = services(request).library.get(quiz_id)
+    if quiz is None:
+        raise QuizNotFound(quiz_id)
+    return quiz
+
+
+def progress_for(request: Request, quiz: Quiz, token: str) -> Progress | None:
+    """The progress a token carries, or None if it is forged, expired or no longer fits the quiz."""
+    try:
+        progress = services(request).tokens.load(token, quiz_id=quiz.id)
+    except TokenError:
+        return None
+    valid_current = progress.current == RESULTS or progress.current in quiz.question_index
+    if not valid_current or trail(quiz, progress.answers, progress.current) is None:
+        return None  # the quiz changed under the shopper, or the token lies
+    return progress
+
+
+def respond(request: Request, quiz: Quiz, progress: Progress) -> Response:
+    """The next step: its fragment for htmx, otherwise a redirect to its page."""
+    if is_htmx(request):
+        return render(request, step_for(request, quiz, progress), status_code=200)
+    token = services(request).tokens.dump(progress)
+    path = under_root(request, request.app.url_path_for("show_step", quiz_id=quiz.id))
+    return RedirectResponse(f"{path}?{urlencode({'t': token})}", status_code=303)
+
+
+def restart(request: Request, quiz: Quiz) -> Response:
+    """The intro again, saying why: the token was refused (forged, expired, or the quiz changed)."""
+    context = page_context(request.query_params)
+    locale = locale_for(request, quiz, context)
+    notice = words(locale)["restarted"]
+    return render(request, Step(quiz=quiz, locale=locale, notice=notice, context=context), status_code=200)
+
+
+def step_for(request: Request, quiz: Quiz, progress: Progress) -> Step:
+    locale = locale_for(request, quiz, progress.context)
+    token = services(request).tokens.dump(progress)
+    kept = trail(quiz, progress.answers, progress.current) or {}
+    if progress.current == RESULTS:
+        results, fallback = results_for(quiz, progress, locale, embedders_for(request, quiz))
+        offers = tuple(_offers(request, quiz, progress, locale))
+        return Step(quiz=quiz, locale=locale, token=token, results=results, fallback=fallback,
+                    can_go_back=bool(kept), context=progress.context, offers=offers,
+                    gate=_gated(quiz, progress, offers))  # fmt: skip
+    ahead = predicted_path(quiz, kept, progress.current)
+    return Step(
+        quiz=quiz,
+        locale=locale,
+        token=token,
+        question=quiz.question(progress.current),
+        answer=progress.answers.get(progress.current),
+        step=len(kept) + 1,
+        total=len(kept) + len(ahead),
+        can_go_back=bool(kept),
+        context=progress.context,
+    )
+
+
+def _offers(request: Request, quiz: Quiz, progress: Progress, locale: str) -> list[Offer]:
+    offers = (channel.offer(request, quiz, progress, locale) for channel in services(request).channels)
+    return [offer for offer in offers if offer is not None]
+
+
+def _gated(quiz: Quiz, progress: Progress, offers: tuple[Offer, ...]) -> bool:
+    """The quiz shows its opt-in before the results, and the shopper has not answered it yet.
+
+    An address sent or the form skipped (in the token), or an offer that already took the shopper
+    (a LINE user linked to this response, in the store), opens the gate.
+    """
+    capture = quiz.lead_capture
+    if capture is None or capture.placement != "before_results" or progress.lead:
+        return False
+    return bool(offers) and not any(offer.opened for offer in offers)  # a gate with no way through is no gate
+
+
+def page_context(source: QueryParams | FormData) -> dict[str, str]:
+    """The embedding page's context (locale, product, page URL), kept short and textual."""
+    context = {}
+    for name in CONTEXT_FIELDS:
+        value = source.get(name)
+        if isinstance(value, str) and value.strip():
+            context[name] = value.strip()[:MAX_CONTEXT_CHARS]
+    return context
+
+
+def locale_for(request: Request, quiz: Quiz, context: dict[str, str]) -> str:
+    """The quiz locale to use: the embed's choice, else the browser's Accept-Language, else the default."""
+    wanted = [context["locale"]] if "locale" in context else []
+    wanted += preferred_locales(request.headers.get("accept-language", ""))
+    available = quiz.all_locales()
+    for locale in wanted:
+        chosen = best_locale(locale, available, "")
+        if chosen:
+            return chosen
+    return quiz.locale
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def under_root(request: Request, path: str) -> str:
+    """``path`` below the prefix a proxy serves the app under (`uvicorn --root-path`), if any."""
+    return str(request.scope.get("root_path", "")) + path
+
+
+def render(request: Request, step: Step, *, status_code: int) -> Response:
+    name = "quiz/_step.html" if is_htmx(request) else "quiz/page.html"
+    ui = words(step.locale)
+    embedders = embedders_for(request, step.quiz)
+    context = {"s": step, "ui": ui, "lang": step.locale, "embedders": embedders}
+    found = services(request)
+    response = found.templates.TemplateResponse(request, name, context, status_code=status_code)
+    response.headers["Vary"] = "HX-Request, Accept-Language"
+    response.headers["Cache-Control"] = "no-store"
+    line = found.settings.line
+    forms = (line.access_url,) if line is not None and line.login is not None else ()  # LINE Login's popup
+    response.headers["Content-Security-Policy"] = content_security_policy(embedders, forms=forms)
+    return response
