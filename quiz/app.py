@@ -36,7 +36,7 @@ from quiz.line.webhook import line_webhook
 from quiz.marketer.api import describe_person, export_leads, forget_person
 from quiz.settings import Settings
 from quiz.store.tiny import TinyStore
-from quiz.web.assets import Assets, shipped
+from quiz.web.assets import STATIC, WIDGETS, Assets
 from quiz.web.failures import render_error
 from quiz.web.library import QuizLibrary
 from quiz.web.middleware import BodyLimit, SecurityHeaders
@@ -119,7 +119,7 @@ def create_app(settings: Settings) -> Starlette:
         tokens=ProgressTokens(settings.secret_keys, max_age=settings.progress_max_age),
         links=LinkTokens(settings.secret_keys),
         templates=templates,
-        assets=Assets([shipped("static"), shipped("widgets")]),
+        assets=Assets([STATIC, WIDGETS]),
         channels=(email, line),  # the results step shows their offers in this order
     )
     return app

@@ -21,13 +21,9 @@ from starlette.responses import Response
 IMMUTABLE = "public, max-age=31536000, immutable"
 SHORT = "public, max-age=300"
 COMPRESSIBLE = (".js", ".css", ".svg", ".txt", ".json", "")
-CHECKOUT = Path(__file__).parents[2]
-
-
-def shipped(folder: str) -> Path:
-    """``static`` or ``widgets``: inside the installed package (a wheel puts them there), else in the checkout."""
-    packaged = Path(__file__).parent / folder
-    return packaged if packaged.is_dir() else CHECKOUT / folder
+# Links to the checkout's top-level static/ and widgets/; a wheel holds copies of their files.
+STATIC = Path(__file__).parent / "static"
+WIDGETS = Path(__file__).parent / "widgets"
 
 
 @dataclass(frozen=True)
