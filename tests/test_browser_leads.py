@@ -27,6 +27,7 @@ from smtp_server import Inbox, Server
 from quiz.leads import optin
 from quiz.leads.channel import EmailChannel
 from quiz.settings import Settings, Smtp
+from quiz.store import files as durable
 from quiz.web.services import services_of
 
 EXAMPLES = Path(__file__).parent.parent / "quizzes"
@@ -95,6 +96,30 @@ def test_opt_in_on_a_foreign_site_then_confirm_by_email_then_export(shop_with_ma
     assert [record["action"] for record in evidence] == ["opt_in", "confirmed"]
     assert evidence[0]["checkbox"] is True and evidence[0]["text"].startswith("Email me my matches")
     assert evidence[0]["origin"] == shop_origin and evidence[1]["method"] == "double_opt_in"
+
+
+def test_a_full_disk_keeps_the_results_and_the_typed_address_and_the_same_form_goes_through_later(shop_with_mail, page):
+    quiz_origin, shop_origin = shop_with_mail["quiz"], shop_with_mail["shop"]
+    quiz = services_of(shop_with_mail["app"]).library.get("coffee-finder")
+    page.goto(f"{shop_origin}/quizzes/coffee-finder")
+    frame = embedded_frame(page, quiz_origin)
+    play_to_results(frame, quiz)
+    time.sleep(optin.MIN_SECONDS_ON_FORM + 0.2)
+    frame.get_by_label("Email address").fill("full.disk@example.jp")
+
+    def refuse(source: str, target: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(durable.os, "replace", refuse)
+        frame.get_by_role("button", name="Email me my results").click()
+        expect(frame.locator(".quiz-alert")).to_contain_text("please try again shortly")
+    expect(frame.locator(".quiz-product").first).to_be_visible()  # the step stayed: results and form
+    expect(frame.get_by_label("Email address")).to_have_value("full.disk@example.jp")
+    assert_frame_fits(frame)
+
+    frame.get_by_role("button", name="Email me my results").click()  # the disk came back
+    expect(frame.locator(".quiz-optin-sent")).to_be_visible()
 
 
 def _one_message(inbox: Inbox) -> Any:
