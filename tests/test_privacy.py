@@ -47,6 +47,20 @@ def test_quiz_subject_then_quiz_forget_from_the_command_line(tmp_path, monkeypat
     assert json.loads(capsys.readouterr().out)["suppressed"] is True
 
 
+def test_quiz_subject_beside_a_running_server_changes_no_file_of_its(tmp_path, monkeypatch, capsys):
+    with_two_leads(tmp_path)
+    data = tmp_path / "data"
+    with make_client(tmp_path):
+        # What a live enqueue has on disk before its message lands: a temporary file, then the lone state.
+        (data / "mail" / "queue" / ".20260101T000000-live.json.ab12.tmp").write_bytes(b"being written")
+        (data / "mail" / "queue" / "20260101T000000-live.json").write_text('{"queued_at": 0}', encoding="utf-8")
+        before = {path: path.stat().st_mtime_ns for path in data.rglob("*")}
+        monkeypatch.setenv("QUIZ_DATA_DIR", str(data))
+        assert cli.main(["subject", "gone@example.com"]) == 0
+        assert json.loads(capsys.readouterr().out)["email"] == "gone@example.com"
+        assert {path: path.stat().st_mtime_ns for path in data.rglob("*")} == before
+
+
 def test_quiz_forget_refuses_while_a_server_holds_the_folder(tmp_path, monkeypatch, capsys):
     with make_client(tmp_path):
         monkeypatch.setenv("QUIZ_DATA_DIR", str(tmp_path / "data"))
