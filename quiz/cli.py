@@ -347,6 +347,8 @@ def _person_document(named: str, settings: Settings, *, erase: bool) -> dict[str
             " API key, see the README) or stop it first"
         ) from None
     mail = MailQueue(settings.data_dir / "mail", transport_for(settings))
+    if erase:
+        mail.recover()  # the command holds the folder: a crash's half-written copy of their mail goes too
     people = People(leads=LeadBook(store), lines=LineBook(store), mail=mail, data_dir=settings.data_dir)
     try:
         return people.forget(named) if erase else people.describe(named)

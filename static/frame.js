@@ -61,6 +61,11 @@
     step.insertBefore(message, step.firstChild);
     reportHeight();
   }
+  // A "try again" alert (quiz.web.failures) stands until the next answer: never two of them.
+  document.addEventListener("htmx:beforeSwap", function () {
+    var alert = document.querySelector(".quiz-alert");
+    if (alert) alert.remove();
+  });
   document.addEventListener("htmx:sendError", showConnectionError);
   document.addEventListener("htmx:responseError", showConnectionError);
   document.addEventListener("keydown", function (event) {

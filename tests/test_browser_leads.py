@@ -114,6 +114,9 @@ def test_a_full_disk_keeps_the_results_and_the_typed_address_and_the_same_form_g
         patch.setattr(durable.os, "replace", refuse)
         frame.get_by_role("button", name="Email me my results").click()
         expect(frame.locator(".quiz-alert")).to_contain_text("please try again shortly")
+        frame.get_by_role("button", name="Email me my results").click()  # a second try, still full
+        expect(frame.locator(".quiz-alert")).to_have_count(1)
+        expect(frame.locator(".quiz-alert")).to_contain_text("please try again shortly")
     expect(frame.locator(".quiz-product").first).to_be_visible()  # the step stayed: results and form
     expect(frame.get_by_label("Email address")).to_have_value("full.disk@example.jp")
     assert_frame_fits(frame)

@@ -28,6 +28,7 @@ from quiz.line.channel import LineChannel
 from quiz.line.flex import text_message
 from quiz.line.queue import LineQueue
 from quiz.settings import from_environment
+from quiz.store import files as durable
 from quiz.store.tiny import TinyStore
 from quiz.web.services import services_of
 from quiz.web.wording import words
@@ -165,6 +166,20 @@ def test_the_widget_asks_again_and_shows_the_results_were_sent(client, platform)
     client.get(callback_path(platform.approve(start_login(client, page).headers["location"])))
     again = Page(client.get(f"/q/serum/step?t={page.value('t')}", headers=HTMX).text)
     assert "Sent" in again.text("quiz-line") or "送信" in again.text("quiz-line")
+
+
+def test_a_full_disk_ends_line_login_with_the_popups_own_page_that_tells_the_widget(client, platform, monkeypatch):
+    page = results_page(client)
+
+    def refuse(source, target):
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(durable.os, "replace", refuse)
+        response = start_login(client, page)
+    assert response.status_code == 503 and "line-done" in response.text  # the script that tells the widget
+    assert "could not reach LINE" in Page(response.text).text("quiz-notice")
+    assert start_login(client, page).status_code == 303  # the disk is back: the same button works
 
 
 def test_a_state_works_once(client, platform):

@@ -27,7 +27,7 @@ SHOP = "https://shop.example"
 
 
 def product(index: int = 1, **fields: Any) -> dict[str, Any]:
-    """A result as quiz.views.results_for builds it; keyword arguments replace fields."""
+    """A result as quiz.web.results.results_for builds it; keyword arguments replace fields."""
     result = {
         "id": f"p{index}",
         "title": f"セラミド保湿美容液 {index}",

@@ -61,6 +61,16 @@ def test_quiz_subject_beside_a_running_server_changes_no_file_of_its(tmp_path, m
         assert {path: path.stat().st_mtime_ns for path in data.rglob("*")} == before
 
 
+def test_quiz_forget_also_erases_a_half_written_copy_a_crash_left(tmp_path, monkeypatch, capsys):
+    with_two_leads(tmp_path)
+    queue = tmp_path / "data" / "mail" / "queue"
+    leftover = queue / ".20260101T000000-crash.eml.ab12.tmp"
+    leftover.write_bytes(b"To: gone@example.com\r\nSubject: Your results\r\n\r\nhalf a mess")
+    monkeypatch.setenv("QUIZ_DATA_DIR", str(tmp_path / "data"))
+    assert cli.main(["forget", "gone@example.com"]) == 0
+    assert not leftover.exists()
+
+
 def test_quiz_forget_refuses_while_a_server_holds_the_folder(tmp_path, monkeypatch, capsys):
     with make_client(tmp_path):
         monkeypatch.setenv("QUIZ_DATA_DIR", str(tmp_path / "data"))

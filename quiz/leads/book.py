@@ -1,6 +1,6 @@
 """Leads, people, consent evidence and suppressions, kept in the store (shapes: ``quiz.leads.records``).
 
-Every change that a shopper is told about is durable before the view answers: consent evidence
+Every change that a shopper is told about is durable before the handler answers: consent evidence
 first (so no opt-in exists without its proof), then the lead, then the person that ties a
 person's leads together for one-click unsubscribe.
 """

@@ -36,7 +36,7 @@ STATUSES = ("none", "pending", "subscribed", "unsubscribed")
 
 
 class EmailError(ValueError):
-    """An address we cannot mail; ``code`` names why for the shopper's message (wording.py)."""
+    """An address we cannot mail; ``code`` names why for the shopper's message (quiz.web.wording)."""
 
     def __init__(self, code: str) -> None:
         super().__init__(code)

@@ -1,6 +1,6 @@
 """The few LINE Platform calls the quiz makes: LINE Login (token, ID token, friendship) and push/reply.
 
-Blocking calls with a timeout, made from worker threads (views use ``run_in_threadpool``, the
+Blocking calls with a timeout, made from worker threads (handlers use ``run_in_threadpool``, the
 push queue its own thread). The standard library's HTTP client is enough for five JSON calls, and
 the base URLs come from the settings so tests talk to a local stand-in.
 """

@@ -1,6 +1,6 @@
 """LINE messages for a shopper's quiz results: a Flex carousel of product cards, or plain text.
 
-Pure: the results ``quiz.views.results_for`` builds go in, JSON-ready message objects come out;
+Pure: the results ``quiz.web.results.results_for`` builds go in, JSON-ready message objects come out;
 whoever holds the channel token sends them.
 
     card = ResultsCard(quiz_title="肌タイプ診断", heading="あなたへのおすすめ", button_label="商品を見る",
@@ -69,7 +69,7 @@ class ResultsCard:
     quiz_title: str
     heading: str  # "あなたへのおすすめ": labels each card and the link to all results
     button_label: str  # "商品を見る"
-    products: list[dict[str, Any]]  # as quiz.views.results_for builds them, best first
+    products: list[dict[str, Any]]  # as quiz.web.results.results_for builds them, best first
     more_url: str = ""  # all results on the web; "" = no such link
     more_label: str = ""  # its button, "すべての結果を見る"; "" = the heading
 

@@ -13,14 +13,17 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from quiz.consent import consent_text
+from quiz.errors import Unavailable
 from quiz.format.questions import RESULTS
 from quiz.line.api import LineApi, LineError, Pkce
 from quiz.line.book import Linking
@@ -35,6 +38,28 @@ from quiz.web.wording import preferred_locales, ui_locale, words
 log = logging.getLogger(__name__)
 
 
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def _in_popup(handler: Handler) -> Handler:
+    """LINE Login runs in a popup: a store that cannot be written ends it with the popup's own page.
+
+    That page tells the widget to look again and says LINE did not work; the general error page
+    (``quiz.web.failures``) would leave the widget waiting. Anything already linked stays linked.
+    """
+
+    @functools.wraps(handler)
+    async def guarded(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except (Unavailable, OSError):
+            log.exception("a LINE Login could not be stored")
+            return _done(request, "line_failed", status_code=503)
+
+    return guarded
+
+
+@_in_popup
 async def start_line_login(request: Request) -> Response:
     quiz = quiz_for(request)
     form = await request.form()
@@ -56,6 +81,7 @@ async def start_line_login(request: Request) -> Response:
     return RedirectResponse(url, status_code=303)
 
 
+@_in_popup
 async def line_callback(request: Request) -> Response:
     """Where LINE sends the shopper back, with a code, or with an error if they cancelled."""
     api, query, found = _api(request), request.query_params, services(request)
@@ -66,7 +92,7 @@ async def line_callback(request: Request) -> Response:
     channel = found.channel(LineChannel)
     book = channel.book
     attempt = await run_in_threadpool(book.take_login, attempt_id)
-    if attempt is None or api is None or channel.queue is None:
+    if attempt is None or api is None or channel.queue is None:  # (a queue exists wherever LINE Login does)
         return _done(request, "link_invalid_text", status_code=400)  # used, late, or LINE switched off
     quiz = found.library.get(attempt["quiz"])
     progress = _progress(request, attempt)
@@ -130,6 +156,7 @@ def _done(request: Request, message: str, *, status_code: int, locale: str = "")
 
     It speaks the quiz's language when it is known (the widget's), else the browser's.
     """
+    locale = locale or getattr(request.state, "locale", "")  # the quiz's, once locale_for has chosen it
     if not locale:
         wanted = preferred_locales(request.headers.get("accept-language", ""))
         locale = wanted[0] if wanted else "en"

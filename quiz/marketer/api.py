@@ -13,9 +13,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 
 from quiz.leads.channel import EmailChannel
+from quiz.leads.records import EmailError, normalize_email
 from quiz.line.channel import LineChannel
 from quiz.marketer.export import ExportError, batched
-from quiz.marketer.operations import Export, People, PersonError, begin_export, is_line_user, person
+from quiz.marketer.operations import Export, People, begin_export, is_line_user
 from quiz.web.services import services
 
 log = logging.getLogger(__name__)
@@ -110,7 +111,7 @@ async def forget_person(request: Request) -> Response:
     named = await _person(request)
     if isinstance(named, Response):
         return named
-    erased = await run_in_threadpool(_people(request).forget, named)  # a full disk: 503, nothing half-erased
+    erased = await run_in_threadpool(_people(request).forget, named)  # a full disk: 503; sent again, it finishes
     log.info("erasure by api:%s: %s", _client(request), erased["erased"])
     return JSONResponse(erased)
 
@@ -124,7 +125,8 @@ async def describe_person(request: Request) -> Response:
     if isinstance(named, Response):
         return named
     document = await run_in_threadpool(_people(request).describe, named)
-    log.info("subject access by api:%s: %s", _client(request), "LINE user" if is_line_user(named) else "email")
+    kind = "LINE user" if is_line_user(named) else f"{len(document['leads'])} leads"
+    log.info("subject access by api:%s: %s", _client(request), kind)
     return JSONResponse(document)
 
 
@@ -161,8 +163,8 @@ async def _email_from(request: Request) -> str | Response:
             "email: missing; send email=ADDRESS (or line_user=ID) as a form field or JSON\n", status_code=400
         )
     try:
-        return person(raw)
-    except PersonError:
+        return normalize_email(raw)  # a LINE user id comes as line_user, never as an address
+    except EmailError:
         return PlainTextResponse("email: not an email address\n", status_code=400)
 
 

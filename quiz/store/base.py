@@ -3,6 +3,9 @@
 Records are plain JSON objects in named collections ("leads", "consent", "events"...), each with
 an ``id`` the store assigns. The embedded default is ``quiz.store.tiny``; a PostgreSQL store will
 implement the same methods, and ``tests/test_store.py`` holds every store to them.
+
+A write that cannot be made raises ``StoreError`` (or the ``OSError`` of a full disk) and leaves
+what was stored as it was; both reach the one error handler as 503 ``Unavailable``.
 """
 
 from __future__ import annotations

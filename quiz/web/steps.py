@@ -146,7 +146,15 @@ def page_context(source: QueryParams | FormData) -> dict[str, str]:
 
 
 def locale_for(request: Request, quiz: Quiz, context: dict[str, str]) -> str:
-    """The quiz locale to use: the embed's choice, else the browser's Accept-Language, else the default."""
+    """The quiz locale to use: the embed's choice, else the browser's Accept-Language, else the default.
+
+    Kept on ``request.state.locale`` too, so an error later in the request speaks the step's language.
+    """
+    request.state.locale = _chosen_locale(request, quiz, context)
+    return str(request.state.locale)
+
+
+def _chosen_locale(request: Request, quiz: Quiz, context: dict[str, str]) -> str:
     wanted = [context["locale"]] if "locale" in context else []
     wanted += preferred_locales(request.headers.get("accept-language", ""))
     available = quiz.all_locales()

@@ -53,7 +53,7 @@ WORDS: dict[str, dict[str, str]] = {
         "link_invalid_title": "This link does not work",
         "link_invalid_text": "It has expired, was already used, or was changed on the way. Nothing was changed.",
         "unavailable_title": "Please try again shortly",
-        "unavailable_text": "We could not save this just now. Nothing was sent or changed; please try again shortly.",
+        "unavailable_text": "We could not save this just now. Nothing was sent; please try again shortly.",
         "unsubscribed_title": "You are unsubscribed",
         "unsubscribed_text": "You will get no more marketing email from us. Your consent was withdrawn on our records.",
         "mail_subject": "Your matches from {quiz}",
@@ -131,9 +131,7 @@ WORDS: dict[str, dict[str, str]] = {
         "link_invalid_title": "このリンクは使えません",
         "link_invalid_text": "有効期限切れ、使用済み、または途中で変更されたリンクです。何も変更されていません。",
         "unavailable_title": "しばらくしてからお試しください",
-        "unavailable_text": (
-            "ただいま保存できませんでした。何も送信・変更されていません。少し時間をおいてお試しください。"
-        ),
+        "unavailable_text": "ただいま保存できませんでした。何も送信されていません。少し時間をおいてお試しください。",
         "unsubscribed_title": "配信を停止しました",
         "unsubscribed_text": "今後、お知らせメールはお送りしません。同意の撤回を記録しました。",
         "mail_subject": "{quiz}の診断結果",
