@@ -15,8 +15,9 @@ from starlette.responses import Response
 from quiz.errors import LinkInvalid
 from quiz.leads.channel import EmailChannel
 from quiz.web.services import services
+from quiz.web.steps import page_locale
 from quiz.web.tokens import TokenError
-from quiz.web.wording import preferred_locales, ui_locale, words
+from quiz.web.wording import words
 
 
 async def show_confirm(request: Request) -> Response:
@@ -52,8 +53,7 @@ def _confirmation(request: Request) -> tuple[str, str]:
 
 
 def _notice(request: Request, kind: str, *, status_code: int, button: bool = False) -> Response:
-    wanted = preferred_locales(request.headers.get("accept-language", ""))
-    locale = ui_locale(wanted[0] if wanted else "en")
+    locale = page_locale(request)
     ui = words(locale)
     context = {"title": ui[f"{kind}_title"], "text": ui[f"{kind}_text"], "lang": locale, "ui": ui, "button": button}
     response = services(request).templates.TemplateResponse(

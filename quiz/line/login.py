@@ -31,9 +31,9 @@ from quiz.line.channel import LineChannel
 from quiz.line.messages import results_messages
 from quiz.web.runs import response_record
 from quiz.web.services import services
-from quiz.web.steps import locale_for, progress_for, quiz_for, restart
+from quiz.web.steps import locale_for, page_locale, progress_for, quiz_for, restart
 from quiz.web.tokens import Progress, TokenError
-from quiz.web.wording import preferred_locales, ui_locale, words
+from quiz.web.wording import words
 
 log = logging.getLogger(__name__)
 
@@ -102,13 +102,13 @@ async def line_callback(request: Request) -> Response:
     if "code" not in query:  # the shopper cancelled, or LINE refused: nothing is linked
         log.info("LINE Login for quiz %s came back without a code: %s", quiz.id, query.get("error", "")[:100])
         await run_in_threadpool(book.mark, progress.response, "cancelled")
-        return _done(request, "line_cancelled", status_code=200, locale=locale)
+        return _done(request, "line_cancelled", status_code=200)
     try:
         user, friend = await run_in_threadpool(_logged_in_user, api, request, query["code"], attempt)
     except LineError as error:
         log.warning("LINE Login for quiz %s failed: %s", quiz.id, error)
         await run_in_threadpool(book.mark, progress.response, "failed")
-        return _done(request, "line_failed", status_code=502, locale=locale)
+        return _done(request, "line_failed", status_code=502)
     linking = Linking(
         user=user,
         response=response_record(quiz, progress, locale),
@@ -122,7 +122,7 @@ async def line_callback(request: Request) -> Response:
         messages = results_messages(request, quiz, progress, locale)
         await run_in_threadpool(channel.queue.push, user, messages, about=progress.response)
     await run_in_threadpool(book.mark, progress.response, "sent" if friend else "not_friend")
-    return _done(request, "line_sent" if friend else "line_not_friend", status_code=200, locale=locale)
+    return _done(request, "line_sent" if friend else "line_not_friend", status_code=200)
 
 
 def _logged_in_user(api: LineApi, request: Request, code: str, attempt: dict[str, object]) -> tuple[str, bool]:
@@ -151,16 +151,12 @@ def _callback_url(request: Request) -> str:
     return base + str(request.app.url_path_for("line_callback"))
 
 
-def _done(request: Request, message: str, *, status_code: int, locale: str = "") -> Response:
+def _done(request: Request, message: str, *, status_code: int) -> Response:
     """The popup's last page: one sentence, and a script telling the widget to look again.
 
     It speaks the quiz's language when it is known (the widget's), else the browser's.
     """
-    locale = locale or getattr(request.state, "locale", "")  # the quiz's, once locale_for has chosen it
-    if not locale:
-        wanted = preferred_locales(request.headers.get("accept-language", ""))
-        locale = wanted[0] if wanted else "en"
-    locale = ui_locale(locale)
+    locale = page_locale(request)
     ui = words(locale)
     context = {"ui": ui, "lang": locale, "message": ui[message]}
     response = services(request).templates.TemplateResponse(request, "line/done.html", context, status_code=status_code)

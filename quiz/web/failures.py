@@ -16,7 +16,8 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from quiz.errors import QuizError, Unavailable
 from quiz.web.services import services
-from quiz.web.wording import preferred_locales, ui_locale, words
+from quiz.web.steps import page_locale
+from quiz.web.wording import words
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +37,7 @@ async def render_error(request: Request, error: Exception) -> Response:
         english = words("en")
         body = {"error": error.wording, "message": english[f"{error.wording}_text"]}
         return JSONResponse(body, status_code=error.status_code, headers={"Cache-Control": "no-store", "Vary": VARY})
-    wanted = [getattr(request.state, "locale", "")]  # the step's language, once the quiz chose it
-    wanted += preferred_locales(request.headers.get("accept-language", ""))
-    locale = ui_locale(next(filter(None, wanted), "en"))
+    locale = page_locale(request)
     ui = words(locale)
     if request.headers.get("hx-request") == "true" and error.transient:
         return _alert(ui[f"{error.wording}_text"], status_code=error.status_code)

@@ -26,7 +26,7 @@ from quiz.web.offers import Offer
 from quiz.web.results import embedders_for, results_for
 from quiz.web.services import services
 from quiz.web.tokens import Progress, TokenError
-from quiz.web.wording import preferred_locales, words
+from quiz.web.wording import preferred_locales, ui_locale, words
 
 CONTEXT_FIELDS = ("locale", "product", "page")
 MAX_CONTEXT_CHARS = 500
@@ -163,6 +163,16 @@ def _chosen_locale(request: Request, quiz: Quiz, context: dict[str, str]) -> str
         if chosen:
             return chosen
     return quiz.locale
+
+
+def page_locale(request: Request) -> str:
+    """The widget's language for a page of its own (an error, a notice, LINE's popup).
+
+    The quiz's once ``locale_for`` chose it in this request, else the browser's first choice.
+    """
+    wanted = [getattr(request.state, "locale", "")]
+    wanted += preferred_locales(request.headers.get("accept-language", ""))
+    return ui_locale(next(filter(None, wanted), "en"))
 
 
 def is_htmx(request: Request) -> bool:
