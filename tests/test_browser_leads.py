@@ -21,7 +21,7 @@ import pytest
 pytest.importorskip("playwright.sync_api")
 from browsing import assert_frame_fits, embedded_frame, play_to_results
 from live import quiz_beside_shop
-from playwright.sync_api import expect
+from playwright.sync_api import Frame, Page, expect
 from smtp_server import Inbox, Server
 
 from quiz.leads import optin
@@ -63,11 +63,7 @@ def shop_with_mail(tmp_path_factory) -> Iterator[dict[str, Any]]:
 
 def test_opt_in_on_a_foreign_site_then_confirm_by_email_then_export(shop_with_mail, page):
     quiz_origin, shop_origin = shop_with_mail["quiz"], shop_with_mail["shop"]
-    quiz = services_of(shop_with_mail["app"]).library.get("coffee-finder")
-    page.goto(f"{shop_origin}/quizzes/coffee-finder")
-    frame = embedded_frame(page, quiz_origin)
-    play_to_results(frame, quiz)
-    time.sleep(optin.MIN_SECONDS_ON_FORM + 0.2)  # a person reads the results before typing
+    frame = _results_on_the_shop(shop_with_mail, page)
     assert_frame_fits(frame)  # the frame has grown to the results: nothing moves under the pointer
     heights = set()
     for _ in range(15):  # this quiz's images are on a site the browser cannot reach: broken images
@@ -99,12 +95,7 @@ def test_opt_in_on_a_foreign_site_then_confirm_by_email_then_export(shop_with_ma
 
 
 def test_a_full_disk_keeps_the_results_and_the_typed_address_and_the_same_form_goes_through_later(shop_with_mail, page):
-    quiz_origin, shop_origin = shop_with_mail["quiz"], shop_with_mail["shop"]
-    quiz = services_of(shop_with_mail["app"]).library.get("coffee-finder")
-    page.goto(f"{shop_origin}/quizzes/coffee-finder")
-    frame = embedded_frame(page, quiz_origin)
-    play_to_results(frame, quiz)
-    time.sleep(optin.MIN_SECONDS_ON_FORM + 0.2)
+    frame = _results_on_the_shop(shop_with_mail, page)
     frame.get_by_label("Email address").fill("full.disk@example.jp")
 
     def refuse(source: str, target: str) -> None:
@@ -125,6 +116,16 @@ def test_a_full_disk_keeps_the_results_and_the_typed_address_and_the_same_form_g
 
     frame.get_by_role("button", name="Email me my results").click()  # the disk came back
     expect(frame.locator(".quiz-optin-sent")).to_be_visible()
+
+
+def _results_on_the_shop(shop_with_mail: dict[str, Any], page: Page) -> Frame:
+    """The coffee finder played to its results, embedded on the demo shop, as long as a person reads them."""
+    quiz = services_of(shop_with_mail["app"]).library.get("coffee-finder")
+    page.goto(f"{shop_with_mail['shop']}/quizzes/coffee-finder")
+    frame = embedded_frame(page, shop_with_mail["quiz"])
+    play_to_results(frame, quiz)
+    time.sleep(optin.MIN_SECONDS_ON_FORM + 0.2)  # a person reads the results before typing
+    return frame
 
 
 def _one_message(inbox: Inbox) -> Any:
