@@ -87,7 +87,7 @@ def test_programs_get_json_behind_a_proxy_prefix_too(client, full_disk):
     assert forget.status_code == 503 and forget.json()["error"] == "unavailable"
 
 
-def test_a_missing_quiz_replaces_the_step_under_htmx(client):
+def test_a_missing_quiz_under_htmx_is_the_not_found_fragment_not_an_alert(client):
     response = client.get("/q/no-such-quiz", headers=HTMX)
     assert response.status_code == 404 and "HX-Retarget" not in response.headers
     assert Page(response.text).text("quiz-title") == "Quiz not found"
