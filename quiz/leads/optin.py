@@ -29,7 +29,7 @@ from quiz.leads.records import EmailError, normalize_email, person_id
 from quiz.web.results import embedders_for, results_for, shop_origin, tracked
 from quiz.web.runs import record_event, response_record
 from quiz.web.services import services
-from quiz.web.steps import Step, locale_for, progress_for, quiz_for, render, respond, restart, step_for
+from quiz.web.steps import Step, locale_for, posted, render, respond, step_for
 from quiz.web.tokens import Progress
 from quiz.web.wording import words
 
@@ -40,12 +40,10 @@ FORM_FIELDS_MAX_CHARS = 1_000  # an address field holding more than this is not 
 
 
 async def submit_optin(request: Request) -> Response:
-    quiz = quiz_for(request)
-    form = await request.form()
-    token = str(form.get("t", ""))
-    progress = progress_for(request, quiz, token)
-    if progress is None:
-        return restart(request, quiz)
+    sent = await posted(request)
+    if isinstance(sent, Response):
+        return sent
+    quiz, form, token, progress = sent.quiz, sent.form, sent.token, sent.progress
     if progress.current != RESULTS or not progress.response:
         return respond(request, quiz, progress)
     if form.get("action") == "skip":  # the gate's "no thanks", whichever channels it offers

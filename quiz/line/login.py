@@ -31,7 +31,7 @@ from quiz.line.channel import LineChannel
 from quiz.line.messages import results_messages
 from quiz.web.runs import response_record
 from quiz.web.services import services
-from quiz.web.steps import locale_for, page_locale, progress_for, quiz_for, restart
+from quiz.web.steps import locale_for, page_locale, posted
 from quiz.web.tokens import Progress, TokenError
 from quiz.web.wording import words
 
@@ -61,12 +61,10 @@ def _in_popup(handler: Handler) -> Handler:
 
 @_in_popup
 async def start_line_login(request: Request) -> Response:
-    quiz = quiz_for(request)
-    form = await request.form()
-    token = str(form.get("t", ""))
-    progress = progress_for(request, quiz, token)
-    if progress is None:
-        return restart(request, quiz)
+    sent = await posted(request)
+    if isinstance(sent, Response):
+        return sent
+    quiz, form, token, progress = sent.quiz, sent.form, sent.token, sent.progress
     api = _api(request)
     if api is None or progress.current != RESULTS or not progress.response:
         return _done(request, "line_failed", status_code=404)

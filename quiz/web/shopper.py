@@ -26,6 +26,7 @@ from quiz.web.steps import (
     is_htmx,
     locale_for,
     page_context,
+    posted,
     progress_for,
     quiz_for,
     render,
@@ -63,11 +64,10 @@ async def show_step(request: Request) -> Response:
 
 
 async def submit_answer(request: Request) -> Response:
-    quiz = quiz_for(request)
-    form = await request.form()
-    progress = progress_for(request, quiz, str(form.get("t", "")))
-    if progress is None:
-        return restart(request, quiz)
+    sent = await posted(request)
+    if isinstance(sent, Response):
+        return sent
+    quiz, form, progress = sent.quiz, sent.form, sent.progress
     if form.get("action") == "back":
         return respond(request, quiz, _back(quiz, progress))
     if progress.current == RESULTS:

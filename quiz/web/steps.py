@@ -77,6 +77,27 @@ def progress_for(request: Request, quiz: Quiz, token: str) -> Progress | None:
     return progress
 
 
+@dataclass(frozen=True)
+class Posted:
+    """What a step's form sent: its quiz, the form, the token it carried and the progress in that."""
+
+    quiz: Quiz
+    form: FormData
+    token: str
+    progress: Progress
+
+
+async def posted(request: Request) -> Posted | Response:
+    """The form a step posted, or the restart page where its token is refused."""
+    quiz = quiz_for(request)
+    form = await request.form()
+    token = str(form.get("t", ""))
+    progress = progress_for(request, quiz, token)
+    if progress is None:
+        return restart(request, quiz)
+    return Posted(quiz=quiz, form=form, token=token, progress=progress)
+
+
 def respond(request: Request, quiz: Quiz, progress: Progress) -> Response:
     """The next step: its fragment for htmx, otherwise a redirect to its page."""
     if is_htmx(request):
