@@ -75,6 +75,11 @@ class LeadCapture(Model):
     line_consent: Consent | None = None
     double_opt_in: bool = True
 
+    @property
+    def gates_results(self) -> bool:
+        """The results wait behind the opt-in, with no way to skip it."""
+        return self.required and self.placement == "before_results"
+
     @field_validator("channels")
     @classmethod
     def _each_channel_once(cls, channels: list[str]) -> list[str]:

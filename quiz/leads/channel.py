@@ -44,7 +44,7 @@ class OptInForm:
     def required_on(self, step: Step) -> bool:
         """The results wait for an address: the quiz says so, and no other channel opens the gate too."""
         capture = step.quiz.lead_capture
-        return step.gate and capture is not None and capture.required and len(step.offers) == 1
+        return step.gate and capture is not None and capture.gates_results and len(step.offers) == 1
 
 
 @dataclass(frozen=True)

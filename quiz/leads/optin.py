@@ -142,7 +142,7 @@ def _skip(request: Request, quiz: Quiz, progress: Progress) -> Response:
 
 def _gate_required(quiz: Quiz) -> bool:
     capture = quiz.lead_capture
-    return capture is not None and capture.required and capture.placement == "before_results"
+    return capture is not None and capture.gates_results
 
 
 def _form_again(
