@@ -8,6 +8,9 @@ the harm is one person too few on the list, never one too many.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -19,14 +22,16 @@ from quiz.web.steps import page_locale
 from quiz.web.tokens import TokenError
 from quiz.web.wording import words
 
+T = TypeVar("T")
+
 
 async def show_confirm(request: Request) -> Response:
-    _confirmation(request)
+    _read_link(request, services(request).links.read_confirm)
     return _notice(request, "confirm", status_code=200, button=True)
 
 
 async def confirm_subscription(request: Request) -> Response:
-    lead_id, nonce = _confirmation(request)
+    lead_id, nonce = _read_link(request, services(request).links.read_confirm)
     outcome = await run_in_threadpool(services(request).channel(EmailChannel).book.confirm, lead_id, nonce)
     if outcome is None:
         raise LinkInvalid("the confirmation was already used, or its lead is gone")
@@ -34,20 +39,17 @@ async def confirm_subscription(request: Request) -> Response:
 
 
 async def unsubscribe(request: Request) -> Response:
-    try:
-        person = services(request).links.read_unsubscribe(request.path_params["token"])
-    except TokenError as error:
-        raise LinkInvalid(str(error)) from None
+    person = _read_link(request, services(request).links.read_unsubscribe)
     method = "list_unsubscribe_post" if request.method == "POST" else "unsubscribe_link"
     book = services(request).channel(EmailChannel).book
     await run_in_threadpool(book.withdraw, person, method=method)  # a forgotten person is on no list
     return _notice(request, "unsubscribed", status_code=200)
 
 
-def _confirmation(request: Request) -> tuple[str, str]:
-    """The lead and nonce a confirmation link names; a forged or expired one is ``LinkInvalid``."""
+def _read_link(request: Request, read: Callable[[str], T]) -> T:
+    """What the link's signed token names; a forged or expired one is ``LinkInvalid``."""
     try:
-        return services(request).links.read_confirm(request.path_params["token"])
+        return read(request.path_params["token"])
     except TokenError as error:
         raise LinkInvalid(str(error)) from None
 
