@@ -68,7 +68,7 @@ def test_remove_deletes_everywhere_and_counts(store, monkeypatch, tmp_path):
     monkeypatch.setattr(tinystore, "SEGMENT_SIZE", 3)
     for index in range(8):
         store.add("leads", {"email": f"{'gone' if index % 2 else 'kept'}@example.com", "n": index})
-    assert store.remove("leads", lambda record: record["email"] == "gone@example.com") == 4
+    assert store.remove("leads", email="gone@example.com") == 4
     assert [record["n"] for record in store.records("leads")] == [0, 2, 4, 6]
     on_disk = "".join(path.read_text() for path in (tmp_path / "data" / "leads").glob("*.json"))
     assert "gone@example.com" not in on_disk and "kept@example.com" in on_disk
@@ -78,14 +78,14 @@ def test_segments_emptied_by_remove_are_deleted_but_the_newest_stays(monkeypatch
     monkeypatch.setattr(tinystore, "SEGMENT_SIZE", 2)
     store = TinyStore(tmp_path / "data")
     for index in range(5):
-        store.add("events", {"n": index})
-    assert store.remove("events", lambda record: record["n"] < 4) == 4
+        store.add("events", {"n": index, "at": float(index)})
+    assert store.remove_older("events", "at", 4) == 4
     files = sorted(path.name for path in (tmp_path / "data" / "events").glob("*.json"))
     assert files == ["000003.json"]
-    store.add("events", {"n": 5})
-    store.add("events", {"n": 6})
+    store.add("events", {"n": 5, "at": 5.0})
+    store.add("events", {"n": 6, "at": 6.0})
     assert [record["n"] for record in store.records("events")] == [4, 5, 6]
-    assert store.remove("events", lambda record: True) == 3
+    assert store.remove_older("events", "at", 100) == 3
     assert sorted(path.name for path in (tmp_path / "data" / "events").glob("*.json")) == ["000004.json"]
     store.close()
     again = TinyStore(tmp_path / "data")
@@ -241,3 +241,38 @@ def test_a_buffered_record_can_be_read_changed_and_replaced_before_the_flusher_w
         ]
     finally:
         store.close()
+
+
+def test_a_transaction_cut_half_way_is_finished_from_its_journal(tmp_path, monkeypatch):
+    store = TinyStore(tmp_path / "data")
+    real_put, calls = TinyStore.put, []
+
+    def disk_fills_after_one_write(self, collection, record_id, record):
+        calls.append(collection)
+        if len(calls) > 1:
+            raise OSError(28, "No space left on device")
+        real_put(self, collection, record_id, record)
+
+    monkeypatch.setattr(TinyStore, "put", disk_fills_after_one_write)
+    with pytest.raises(OSError), store.transaction("p") as writes:
+        writes.add("consent", {"email": "a@example.com"})
+        writes.put("leads", "l1", {"email": "a@example.com"})
+    assert store.count("consent") == 1 and store.get("leads", "l1") is None  # half applied, journal kept
+    monkeypatch.setattr(TinyStore, "put", real_put)
+    store.close()
+    again = TinyStore(tmp_path / "data")  # the start finishes it: the consent row has its lead
+    assert again.count("consent") == 1 and again.get("leads", "l1") == {"email": "a@example.com", "id": "l1"}
+    assert not (tmp_path / "data" / tinystore.JOURNAL).exists()
+    again.close()
+
+
+def test_temporary_files_a_crash_left_are_deleted_at_start(tmp_path):
+    store = TinyStore(tmp_path / "data")
+    store.add("leads", {"email": "a@example.com"})
+    store.close()
+    orphan = tmp_path / "data" / "leads" / ".000001.json.1a2b3c4d.tmp"
+    orphan.write_text('{"records": {"1": {"email": "erased@example.com"}}}')
+    TinyStore(tmp_path / "data", read_only=True).close()
+    assert orphan.exists()  # a reader beside the server must not delete the writer's files
+    TinyStore(tmp_path / "data").close()
+    assert not orphan.exists()

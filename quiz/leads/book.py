@@ -1,24 +1,22 @@
 """Leads, people, consent evidence and suppressions, kept in the store (shapes: ``quiz.leads.records``).
 
-Every change that a shopper is told about is durable before the handler answers: consent evidence
-first (so no opt-in exists without its proof), then the lead, then the person that ties a
-person's leads together for one-click unsubscribe.
+Every change that a shopper is told about is durable before the handler answers, and made as one
+store transaction: the consent evidence, the lead and the person that ties a person's leads
+together for one-click unsubscribe are kept together or not at all. Transactions are keyed by the
+person, so an erasure and an opt-in of the same person, or one form sent to two servers at once,
+run one after the other on any backend and any number of processes.
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import hashlib
 import secrets
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any
 
 from quiz.consent import ConsentText, now
 from quiz.leads.records import lead_id, person_id
-from quiz.store.base import Record, Store
+from quiz.store.base import Record, Store, Writes
 
 
 @dataclass(frozen=True)
@@ -42,78 +40,62 @@ class Outcome:
     replayed: bool  # the same form was already taken: nothing was written or should be sent
 
 
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def _whole(method: Callable[Concatenate[LeadBook, P], R]) -> Callable[Concatenate[LeadBook, P], R]:
-    """One change at a time: an erasure running while the same person opts in must not leave half a person."""
-
-    @functools.wraps(method)
-    def locked(book: LeadBook, /, *args: P.args, **kwargs: P.kwargs) -> R:
-        with book._lock:
-            return method(book, *args, **kwargs)
-
-    return locked
-
-
 class LeadBook:
-    """Call it from worker threads, not the event loop: every call reads and writes files."""
+    """Call it from worker threads, not the event loop: every call is store I/O."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._lock = threading.Lock()
 
     def is_suppressed(self, email: str) -> bool:
         return self.store.get("suppressions", person_id(email)) is not None
 
-    @_whole
     def opt_in(self, form: OptIn) -> Outcome:
         identifier = lead_id(form.email, form.quiz_id)
-        existing = self.store.get("leads", identifier)
-        if existing is not None and existing.get("submission") == form.submission:
-            return Outcome(existing, replayed=True)
-        lead = _lead_record(form, identifier, existing, _status_after_opt_in(form, existing))
-        shown = form.consent or ConsentText("", "", "")  # the line shown, whether ticked or not
-        self._append_consent(lead, identifier, shown, action="opt_in", method="checkbox", checkbox=form.ticked)
-        self._remember_person(form.email, identifier)  # first: an unsubscribe must reach every lead
-        self.store.put("leads", identifier, lead)
+        with self.store.transaction(person_id(form.email)) as writes:
+            existing = writes.get("leads", identifier)
+            if existing is not None and existing.get("submission") == form.submission:
+                return Outcome(existing, replayed=True)
+            lead = _lead_record(form, identifier, existing, _status_after_opt_in(form, existing))
+            shown = form.consent or ConsentText("", "", "")  # the line shown, whether ticked or not
+            _append_consent(writes, lead, identifier, shown, action="opt_in", method="checkbox", checkbox=form.ticked)
+            _remember_person(writes, form.email, identifier)
+            writes.put("leads", identifier, lead)
         return Outcome({**lead, "id": identifier}, replayed=False)
 
-    @_whole
     def confirm(self, identifier: str, nonce: str) -> Record | None:
         """Double opt-in: the link's nonce turns a pending lead into a subscribed one, once."""
-        lead = self.store.get("leads", identifier)
-        if lead is not None and lead["consent"]["status"] == "subscribed":
-            return lead  # pressed twice: already done, nothing new to record
-        if lead is None or not nonce or lead["consent"].get("nonce") != nonce:
+        found = self.store.get("leads", identifier)
+        if found is None:
             return None
-        consent = {key: value for key, value in lead["consent"].items() if key != "nonce"}
-        consent.update(status="subscribed", at=now())
-        self._append_consent(lead, identifier, _agreed(lead), action="confirmed", method="double_opt_in", checkbox=None)
-        self.store.update("leads", identifier, {"consent": consent, "updated_at": now()})
-        person = person_id(lead["email"])
-        if self.store.get("suppressions", person) is not None:  # fresh, proven consent lifts an erasure's block
-            self.store.remove("suppressions", lambda record: record.get("id") == person)
+        with self.store.transaction(person_id(found["email"])) as writes:
+            lead = writes.get("leads", identifier)  # again, inside: an erasure may have come first
+            if lead is not None and lead["consent"]["status"] == "subscribed":
+                return lead  # pressed twice: already done, nothing new to record
+            if lead is None or not nonce or lead["consent"].get("nonce") != nonce:
+                return None
+            consent = {key: value for key, value in lead["consent"].items() if key != "nonce"}
+            consent.update(status="subscribed", at=now())
+            _append_consent(writes, lead, identifier, _agreed(lead), action="confirmed", method="double_opt_in")
+            writes.update("leads", identifier, {"consent": consent, "updated_at": now()})
+            writes.remove("suppressions", id=person_id(lead["email"]))  # fresh, proven consent lifts an erasure's block
         return {**lead, "consent": consent}
 
-    @_whole
     def withdraw(self, person: str, *, method: str) -> str | None:
         """Unsubscribe one person from every lead's marketing; returns their address, or None if unknown."""
-        record = self.store.get("people", person)
-        if record is None:
-            return None
-        for identifier in record.get("leads", []):
-            lead = self.store.get("leads", identifier)
-            if lead is None or lead["consent"]["status"] in ("none", "unsubscribed"):
-                continue
-            text = _agreed(lead)
-            self._append_consent(lead, identifier, text, action="withdrawn", method=method, checkbox=None)
-            consent = {"status": "unsubscribed", "at": now(), "version": text.version, "text_sha256": text.sha256}
-            self.store.update("leads", identifier, {"consent": consent, "updated_at": now()})
+        with self.store.transaction(person) as writes:
+            record = writes.get("people", person)
+            if record is None:
+                return None
+            for identifier in record.get("leads", []):
+                lead = writes.get("leads", identifier)
+                if lead is None or lead["consent"]["status"] in ("none", "unsubscribed"):
+                    continue
+                text = _agreed(lead)
+                _append_consent(writes, lead, identifier, text, action="withdrawn", method=method)
+                consent = {"status": "unsubscribed", "at": now(), "version": text.version, "text_sha256": text.sha256}
+                writes.update("leads", identifier, {"consent": consent, "updated_at": now()})
         return str(record["email"])
 
-    @_whole
     def forget(self, email: str) -> dict[str, int]:
         """Erase a person: leads, the responses they sent, consent evidence, their person record.
 
@@ -121,69 +103,79 @@ class LeadBook:
         mails them again without fresh consent. Funnel events hold nothing about a person, so they stay.
         """
         person = person_id(email)
-        leads = [lead for lead in self.store.records("leads") if lead.get("email") == email]
-        responses = {lead.get("response") for lead in leads} - {"", None}
-        erased = {
-            "leads": self.store.remove("leads", lambda record: record.get("email") == email),
-            "responses": self.store.remove("responses", lambda record: record.get("id") in responses),
-            "consent": self.store.remove("consent", lambda record: record.get("email") == email),
-            "people": self.store.remove("people", lambda record: record.get("id") == person),
-        }
-        digest = hashlib.sha256(email.encode()).hexdigest()
-        self.store.put("suppressions", person, {"email_sha256": digest, "at": now(), "reason": "erasure request"})
+        with self.store.transaction(person) as writes:
+            leads = writes.find("leads", email=email)
+            responses = _responses_of(leads)
+            erased = {
+                "leads": writes.remove("leads", email=email),
+                "responses": sum([writes.remove("responses", id=response) for response in responses]),
+                "consent": writes.remove("consent", email=email),
+                "people": writes.remove("people", id=person),
+            }
+            digest = hashlib.sha256(email.encode()).hexdigest()
+            writes.put("suppressions", person, {"email_sha256": digest, "at": now(), "reason": "erasure request"})
         return erased
 
-    @_whole
     def subject(self, email: str) -> dict[str, Any]:
         """Everything kept about one person, as one document (a data-subject access request)."""
-        leads = [lead for lead in self.store.records("leads") if lead.get("email") == email]
-        responses = {lead.get("response") for lead in leads} - {"", None}
+        leads = self.store.find("leads", email=email)
+        responses = _responses_of(leads)
         return {
             "email": email,
             "suppressed": self.is_suppressed(email),
             "person": self.store.get("people", person_id(email)),
             "leads": leads,
-            "responses": [record for record in self.store.records("responses") if record.get("id") in responses],
-            "consent": [record for record in self.store.records("consent") if record.get("email") == email],
+            "responses": [record for response in responses for record in self.store.find("responses", id=response)],
+            "consent": self.store.find("consent", email=email),
         }
 
-    @_whole
     def reopen(self, identifier: str) -> None:
         """Forget which form made the lead, so that form sent again is taken anew (its email was lost)."""
-        with contextlib.suppress(KeyError):  # erased meanwhile: nothing to reopen
-            self.store.update("leads", identifier, {"submission": ""})
+        self.store.update("leads", identifier, {"submission": ""})  # erased meanwhile: nothing to reopen
 
-    def _append_consent(
-        self, lead: Record, identifier: str, text: ConsentText, *, action: str, method: str, checkbox: bool | None
-    ) -> None:
-        """One piece of evidence about ``lead``: who and where come from the lead, what was shown from ``text``."""
-        self.store.add(
-            "consent",
-            {
-                "email": lead["email"],
-                "channel": "email",
-                "purpose": "marketing",
-                "action": action,
-                "checkbox": checkbox,
-                "method": method,
-                "text": text.text,
-                "text_version": text.version,
-                "text_sha256": text.sha256,
-                "at": now(),
-                "quiz": lead["quiz"],
-                "lead": identifier,
-                "page": lead.get("context", {}).get("page", ""),
-                "origin": lead.get("site", ""),
-            },
-        )
 
-    def _remember_person(self, email: str, identifier: str) -> None:
-        person = person_id(email)
-        record = self.store.get("people", person) or {"email": email, "leads": []}
-        if identifier not in record["leads"]:
-            record["leads"] = [*record["leads"], identifier]
-            record.pop("id", None)
-            self.store.put("people", person, record)
+def _append_consent(
+    writes: Writes,
+    lead: Record,
+    identifier: str,
+    text: ConsentText,
+    *,
+    action: str,
+    method: str,
+    checkbox: bool | None = None,
+) -> None:
+    """One piece of evidence about ``lead``: who and where come from the lead, what was shown from ``text``."""
+    writes.add(
+        "consent",
+        {
+            "email": lead["email"],
+            "channel": "email",
+            "purpose": "marketing",
+            "action": action,
+            "checkbox": checkbox,
+            "method": method,
+            "text": text.text,
+            "text_version": text.version,
+            "text_sha256": text.sha256,
+            "at": now(),
+            "quiz": lead["quiz"],
+            "lead": identifier,
+            "page": lead.get("context", {}).get("page", ""),
+            "origin": lead.get("site", ""),
+        },
+    )
+
+
+def _remember_person(writes: Writes, email: str, identifier: str) -> None:
+    person = person_id(email)
+    record = writes.get("people", person) or {"email": email, "leads": []}
+    if identifier not in record["leads"]:
+        record["leads"] = [*record["leads"], identifier]
+        writes.put("people", person, record)
+
+
+def _responses_of(leads: list[Record]) -> list[str]:
+    return sorted({str(lead["response"]) for lead in leads if lead.get("response")})
 
 
 def _agreed(lead: Record) -> ConsentText:

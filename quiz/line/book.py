@@ -10,7 +10,9 @@ Collections (besides the shared ``consent`` evidence, where LINE's rows have ``c
 
 The last three only serve for a while; ``prune`` deletes what has served.
 
-Like the lead book, every method does file I/O: call it from worker threads, one change at a time.
+Single use and de-duplication are the store's own (compare-and-set, insert-if-absent), and changes
+to one user are transactions keyed by the user: they hold across processes and machines. Like the
+lead book, every method is store I/O: call it from worker threads.
 """
 
 from __future__ import annotations
@@ -18,16 +20,14 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-import threading
 import time
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from quiz.consent import ConsentText, now
-from quiz.store.base import Record, Store
+from quiz.store.base import Record, Store, Writes
 
 LOGIN_SECONDS = 10 * 60  # a LINE Login started from the quiz must come back within ten minutes
 CODE_SECONDS = 7 * 24 * 60 * 60  # a shopper may add the account days later and still send the code
@@ -54,7 +54,6 @@ class LineBook:
     def __init__(self, store: Store, *, clock: Callable[[], float] = time.time) -> None:
         self.store = store
         self._clock = clock
-        self._lock = threading.Lock()
 
     # --- flow A: LINE Login -------------------------------------------------------------------------
 
@@ -78,40 +77,39 @@ class LineBook:
 
     def take_login(self, attempt: str) -> Record | None:
         """The attempt, once: a second callback with the same state, or a late one, gets None."""
-        with self._lock:
-            record = self.store.get("line_logins", attempt)
-            if record is None or record["used"] or self._clock() - record["started"] > LOGIN_SECONDS:
-                return None
-            self.store.update("line_logins", attempt, {"used": True, "verifier": "", "nonce": "", "token": ""})
-            return record
+        taken = self.store.swap("line_logins", attempt, {"used": False}, {"used": True, "verifier": "", "nonce": ""})
+        if taken is None or self._clock() - taken["started"] > LOGIN_SECONDS:
+            return None
+        self.store.update("line_logins", attempt, {"token": ""})  # the answers are not kept longer than needed
+        return taken
 
     # --- flow C: a code sent in chat ----------------------------------------------------------------
 
     def remember_code(self, response_id: str) -> None:
-        """Make the response's code usable in chat; buffered like the response itself (see ``quiz.store.tiny``)."""
-        self.store.add_soon(
-            "line_codes", {"id": line_code(response_id), "response": response_id, "issued": self._clock()}
-        )
+        """Make the response's code usable in chat: durable, since the shopper reads it at once."""
+        code = {"response": response_id, "issued": self._clock(), "used": False}
+        self.store.put("line_codes", line_code(response_id), code)
 
     def take_code(self, text: str) -> str | None:
         """The response a code sent in chat stands for, once; None for an unknown, used or stale code."""
         code = normal_code(text)
         if code is None:
             return None
-        with self._lock:
-            record = self.store.get("line_codes", code)
-            if record is None or record.get("used") or self._clock() - record["issued"] > CODE_SECONDS:
-                return None
-            self.store.update("line_codes", code, {"used": True})
-            return str(record["response"])
+        record = self.store.get("line_codes", code)
+        if record is None or self._clock() - record["issued"] > CODE_SECONDS:
+            return None
+        # Codes kept before they had a "used" field are matched by their time instead.
+        unused = {"used": False} if "used" in record else {"issued": record["issued"]}
+        taken = self.store.swap("line_codes", code, unused, {"used": True})
+        return None if taken is None else str(taken["response"])
 
     # --- identities, consent, friendship ------------------------------------------------------------
 
     def link(self, linking: Linking) -> Record:
         """Tie a LINE user to a response and record the consent they gave (or did not); returns the user."""
-        with self._lock:
-            response, user_id = linking.response, linking.user
-            user = self.store.get("line_users", user_id) or _new_user()
+        response, user_id = linking.response, linking.user
+        with self.store.transaction(user_id) as writes:
+            user = writes.get("line_users", user_id) or _new_user()
             user.pop("id", None)
             user["responses"] = list(dict.fromkeys([*user["responses"], response["id"]]))
             user.update(friend=linking.friend, blocked=user["blocked"] and not linking.friend, updated_at=now())
@@ -120,17 +118,17 @@ class LineBook:
             if linking.ticked and linking.consent is not None:
                 user["consent"] = _consent("subscribed", shown)
                 user["consent_text"] = shown.text
-            self._append_consent(user_id, response, shown, action="opt_in", method=linking.method, box=linking.ticked)
-            self.store.put("line_users", user_id, user)
-            self.store.put("line_links", response["id"], {"user": user_id, "status": "linked", "at": now()})
-            return {**user, "id": user_id}
+            _append_consent(
+                writes, user_id, response, shown, action="opt_in", method=linking.method, box=linking.ticked
+            )
+            writes.put("line_users", user_id, user)
+            writes.put("line_links", response["id"], {"user": user_id, "status": "linked", "at": now()})
+        return {**user, "id": user_id}
 
     def mark(self, response_id: str, status: str) -> None:
         """What became of a linked response's results: "sent", "not_friend" or "failed"."""
-        with self._lock:
-            link = self.store.get("line_links", response_id) or {}
-            link.pop("id", None)
-            self.store.put("line_links", response_id, {**link, "status": status, "at": now()})
+        if not self.store.update("line_links", response_id, {"status": status, "at": now()}):
+            self.store.insert_new("line_links", response_id, {"status": status, "at": now()})
 
     def status_of(self, response_id: str) -> str:
         link = self.store.get("line_links", response_id)
@@ -138,20 +136,16 @@ class LineBook:
 
     def befriended(self, user_id: str) -> Record | None:
         """The user added (or unblocked) the official account; returns them if known."""
-        with self._lock:
-            user = self.store.get("line_users", user_id)
-            if user is None:
-                return None
-            self.store.update("line_users", user_id, {"friend": True, "blocked": False, "updated_at": now()})
-            return {**user, "friend": True, "blocked": False}
+        user = self.store.swap("line_users", user_id, {}, {"friend": True, "blocked": False, "updated_at": now()})
+        return None if user is None else {**user, "friend": True, "blocked": False}
 
     def blocked(self, user_id: str) -> None:
         """The user blocked the account: no more pushes, and their marketing consent is withdrawn."""
         self.withdraw(user_id, method="blocked", flags={"friend": False, "blocked": True})
 
     def withdraw(self, user_id: str, *, method: str, flags: dict[str, bool] | None = None) -> None:
-        with self._lock:
-            user = self.store.get("line_users", user_id)
+        with self.store.transaction(user_id) as writes:
+            user = writes.get("line_users", user_id)
             if user is None:
                 return
             changes: Record = {**(flags or {}), "updated_at": now()}
@@ -160,9 +154,9 @@ class LineBook:
                     user.get("consent_text", ""), user["consent"]["version"], user["consent"]["text_sha256"]
                 )
                 changes["consent"] = _consent("unsubscribed", text)
-                latest = self.store.get("responses", user["responses"][-1]) if user["responses"] else None
-                self._append_consent(user_id, latest or {}, text, action="withdrawn", method=method, box=None)
-            self.store.update("line_users", user_id, changes)
+                latest = writes.get("responses", user["responses"][-1]) if user["responses"] else None
+                _append_consent(writes, user_id, latest or {}, text, action="withdrawn", method=method, box=None)
+            writes.update("line_users", user_id, changes)
 
     def may_push(self, user_id: str) -> bool:
         """Results go only to a friend who has not blocked the account."""
@@ -174,76 +168,70 @@ class LineBook:
 
     def seen_event(self, event_id: str) -> bool:
         """True if this webhook event was handled before (LINE redelivers); marks it handled otherwise."""
-        with self._lock:
-            if self.store.get("line_events", event_id) is not None:
-                return True
-            self.store.put("line_events", event_id, {"seen": self._clock()})
-            return False
+        return not self.store.insert_new("line_events", event_id, {"seen": self._clock()})
 
     def prune(self) -> dict[str, int]:
         """Delete what has served its purpose: taken or stale logins, used or stale codes, old event ids.
 
         What is deleted would be refused anyway, so pruning changes no answer; it only stops growth.
         """
-        at = self._clock()
-        with self._lock:
-            return {
-                "line_logins": self.store.remove(
-                    "line_logins", lambda record: record["used"] or at - record["started"] > LOGIN_SECONDS
-                ),
-                "line_codes": self.store.remove(
-                    "line_codes", lambda record: record.get("used", False) or at - record["issued"] > CODE_SECONDS
-                ),
-                "line_events": self.store.remove("line_events", lambda record: at - _seen(record) > EVENT_SECONDS),
-            }
+        at, store = self._clock(), self.store
+        return {
+            "line_logins": store.remove("line_logins", used=True)
+            + store.remove_older("line_logins", "started", at - LOGIN_SECONDS),
+            "line_codes": store.remove("line_codes", used=True)
+            + store.remove_older("line_codes", "issued", at - CODE_SECONDS),
+            "line_events": store.remove_older("line_events", "seen", at - EVENT_SECONDS),
+        }
 
     # --- erasure and access -------------------------------------------------------------------------
 
     def forget(self, user_id: str) -> dict[str, int]:
         """Erase a LINE user: identity, links, responses they asked results for, consent evidence."""
-        with self._lock:
-            user = self.store.get("line_users", user_id)
-            responses = set(user["responses"]) if user else set()
+        with self.store.transaction(user_id) as writes:
+            user = writes.get("line_users", user_id)
+            responses = sorted(set(user["responses"])) if user else []
             return {
-                "line_users": self.store.remove("line_users", lambda record: record.get("id") == user_id),
-                "line_links": self.store.remove("line_links", lambda record: record.get("user") == user_id),
-                "responses": self.store.remove("responses", lambda record: record.get("id") in responses),
-                "consent": self.store.remove("consent", lambda record: record.get("line_user") == user_id),
+                "line_users": writes.remove("line_users", id=user_id),
+                "line_links": writes.remove("line_links", user=user_id),
+                "responses": sum([writes.remove("responses", id=response) for response in responses]),
+                "consent": writes.remove("consent", line_user=user_id),
             }
 
     def subject(self, user_id: str) -> dict[str, Any]:
         user = self.store.get("line_users", user_id)
-        responses = set(user["responses"]) if user else set()
+        responses = sorted(set(user["responses"])) if user else []
         return {
             "line_user": user_id,
             "user": user,
-            "responses": [record for record in self.store.records("responses") if record.get("id") in responses],
-            "consent": [record for record in self.store.records("consent") if record.get("line_user") == user_id],
+            "responses": [record for response in responses for record in self.store.find("responses", id=response)],
+            "consent": self.store.find("consent", line_user=user_id),
         }
 
-    def _append_consent(
-        self, user_id: str, response: Record, text: ConsentText, *, action: str, method: str, box: bool | None
-    ) -> None:
-        self.store.add(
-            "consent",
-            {
-                "email": "",
-                "line_user": user_id,
-                "channel": "line",
-                "purpose": "marketing",
-                "action": action,
-                "checkbox": box,
-                "method": method,
-                "text": text.text,
-                "text_version": text.version,
-                "text_sha256": text.sha256,
-                "at": now(),
-                "quiz": response.get("quiz", ""),
-                "response": response.get("id", ""),
-                "page": response.get("context", {}).get("page", ""),
-                "origin": response.get("site", ""),
-            },
-        )
+
+def _append_consent(
+    writes: Writes, user_id: str, response: Record, text: ConsentText, *, action: str, method: str, box: bool | None
+) -> None:
+    writes.add(
+        "consent",
+        {
+            "email": "",
+            "line_user": user_id,
+            "channel": "line",
+            "purpose": "marketing",
+            "action": action,
+            "checkbox": box,
+            "method": method,
+            "text": text.text,
+            "text_version": text.version,
+            "text_sha256": text.sha256,
+            "at": now(),
+            "quiz": response.get("quiz", ""),
+            "response": response.get("id", ""),
+            "page": response.get("context", {}).get("page", ""),
+            "origin": response.get("site", ""),
+        },
+    )
 
 
 def line_code(response_id: str) -> str:
@@ -262,13 +250,6 @@ def normal_code(text: str) -> str | None:
     if len(squeezed) != CODE_LENGTH or any(letter not in CODE_ALPHABET for letter in squeezed):
         return None
     return squeezed[:4] + "-" + squeezed[4:]
-
-
-def _seen(event: Record) -> float:
-    """When a webhook event was handled; ids stored before ``seen`` existed carry an ISO ``at``."""
-    if "seen" in event:
-        return float(event["seen"])
-    return datetime.fromisoformat(event["at"]).timestamp() if "at" in event else 0.0
 
 
 def _new_user() -> Record:

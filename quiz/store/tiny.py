@@ -10,10 +10,14 @@ records. So, per collection:
   POSIX), then the folder is fsynced: after a crash each file is the old or the new version, whole;
 - one process writes a data folder: a lock file held for the store's life makes a second server
   refuse to start with a message, instead of corrupting data;
-- a file that does not load at start-up stops the store with its name; it is never replaced.
+- a file that does not load at start-up stops the store with its name; it is never replaced;
+- a transaction of several writes is first written whole to ``transaction.json``, then applied,
+  then that file is deleted: a crash or a full disk half-way is finished from it (at the next write
+  or start), so an opt-in's consent row never stays without its lead;
+- temporary files a crash left behind (they may hold erased addresses) are deleted at start.
 
 Funnel events given to ``add_soon`` are kept in memory and written at most ``FLUSH_SECONDS`` later
-(a crash loses at most that much of them); leads and consent use ``add``, durable on return.
+(a crash loses at most that much of them); everything else is durable on return.
 """
 
 from __future__ import annotations
@@ -32,12 +36,14 @@ from tinydb import TinyDB
 from tinydb.storages import Storage
 from tinydb.table import Document
 
-from quiz.store.base import Record, StoreError, StoreLocked
+from quiz.store.base import Record, StoreError, StoreLocked, Writes, check_collection, matches, older
+from quiz.store.batch import Batch, Changes
 from quiz.store.files import fsync_folders, write_atomically
 
 SEGMENT_SIZE = 500
 FLUSH_SECONDS = 1.0
 TABLE = "records"
+JOURNAL = "transaction.json"
 _SEGMENT_NAME = re.compile(r"^(\d{6})\.json$")
 _COLLECTION_NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 
@@ -56,7 +62,7 @@ class AtomicJSONStorage(Storage):
 
     def write(self, data: dict[str, dict[str, Any]]) -> None:
         try:
-            write_atomically(self.path, json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode())
+            write_atomically(self.path, _json(data))
         except BaseException:
             self._state = None  # TinyDB changed the cached state; the file did not: read it again
             raise
@@ -152,22 +158,34 @@ class _Collection:
         (document,) = table.search(lambda stored: stored["id"] == record_id)
         table.update({**changes, "id": record_id}, doc_ids=[document.doc_id])
 
+    def delete(self, ids: list[str]) -> int:
+        """Delete these records, reading only the segments that hold them."""
+        by_segment: dict[int, list[str]] = {}
+        for record_id in ids:
+            if record_id in self.where:
+                by_segment.setdefault(self.where[record_id], []).append(record_id)
+        removed = 0
+        for number, found in by_segment.items():
+            removed += self._remove_from(number, _one_of(set(found)))
+        return removed
+
     def segment_records(self, number: int) -> list[Record]:
         return [dict(document) for document in self._table_for(number).all()]
 
     def remove(self, matches: Callable[[Record], bool]) -> int:
-        removed = 0
-        for number in list(self.segments):
-            table = self._table_for(number)
-            found = [document for document in table.all() if matches(dict(document))]
-            if found:
-                for document in found:
-                    self.where.pop(document["id"], None)
-                table.remove(doc_ids=[document.doc_id for document in found])  # rewritten whole: no old copy
-                removed += len(found)
-                if len(table) == 0 and number != self.segments[-1]:
-                    self._delete_segment(number)  # pruned collections would otherwise leave empty files behind
-        return removed
+        return sum(self._remove_from(number, matches) for number in list(self.segments))
+
+    def _remove_from(self, number: int, matches: Callable[[Record], bool]) -> int:
+        table = self._table_for(number)
+        found = [document for document in table.all() if matches(dict(document))]
+        if not found:
+            return 0
+        for document in found:
+            self.where.pop(document["id"], None)
+        table.remove(doc_ids=[document.doc_id for document in found])  # rewritten whole: no old copy
+        if len(table) == 0 and number != self.segments[-1]:
+            self._delete_segment(number)  # pruned collections would otherwise leave empty files behind
+        return len(found)
 
     def _delete_segment(self, number: int) -> None:
         (self.folder / f"{number:06d}.json").unlink()
@@ -183,12 +201,15 @@ class _Collection:
 class TinyStore:
     """The embedded store in ``folder`` (the settings' data folder), for one writer process."""
 
+    shared = False
+
     def __init__(self, folder: Path, *, read_only: bool = False) -> None:
         """``read_only`` opens it next to the running server's writer (an export): no lock, no writes.
 
         A reader sees each file whole, old or new, because every write is an atomic rename.
         """
         self.folder = folder
+        self.where = str(folder)
         self.read_only = read_only
         # Not thread-local: the server opens the store in one thread and may close it in another.
         self._lock = FileLock(str(folder / "writer.lock"), thread_local=False)
@@ -201,7 +222,8 @@ class TinyStore:
                 self._lock.acquire(timeout=0)
             except Timeout:
                 raise StoreLocked(
-                    f"{folder} is in use by another quiz server; give each server its own QUIZ_DATA_DIR"
+                    f"{folder} is in use by another quiz server; give each server its own QUIZ_DATA_DIR, "
+                    "or share a PostgreSQL store (QUIZ_STORE_URL) between them"
                 ) from None
         self._guard = threading.RLock()
         self._collections: dict[str, _Collection] = {}
@@ -209,11 +231,9 @@ class TinyStore:
         self._waiting = threading.Lock()  # guards _pending only: add_soon never waits for a disk write
         self._closed = threading.Event()
         try:
-            for path in sorted(folder.iterdir()):
-                if path.is_dir() and _COLLECTION_NAME.match(path.name):
-                    self._collections[path.name] = collection = _Collection(path)
-                    if not read_only:
-                        collection.load_index()  # reads every file now: a damaged one stops the start, named
+            self._open_collections()
+            if not read_only:
+                self._finish_transaction()  # one a crash or a full disk interrupted
         except BaseException:
             if not read_only:
                 self._lock.release()
@@ -221,6 +241,18 @@ class TinyStore:
         self._flusher = threading.Thread(target=self._flush_every_second, name="store-flush", daemon=True)
         if not read_only:
             self._flusher.start()
+
+    def _open_collections(self) -> None:
+        for path in sorted(self.folder.iterdir()):
+            if path.is_dir() and _COLLECTION_NAME.match(path.name):
+                if not self.read_only:
+                    for temporary in path.glob(".*.tmp"):
+                        temporary.unlink()  # a crash's half-written copy: it may hold an erased address
+                self._collections[path.name] = collection = _Collection(path)
+                if not self.read_only:
+                    collection.load_index()  # reads every file now: a damaged one stops the start, named
+
+    # --- single writes ------------------------------------------------------------------------------
 
     def add(self, collection: str, record: Record) -> str:
         stored = {**record, "id": _new_id()}
@@ -240,6 +272,13 @@ class TinyStore:
         with self._guard:
             self._collection(collection, writing=True).put({**record, "id": record_id})
 
+    def insert_new(self, collection: str, record_id: str, record: Record) -> bool:
+        with self._guard:
+            if self.get(collection, record_id) is not None:
+                return False
+            self.put(collection, record_id, record)
+            return True
+
     def get(self, collection: str, record_id: str) -> Record | None:
         waiting = self._waiting_record(collection, record_id)  # read your own writes, buffered or not
         if waiting is not None:
@@ -247,10 +286,22 @@ class TinyStore:
         with self._guard:
             return self._collection(collection).get(record_id)
 
-    def update(self, collection: str, record_id: str, changes: Record) -> None:
+    def update(self, collection: str, record_id: str, changes: Record) -> bool:
         self._write_if_waiting(collection, record_id)
         with self._guard:
-            self._collection(collection, writing=True).update(record_id, changes)
+            try:
+                self._collection(collection, writing=True).update(record_id, changes)
+            except KeyError:
+                return False
+            return True
+
+    def swap(self, collection: str, record_id: str, expected: Record, changes: Record) -> Record | None:
+        with self._guard:  # one writer process: the lock makes compare-and-set whole
+            current = self.get(collection, record_id)
+            if current is None or not matches(current, expected):
+                return None
+            self.update(collection, record_id, changes)
+            return current
 
     def _waiting_record(self, collection: str, record_id: str) -> Record | None:
         with self._waiting:
@@ -259,6 +310,14 @@ class TinyStore:
     def _write_if_waiting(self, collection: str, record_id: str) -> None:
         if self._waiting_record(collection, record_id) is not None:
             self.flush()
+
+    # --- reading and removing many ------------------------------------------------------------------
+
+    def find(self, collection: str, **equals: Any) -> list[Record]:
+        if set(equals) == {"id"}:
+            found = self.get(collection, equals["id"]) if isinstance(equals["id"], str) else None
+            return [found] if found is not None else []
+        return [record for record in self.records(collection) if matches(record, equals)]
 
     def records(self, collection: str) -> Iterator[Record]:
         if self.read_only and not (self.folder / collection).is_dir():
@@ -274,10 +333,73 @@ class TinyStore:
                 batch = records.segment_records(number)
             yield from batch
 
-    def remove(self, collection: str, matches: Callable[[Record], bool]) -> int:
+    def count(self, collection: str) -> int:
+        return sum(1 for _ in self.records(collection))
+
+    def collections(self) -> list[str]:
+        with self._guard:
+            names = [path.name for path in self.folder.iterdir() if path.is_dir() and _COLLECTION_NAME.match(path.name)]
+        return sorted(name for name in names if next(iter(self.records(name)), None) is not None)
+
+    def remove(self, collection: str, **equals: Any) -> int:
         self.flush()
         with self._guard:
-            return self._collection(collection, writing=True).remove(matches)
+            return self._collection(collection, writing=True).remove(lambda record: matches(record, equals))
+
+    def remove_older(self, collection: str, field: str, before: float) -> int:
+        self.flush()
+        with self._guard:
+            return self._collection(collection, writing=True).remove(lambda record: older(record, field, before))
+
+    # --- transactions -------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def transaction(self, *keys: str) -> Iterator[Writes]:
+        """Keys are not needed: one writer process, and this lock makes every transaction run alone."""
+        if self.read_only:
+            raise StoreError(f"{self.folder} was opened read-only; stop the server to change it")
+        with self._guard:
+            batch = Batch(self)
+            yield batch
+            self._commit(batch.changes)
+
+    def _commit(self, changes: Changes) -> None:
+        if not changes:
+            return
+        self._finish_transaction()  # an earlier one first: they apply in order
+        if len(changes) > 1:
+            # The whole transaction on disk first: applied half-way, it is finished from this file.
+            entries = [[collection, record_id, record] for (collection, record_id), record in changes.items()]
+            write_atomically(self.folder / JOURNAL, _json(entries))
+        self._apply(changes)
+        self._journal_done()
+
+    def _finish_transaction(self) -> None:
+        path = self.folder / JOURNAL
+        try:
+            entries = json.loads(path.read_bytes())
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError) as error:
+            raise StoreError(f"{path}: cannot be read ({error}); it was left as it is, fix or move it") from None
+        self._apply({(collection, record_id): record for collection, record_id, record in entries})
+        self._journal_done()
+
+    def _apply(self, changes: Changes) -> None:
+        """Every change is a whole record or a deletion, so applying one again changes nothing."""
+        for (collection, record_id), record in changes.items():
+            if record is None:
+                self._collection(collection, writing=True).delete([record_id])
+            else:
+                self.put(collection, record_id, record)
+
+    def _journal_done(self) -> None:
+        path = self.folder / JOURNAL
+        if path.exists():
+            path.unlink()
+            fsync_folders([self.folder])
+
+    # --- the buffer and the end ---------------------------------------------------------------------
 
     def flush(self) -> None:
         with self._guard:
@@ -310,9 +432,7 @@ class TinyStore:
         if writing and self.read_only:
             raise StoreError(f"{self.folder} was opened read-only; stop the server to change it")
         if name not in self._collections:
-            if not _COLLECTION_NAME.match(name):
-                raise StoreError(f"{name!r} is not a collection name")
-            self._collections[name] = _Collection(self.folder / name)
+            self._collections[check_collection(name)] = _Collection(self.folder / name)
         return self._collections[name]
 
     def _flush_every_second(self) -> None:
@@ -320,6 +440,14 @@ class TinyStore:
             # A full or read-only disk: the events stay pending and the next flush retries.
             with contextlib.suppress(OSError):
                 self.flush()
+
+
+def _one_of(ids: set[str]) -> Callable[[Record], bool]:
+    return lambda record: record["id"] in ids
+
+
+def _json(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def _new_id() -> str:

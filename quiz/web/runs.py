@@ -1,33 +1,51 @@
 """What a shopper's run leaves in the store: funnel events, and the completed response.
 
 Neither holds personal data: answers, products and the embedding page's site, never an address.
-Both are written within a second with others (``Store.add_soon``), off the shopper's path.
+Events are written within a second with others (``Store.add_soon``), off the shopper's path; a
+response is durable before its id reaches the shopper (a link, a LINE code), so any process finds it.
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from quiz.consent import iso_time, now, quiz_version
 from quiz.engine.flow import trail
 from quiz.engine.scoring import recommend
+from quiz.errors import Unavailable
 from quiz.format.questions import RESULTS
 from quiz.format.schema import Quiz
 from quiz.web.results import page_site
 from quiz.web.services import services
 from quiz.web.tokens import Progress
 
+log = logging.getLogger(__name__)
 
-def keep_response(request: Request, quiz: Quiz, progress: Progress, locale: str) -> str:
-    """Store the completed run and tell the channels; its id goes into the token."""
+
+async def keep_response(request: Request, quiz: Quiz, progress: Progress, locale: str) -> str:
+    """Store the completed run and tell the channels; its id goes into the token.
+
+    With the store unreachable the shopper still sees the results: the response is then held like a
+    funnel event until the store is back, and the channels' extras (LINE's chat code) are left out.
+    """
     response = response_record(quiz, progress, locale)
     found = services(request)
-    found.store.add_soon("responses", response)
-    for channel in found.channels:
-        channel.completed(quiz, response["id"])  # LINE keeps the code the results show, for the chat
+
+    def keep() -> None:
+        found.store.put("responses", response["id"], response)
+        for channel in found.channels:
+            channel.completed(quiz, response["id"])  # LINE keeps the code the results show, for the chat
+
+    try:
+        await run_in_threadpool(keep)
+    except (Unavailable, OSError) as error:
+        log.warning("response %s of quiz %s held in memory until the store is back: %s", response["id"], quiz.id, error)
+        found.store.add_soon("responses", response)
     return str(response["id"])
 
 

@@ -88,7 +88,7 @@ async def submit_answer(request: Request) -> Response:
     if target == RESULTS:
         record_event(request, quiz, "completed", progress.context)
         locale = locale_for(request, quiz, progress.context)
-        progress = replace(progress, response=keep_response(request, quiz, progress, locale))
+        progress = replace(progress, response=await keep_response(request, quiz, progress, locale))
     return respond(request, quiz, progress)
 
 
