@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install browser run test lint bench schema
+.PHONY: install browser postgres run test lint bench schema
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -20,10 +20,18 @@ browser: install
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	else $(VENV)/bin/playwright install chromium; fi
 
+# The store tests start a throwaway PostgreSQL cluster (tests/postgres.py): Debian's server package
+# where apt works as root; elsewhere the suite says loudly what it skipped.
+postgres:
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null; then echo "postgresql: found"; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	else echo "postgresql: not found; its tests will be skipped (install it, or set QUIZ_PG_BIN)"; fi
+
 run: install
 	$(VENV)/bin/quiz serve quizzes --demo-port 8001
 
-test: install browser lint
+test: install browser postgres lint
 	$(PY) -m pytest
 
 lint: install
@@ -32,7 +40,7 @@ lint: install
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-bench: install browser
+bench: install browser postgres
 	$(PY) bench/scoring.py
 	$(PY) bench/widget_weight.py
 	$(PY) bench/load.py

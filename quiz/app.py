@@ -35,7 +35,7 @@ from quiz.line.queue import LineQueue
 from quiz.line.webhook import line_webhook
 from quiz.marketer.api import describe_person, export_leads, forget_person
 from quiz.settings import Settings
-from quiz.store.tiny import TinyStore
+from quiz.store.opening import open_store
 from quiz.web.assets import STATIC, WIDGETS, Assets
 from quiz.web.failures import render_error
 from quiz.web.library import QuizLibrary
@@ -84,7 +84,7 @@ def create_app(settings: Settings) -> Starlette:
     ]
     # A full disk under a queue or an audit log is an OSError: shown as QuizError's Unavailable.
     exception_handlers = {QuizError: render_error, OSError: render_error}
-    store = TinyStore(settings.data_dir / "store")  # refuses if another server writes this folder
+    store = open_store(settings)  # the embedded store refuses if another server writes its folder
     email = EmailChannel(book=LeadBook(store), mail=MailQueue(settings.data_dir / "mail", transport_for(settings)))
     linebook = LineBook(store)
     queue = LineQueue(settings.data_dir / "line", LineApi(settings.line), linebook.may_push) if settings.line else None

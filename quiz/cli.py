@@ -237,11 +237,11 @@ def run_export(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> None:
     from quiz.marketer.operations import begin_export
     from quiz.settings import from_environment
-    from quiz.store.tiny import TinyStore
+    from quiz.store.opening import open_store
     from quiz.web.library import QuizLibrary
 
     settings = from_environment()
-    store = TinyStore(settings.data_dir / "store", read_only=True)  # next to a running server, without its lock
+    store = open_store(settings, writer=False)  # next to a running server, without its lock
     export = begin_export(
         store,
         QuizLibrary(settings.quizzes_dir).all(),
@@ -261,6 +261,7 @@ def _export(args: argparse.Namespace) -> None:
         complete = True
     finally:
         export.finish(complete=complete)
+        store.close()
 
 
 def _cli_user() -> str:
@@ -337,10 +338,10 @@ def _person_document(named: str, settings: Settings, *, erase: bool) -> dict[str
     from quiz.leads.book import LeadBook
     from quiz.line.book import LineBook
     from quiz.marketer.operations import People
-    from quiz.store.tiny import TinyStore
+    from quiz.store.opening import open_store
 
     try:
-        store = TinyStore(settings.data_dir / "store", read_only=not erase)
+        store = open_store(settings, writer=erase)
     except StoreLocked:
         raise ServerRunning(
             f"a quiz server is running on {settings.data_dir}; erase through it (POST /api/forget with the"

@@ -27,7 +27,13 @@ class Setting:
 # The README's configuration table is generated from this list (see tests/test_settings.py).
 DECLARED = (
     Setting("QUIZZES_DIR", "quizzes", "Folder of quiz JSON files to serve."),
-    Setting("DATA_DIR", "data", "Folder for the server's own files (the generated secret key)."),
+    Setting("DATA_DIR", "data", "Folder for the server's own files: the embedded store, the generated secret key."),
+    Setting(
+        "STORE_URL",
+        "",
+        "A `postgresql://user:password@host:port/database` URL: the store every process and machine shares."
+        " Empty: the embedded store in `DATA_DIR/store` (one server process).",
+    ),
     Setting(
         "SECRET_KEYS",
         "",
@@ -113,6 +119,7 @@ class Settings:
     quizzes_dir: Path
     data_dir: Path
     secret_keys: tuple[str, ...]
+    store_url: str = field(default="", repr=False)  # holds a password; empty: the embedded store
     host: str = "127.0.0.1"
     port: int = 8000
     progress_max_age: int = 2 * 60 * 60  # seconds: two hours to finish a quiz
@@ -134,13 +141,20 @@ def from_environment(environ: Mapping[str, str] | None = None, *, quizzes_dir: s
         values["QUIZZES_DIR"] = quizzes_dir
     data_dir = Path(values["DATA_DIR"])
     keys = tuple(key.strip() for key in values["SECRET_KEYS"].split(",") if key.strip())
+    store_url = _store_url(values["STORE_URL"])
     generated = not keys
+    if generated and store_url:
+        raise SettingsError(
+            f"{PREFIX}SECRET_KEYS must be set with {PREFIX}STORE_URL: every process and machine sharing the"
+            " store must sign progress, links and LINE logins with the same keys (a generated key is per machine)"
+        )
     if generated:
         keys = (_stored_key(data_dir),)
     return Settings(
         quizzes_dir=Path(values["QUIZZES_DIR"]),
         data_dir=data_dir,
         secret_keys=keys,
+        store_url=store_url,
         host=values["HOST"],
         port=_integer(values, "PORT", low=1, high=65535),
         progress_max_age=_integer(values, "PROGRESS_MAX_AGE", low=60, high=30 * 24 * 60 * 60),
@@ -175,6 +189,13 @@ def _origins(values: Mapping[str, str], name: str) -> tuple[str, ...]:
                 " (no path, no trailing slash)"
             )
     return origins
+
+
+def _store_url(raw: str) -> str:
+    url = raw.strip()
+    if url and not re.match(r"^postgres(ql)?://", url):
+        raise SettingsError(f"{PREFIX}STORE_URL must be a postgresql:// URL, or empty for the embedded store")
+    return url
 
 
 def _public_url(raw: str) -> str:

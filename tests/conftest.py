@@ -12,6 +12,7 @@ import pytest
 
 # Tests import their helpers (factory, browsing, live...) as plain modules.
 sys.path.insert(0, str(Path(__file__).parent))
+pytest_plugins = ["postgres"]  # tests/postgres.py: the postgres_url and postgres_database fixtures
 
 
 def _browsing() -> Any:

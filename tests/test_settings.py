@@ -80,3 +80,15 @@ def test_line_is_off_until_the_messaging_channel_is_set_and_login_is_optional(tm
 def test_bad_line_settings_name_the_variable(tmp_path, changes, named):
     with pytest.raises(SettingsError, match=named):
         from_environment({"QUIZ_SECRET_KEYS": "k", "QUIZ_DATA_DIR": str(tmp_path), **LINE, **changes})
+
+
+def test_a_shared_store_needs_the_same_keys_on_every_machine(tmp_path):
+    with pytest.raises(SettingsError, match="QUIZ_SECRET_KEYS must be set with QUIZ_STORE_URL"):
+        from_environment({"QUIZ_STORE_URL": "postgresql://quiz@db/quiz", "QUIZ_DATA_DIR": str(tmp_path)})
+    assert not (tmp_path / "secret_key").exists()  # no per-machine key was generated
+    with pytest.raises(SettingsError, match="QUIZ_STORE_URL must be a postgresql:// URL"):
+        from_environment({"QUIZ_STORE_URL": "mysql://db/quiz", "QUIZ_SECRET_KEYS": "k", "QUIZ_DATA_DIR": str(tmp_path)})
+    settings = from_environment(
+        {"QUIZ_STORE_URL": "postgresql://quiz:pw@db/quiz", "QUIZ_SECRET_KEYS": "k", "QUIZ_DATA_DIR": str(tmp_path)}
+    )
+    assert settings.store_url == "postgresql://quiz:pw@db/quiz" and "pw" not in repr(settings)

@@ -12,7 +12,7 @@ from quiz.store.base import Store, StoreError
 from quiz.store.memory import MemoryStore
 from quiz.store.tiny import TinyStore
 
-BACKENDS = ["memory", "tiny"]
+BACKENDS = ["memory", "tiny", "postgres"]
 
 
 @pytest.fixture(params=BACKENDS)

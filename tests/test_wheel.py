@@ -28,6 +28,8 @@ def test_the_wheel_installs_without_warnings_and_serves_a_quiz_outside_the_check
 
     where = _run([str(python), "-c", "import quiz.app; print(quiz.app.__file__)"], tmp_path).strip()
     assert Path(where).is_relative_to(tmp_path / "venv"), where  # the wheel's copy, not the checkout's
+    schema = "from quiz.store.postgres import latest_version; print(latest_version())"
+    assert int(_run([str(python), "-c", schema], tmp_path)) >= 1  # the PostgreSQL migrations are in the wheel
 
     quizzes = shutil.copytree(CHECKOUT / "quizzes", tmp_path / "quizzes")
     port = _free_port()
