@@ -8,8 +8,8 @@ connections busy (its "client cpu" here includes the platform's threads). Four k
 
 - unsigned: no ``x-line-signature``, refused with 401 before the body is parsed;
 - signed, 1 event: a text message 「結果」 from a LINE user not seen before; the event is marked
-  handled (a durable store write) and a reply is queued (a durable file), which the queue's
-  thread then sends to the platform;
+  handled (a durable store write) and a reply is queued (a job in the store's outbox), which the
+  queue's thread then sends to the platform;
 - signed, 10 events: the same, ten to a delivery;
 - redelivered: the 1-event deliveries again, as LINE redelivers them (same ``webhookEventId``),
   acknowledged with 200 and otherwise ignored.
@@ -49,6 +49,7 @@ from starlette.routing import Route
 from quiz.app import create_app
 from quiz.line.webhook import signed_by_line
 from quiz.settings import from_environment
+from quiz.store.tiny import TinyStore
 
 BENCH = Path(__file__).resolve().parent
 QUIZZES = BENCH.parent / "quizzes"
@@ -163,15 +164,26 @@ async def measure(name: str, port: int, next_request: Next, *, expected: int = 2
     return await load.measure(name, port, next_request, size, expected=expected, pace=PACE)
 
 
-async def drain(queue: Path, after: str) -> None:
+def queued_replies(store: Path) -> int:
+    """The replies waiting in the quiz server's outbox, read beside it as ``quiz subject`` reads: no lock, no writes."""
+    if not (store / "outbox").is_dir():
+        return 0
+    beside = TinyStore(store, read_only=True)  # opened anew each time: a reader keeps what it read first
+    try:
+        return len(beside.find("outbox", kind="line", status="queued"))
+    finally:
+        beside.close()
+
+
+async def drain(store: Path, after: str) -> None:
     """Wait for the quiz server's reply queue to empty, and say how long it took."""
-    waiting = len(list(queue.glob("*.json")))
+    waiting = queued_replies(store)
     start = time.perf_counter()
-    while any(queue.glob("*.json")):
+    while queued_replies(store):
         if time.perf_counter() - start > DRAIN_TIMEOUT_S:
             print(f"reply queue after {after}: still not empty after {DRAIN_TIMEOUT_S:g} s; going on")
             return
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.25)  # each look reads the whole outbox: not too often beside the server
     print(f"reply queue after {after}: {waiting:,} replies waiting, sent in {time.perf_counter() - start:.1f} s")
 
 
@@ -193,7 +205,7 @@ def header() -> str:
     )
 
 
-async def run(line: LinePlatform, quiz: Server, baseline: Server, queue: Path) -> None:
+async def run(line: LinePlatform, quiz: Server, baseline: Server, store: Path) -> None:
     single, tenfold = Deliveries(line, quiz.port, 1), Deliveries(line, quiz.port, 10)
     one_event, ten_events = Deliveries(line, baseline.port, 1)(), Deliveries(line, baseline.port, 10)()
     one_size, ten_size = body_size(one_event), body_size(ten_events)
@@ -203,11 +215,11 @@ async def run(line: LinePlatform, quiz: Server, baseline: Server, queue: Path) -
         await measure("unsigned (401)", quiz.port, repeating(unsigned), expected=401, size=one_size),
         await measure("signed, 1 event", quiz.port, single, size=one_size),
     ]
-    await drain(queue, "1-event deliveries")
+    await drain(store, "1-event deliveries")
     rows.append(await measure("redelivered, 1 event", quiz.port, single.redeliveries(), size=one_size))
     rows.append(await measure("baseline, 10-event body", baseline.port, repeating(ten_events), size=ten_size))
     rows.append(await measure("signed, 10 events", quiz.port, tenfold, size=ten_size))
-    await drain(queue, "10-event deliveries")
+    await drain(store, "10-event deliveries")
     print()
     print_table(rows)
     print()
@@ -226,7 +238,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as name, LinePlatform() as line:
         folder = Path(name)
         with running_servers(line, folder) as (quiz, baseline):
-            asyncio.run(run(line, quiz, baseline, folder / "quiz-data" / "line" / "queue"))
+            asyncio.run(run(line, quiz, baseline, folder / "quiz-data" / "store"))
 
 
 if __name__ == "__main__":

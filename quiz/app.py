@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -20,16 +21,19 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
+from quiz.delivery.folders import move_folder_queues
 from quiz.delivery.mail import MailQueue, transport_for
+from quiz.delivery.outbox import Outbox
+from quiz.delivery.schedule import my_turn
 from quiz.errors import QuizError
 from quiz.format.richtext import clean
 from quiz.leads.book import LeadBook
-from quiz.leads.channel import EmailChannel
+from quiz.leads.channel import EmailChannel, OptInLimits
 from quiz.leads.optin import submit_optin
 from quiz.leads.subscriptions import confirm_subscription, show_confirm, unsubscribe
 from quiz.line.api import LineApi
 from quiz.line.book import LineBook
-from quiz.line.channel import LineChannel
+from quiz.line.channel import CODE_TRIES, LineChannel
 from quiz.line.login import line_callback, start_line_login
 from quiz.line.queue import LineQueue
 from quiz.line.webhook import line_webhook
@@ -39,6 +43,7 @@ from quiz.store.opening import open_store
 from quiz.web.assets import STATIC, WIDGETS, Assets
 from quiz.web.failures import render_error
 from quiz.web.library import QuizLibrary
+from quiz.web.limits import Limit, Limiter, limiter_for, prune_limits
 from quiz.web.middleware import BodyLimit, SecurityHeaders
 from quiz.web.services import Services, services
 from quiz.web.shopper import follow_product, show_intro, show_step, start_quiz, submit_answer
@@ -51,7 +56,7 @@ PACKAGE = Path(__file__).parent
 # Each package brings the templates of what it shows: the shopper's steps, the email channel, LINE.
 TEMPLATE_FOLDERS = [PACKAGE / "web" / "templates", PACKAGE / "leads" / "templates", PACKAGE / "line" / "templates"]
 
-PRUNE_LINE_EVERY = 60 * 60.0  # seconds: LINE's logins, codes and event ids are pruned hourly, and at start
+PRUNE_EVERY = 60 * 60.0  # seconds: LINE's logins, codes and event ids, and spent rate limits, hourly
 
 # Pages and fragments are compressed per response; static files were compressed once at start-up.
 COMPRESSED = [Middleware(GZipMiddleware, minimum_size=500, compresslevel=6)]
@@ -85,23 +90,28 @@ def create_app(settings: Settings) -> Starlette:
     # A full disk under a queue or an audit log is an OSError: shown as QuizError's Unavailable.
     exception_handlers = {QuizError: render_error, OSError: render_error}
     store = open_store(settings)  # the embedded store refuses if another server writes its folder
-    email = EmailChannel(book=LeadBook(store), mail=MailQueue(settings.data_dir / "mail", transport_for(settings)))
+    outbox = Outbox(store)
+
+    def limit(name: str, limit: Limit) -> Limiter:
+        return limiter_for(store, name, limit, salt=settings.secret_keys[-1])
+
+    mail = MailQueue(outbox, transport_for(settings))
+    email = EmailChannel(book=LeadBook(store), mail=mail, limits=OptInLimits(limit))
     linebook = LineBook(store)
-    queue = LineQueue(settings.data_dir / "line", LineApi(settings.line), linebook.may_push) if settings.line else None
-    line = LineChannel(line=settings.line, book=linebook, queue=queue)
+    queue = LineQueue(outbox, LineApi(settings.line), linebook.may_push) if settings.line else None
+    line = LineChannel(line=settings.line, book=linebook, queue=queue, code_tries=limit("line_code", CODE_TRIES))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await run_in_threadpool(move_folder_queues, settings.data_dir, outbox)  # what an earlier version queued
         email.mail.start()
-        pruning = None
         if queue is not None:
             queue.start()
-            pruning = asyncio.create_task(prune_every(PRUNE_LINE_EVERY, linebook))
+        pruning = asyncio.create_task(prune_every(PRUNE_EVERY, linebook))
         yield
-        if pruning is not None:
-            pruning.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pruning  # a prune under way finishes before the store closes
+        pruning.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pruning  # a prune under way finishes before the store closes
         if queue is not None:
             queue.close()
         email.mail.close()
@@ -125,15 +135,28 @@ def create_app(settings: Settings) -> Starlette:
     return app
 
 
+def app_from_environment() -> Starlette:
+    """The app of one ``quiz serve --workers N`` process: its settings from the ``QUIZ_*`` environment."""
+    from quiz.settings import from_environment
+
+    return create_app(from_environment())
+
+
 async def prune_every(seconds: float, book: LineBook) -> None:
-    """Prune LINE's short-lived records now and every ``seconds``, until cancelled."""
+    """Prune short-lived records every ``seconds``, once across the processes sharing the store."""
     while True:
         try:
-            pruned = await run_in_threadpool(book.prune)
-            log.info("LINE records pruned: %s", pruned)
+            if await run_in_threadpool(my_turn, book.store, "prune", every=seconds, now=time.time()):
+                pruned = await run_in_threadpool(prune, book)
+                log.info("Short-lived records pruned: %s", pruned)
         except Exception:  # an odd record must not end pruning for good, nor break the shutdown
-            log.exception("LINE records could not be pruned; trying again in %.0f s", seconds)
-        await asyncio.sleep(seconds)
+            log.exception("Short-lived records could not be pruned; trying again in %.0f s", seconds)
+        await asyncio.sleep(min(seconds, 60))  # asks each minute: whichever process is up takes the turn
+
+
+def prune(book: LineBook) -> dict[str, int]:
+    """What has served: LINE's logins, codes and event ids (``LineBook.prune``), and spent rate-limit counts."""
+    return {**book.prune(), "rate_limits": prune_limits(book.store, now=time.time())}
 
 
 # Templates link by path, not absolute URL, so the server works behind any proxy or host name.

@@ -67,7 +67,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--demo-port", type=int, default=None, metavar="PORT", help="also serve a demo shop embedding the quizzes"
     )
+    serve.add_argument(
+        "--workers", type=int, default=1, metavar="N", help="worker processes (more than one needs QUIZ_STORE_URL)"
+    )
     serve.set_defaults(run=run_serve)
+
+    migrate = commands.add_parser("migrate", help="bring the PostgreSQL store's schema up to date (QUIZ_STORE_URL)")
+    migrate.set_defaults(run=run_migrate)
 
     export = commands.add_parser("export", help="write the leads as CSV or JSON Lines, for the marketer")
     export.add_argument("--quiz", action="append", default=[], metavar="ID", help="only this quiz (repeatable)")
@@ -89,6 +95,13 @@ def _parser() -> argparse.ArgumentParser:
     subject = commands.add_parser("subject", help="print everything stored about a person as one JSON document")
     subject.add_argument("email", metavar="EMAIL", help="an email address, or a LINE user id (U + 32 hex digits)")
     subject.set_defaults(run=run_subject)
+
+    copy = commands.add_parser(
+        "copy-store", help="copy a data folder's store into PostgreSQL or back, checking counts (safe to repeat)"
+    )
+    copy.add_argument("source", metavar="FROM", help="a data folder (QUIZ_DATA_DIR) or a postgresql:// URL")
+    copy.add_argument("target", metavar="TO", help="a data folder (QUIZ_DATA_DIR) or a postgresql:// URL")
+    copy.set_defaults(run=run_copy_store)
 
     schema = commands.add_parser("schema", help="print the JSON Schema of quiz files")
     schema.set_defaults(run=run_schema)
@@ -183,9 +196,11 @@ def run_serve(args: argparse.Namespace) -> int:
         demo_origins = [f"http://localhost:{args.demo_port}", f"http://127.0.0.1:{args.demo_port}"]
         extra = tuple(origin for origin in demo_origins if origin not in settings.embed_origins)
         settings = dataclasses.replace(settings, embed_origins=settings.embed_origins + extra)
+    if args.workers != 1:
+        return _serve_workers(args, settings, host, port)
     try:
         app = create_app(settings)
-    except StoreError as error:  # another server owns the data folder, or a data file is damaged
+    except StoreError as error:  # another server owns the data folder, a data file is damaged, PostgreSQL is away
         print(f"quiz serve: {error}", file=sys.stderr)
         return 2
     found = services_of(app)
@@ -200,6 +215,71 @@ def run_serve(args: argparse.Namespace) -> int:
         servers.append(uvicorn.Server(demo_config))
         print(f"demo shop embedding them: {demo_origins[0]}/")
     return asyncio.run(_serve_all(servers))
+
+
+def _serve_workers(args: argparse.Namespace, settings: Settings, host: str, port: int) -> int:
+    """N uvicorn worker processes on one port, each building the app from the environment."""
+    import uvicorn
+
+    from quiz.store.base import StoreError
+    from quiz.store.opening import open_store
+
+    if args.workers < 1:
+        print("quiz serve: --workers must be 1 or more", file=sys.stderr)
+        return 2
+    if not settings.store_url:
+        print(
+            f"quiz serve: --workers {args.workers} needs a store that several processes share; the embedded store"
+            f" in {settings.data_dir / 'store'} takes one writer process. Set QUIZ_STORE_URL to a PostgreSQL"
+            ' database (README: "Running more than one process"), or serve with one worker.',
+            file=sys.stderr,
+        )
+        return 2
+    if args.demo_port:
+        print("quiz serve: the demo shop runs with one worker; drop --demo-port or --workers", file=sys.stderr)
+        return 2
+    try:
+        open_store(settings).close()  # reachable, and migrated once, before the workers start
+    except StoreError as error:
+        print(f"quiz serve: {error}", file=sys.stderr)
+        return 2
+    if args.folder:
+        os.environ["QUIZ_QUIZZES_DIR"] = args.folder  # the workers read their settings from the environment
+    print(f"quiz serve: {args.workers} workers on http://{host}:{port}")
+    uvicorn.run(
+        "quiz.app:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=args.workers,
+        root_path=args.root_path,
+        log_level="info",
+    )
+    return 0
+
+
+def run_migrate(args: argparse.Namespace) -> int:
+    from quiz.settings import SettingsError, from_environment
+    from quiz.store.base import StoreError
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        settings = from_environment()
+        if not settings.store_url:
+            print("quiz migrate: QUIZ_STORE_URL is not set; the embedded store needs no migration", file=sys.stderr)
+            return 2
+        from quiz.store.postgres import PostgresStore
+
+        store = PostgresStore(settings.store_url, migrate=False, check=False)
+        try:
+            applied = store.migrate()
+        finally:
+            store.close()
+    except (SettingsError, StoreError) as error:
+        print(f"quiz migrate: {error}", file=sys.stderr)
+        return 2
+    print(f"applied migrations {', '.join(map(str, applied))}" if applied else "the schema is up to date")
+    return 0
 
 
 async def _serve_all(servers: list[Any]) -> int:
@@ -334,6 +414,7 @@ def _about_person(raw: str, name: str) -> int:
 
 def _person_document(named: str, settings: Settings, *, erase: bool) -> dict[str, Any]:
     from quiz.delivery.mail import MailQueue, transport_for
+    from quiz.delivery.outbox import Outbox
     from quiz.errors import StoreLocked
     from quiz.leads.book import LeadBook
     from quiz.line.book import LineBook
@@ -347,14 +428,63 @@ def _person_document(named: str, settings: Settings, *, erase: bool) -> dict[str
             f"a quiz server is running on {settings.data_dir}; erase through it (POST /api/forget with the"
             " API key, see the README) or stop it first"
         ) from None
-    mail = MailQueue(settings.data_dir / "mail", transport_for(settings))
-    if erase:
-        mail.recover()  # the command holds the folder: a crash's half-written copy of their mail goes too
-    people = People(leads=LeadBook(store), lines=LineBook(store), mail=mail, data_dir=settings.data_dir)
+    mail = MailQueue(Outbox(store), transport_for(settings))
+    people = People(leads=LeadBook(store), lines=LineBook(store), mail=mail)
     try:
         return people.forget(named) if erase else people.describe(named)
     finally:
         store.close()
+
+
+def run_copy_store(args: argparse.Namespace) -> int:
+    """Copy with the servers stopped: the embedded target must be free, and nothing should write the source."""
+    from quiz.store.base import StoreError
+    from quiz.store.copying import Copied, copy_store
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+    def told(copied: Copied) -> None:
+        mark = "" if copied.whole else "   <- differs"
+        print(f"{copied.collection:<16} {copied.source:>10} -> {copied.target:>10}{mark}", flush=True)
+
+    try:
+        source = _store_at(args.source, writer=False)
+        try:
+            target = _store_at(args.target, writer=True)
+            try:
+                copied = copy_store(source, target, told=told)
+            finally:
+                target.close()
+        finally:
+            source.close()
+    except (StoreError, OSError) as error:
+        print(f"quiz copy-store: {error}", file=sys.stderr)
+        return 2
+    differing = [item.collection for item in copied if not item.whole]
+    if differing:
+        print(
+            f"quiz copy-store: {', '.join(differing)} hold a different number of records on the two sides; the target"
+            " had records of its own, or the source changed during the copy",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"copied {sum(item.source for item in copied)} records in {len(copied)} collections; the counts agree")
+    return 0
+
+
+def _store_at(where: str, *, writer: bool) -> Any:
+    from quiz.errors import StoreError
+
+    if where.startswith(("postgresql://", "postgres://")):
+        from quiz.store.postgres import PostgresStore
+
+        return PostgresStore(where, migrate=writer)
+    from quiz.store.tiny import TinyStore
+
+    folder = Path(where) / "store"  # a data folder holds its store there, as QUIZ_DATA_DIR does
+    if not writer and not folder.is_dir():
+        raise StoreError(f"{where}: no data folder here")
+    return TinyStore(folder, read_only=not writer)
 
 
 def run_schema(args: argparse.Namespace) -> int:

@@ -250,9 +250,16 @@ class Cluster:
             failures.append(f"--locale={locale}: {(done.stderr or done.stdout).strip()}")
         raise Unavailable(f"{MARK} initdb in {self.data} failed\n" + "\n".join(failures))
 
-    def _start_server(self) -> None:
+    def pause(self) -> None:
+        """Stop the server as an outage would, keeping its data (``resume`` brings it back on its port)."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop", timeout=30)
+
+    def resume(self) -> None:
+        self._start_server(port=self.port)
+
+    def _start_server(self, port: int = 0) -> None:
         for _attempt in range(3):  # the free port may be taken between choosing it and the server binding it
-            self.port = _free_port()
+            self.port = port or _free_port()
             options = [
                 ("listen_addresses", "127.0.0.1"),
                 ("port", str(self.port)),
@@ -359,6 +366,18 @@ def postgres_url(request: pytest.FixtureRequest) -> Iterator[str]:
     outcome.initdb_seconds, outcome.start_seconds = cluster.initdb_seconds, cluster.start_seconds
     try:
         yield cluster.url
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def own_postgres(postgres_url: str) -> Iterator[Cluster]:
+    """A cluster of this test's own, to stop and start as an outage would (``pause``, ``resume``)."""
+    cluster = _start_cluster()
+    if isinstance(cluster, str):
+        _give_up(cluster)
+    try:
+        yield cluster
     finally:
         cluster.stop()
 

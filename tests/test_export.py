@@ -436,12 +436,27 @@ def test_bad_parameters_get_a_400_naming_the_parameter(tmp_path, query, message)
 
 def test_audit_lines_from_two_writers_stay_whole(tmp_path):
     from quiz.marketer.audit import ExportAudit
+    from quiz.store.memory import MemoryStore
 
-    audits = [ExportAudit(tmp_path, who=f"cli:{n}", filters={}, format="csv") for n in range(20)]
+    audits = [ExportAudit(tmp_path, MemoryStore(), who=f"cli:{n}", filters={}, format="csv") for n in range(20)]
     for number, audit in enumerate(audits):
         audit.finish(rows=number, complete=True)
     assert [entry["rows"] for entry in audit_lines(tmp_path)] == list(range(20))
     assert os.stat(tmp_path / "exports.log").st_mode & 0o077 == 0
+
+
+def test_with_a_shared_store_every_machine_s_exports_are_audited_in_it(tmp_path, postgres_database):
+    from quiz.marketer.audit import ExportAudit
+    from quiz.store.postgres import PostgresStore
+
+    store = PostgresStore(postgres_database)
+    try:
+        ExportAudit(tmp_path, store, who="api", filters={"quiz": ["serum"]}, format="csv").finish(rows=3, complete=True)
+        (entry,) = store.records("audit")
+        assert entry["who"] == "api" and entry["rows"] == 3 and entry["action"] == "export"
+        assert not (tmp_path / "exports.log").exists()
+    finally:
+        store.close()
 
 
 def test_line_identities_are_rows_with_their_user_id_friend_flag_and_line_consent():

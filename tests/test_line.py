@@ -1,7 +1,7 @@
 """Results on LINE over HTTP, against a local LINE Platform (tests/line_platform.py) on loopback.
 
 Flow A: LINE Login from the results (state, nonce, PKCE, friendship), a Flex push from the
-persisted queue. Flow C: a code shown with the results, sent in chat, answered by a reply. The
+store's outbox. Flow C: a code shown with the results, sent in chat, answered by a reply. The
 webhook: signatures, redeliveries, follow/unfollow, withdrawals.
 """
 
@@ -22,6 +22,7 @@ from starlette.testclient import TestClient
 
 from quiz.app import create_app, prune_every
 from quiz.consent import iso_time
+from quiz.delivery.outbox import Outbox
 from quiz.line.api import LineApi
 from quiz.line.book import LOGIN_SECONDS, LineBook, line_code
 from quiz.line.channel import LineChannel
@@ -29,6 +30,7 @@ from quiz.line.flex import text_message
 from quiz.line.queue import LineQueue
 from quiz.settings import from_environment
 from quiz.store import files as durable
+from quiz.store.memory import MemoryStore
 from quiz.store.tiny import TinyStore
 from quiz.web.services import services_of
 from quiz.web.wording import words
@@ -232,59 +234,74 @@ def test_a_shopper_who_declines_the_friend_gets_the_link_and_results_once_they_a
     assert platform.replies[0]["messages"][0]["type"] == "flex"
 
 
-def line_queue(tmp_path, platform, *, friends=True):
+@pytest.fixture
+def store(tmp_path):
+    opened = TinyStore(tmp_path / "store")
+    yield opened
+    opened.close()
+
+
+def line_queue(store, platform, *, friends=True):
     line = from_environment(
         {
-            "QUIZ_DATA_DIR": str(tmp_path / "data"),
-            "QUIZ_SECRET_KEYS": "k",
+            "QUIZ_SECRET_KEYS": "k",  # no data folder: the queue keeps its messages in the store given
             "QUIZ_LINE_CHANNEL_SECRET": platform.bot_secret,
             "QUIZ_LINE_CHANNEL_ACCESS_TOKEN": platform.access_token,
             "QUIZ_LINE_ADD_FRIEND_URL": "https://line.me/R/ti/p/@123abcde",
             "QUIZ_LINE_API_URL": platform.url,
         }
     ).line
-    return LineQueue(tmp_path / "line", LineApi(line, timeout=2), lambda user: friends)
+    return LineQueue(Outbox(store), LineApi(line, timeout=2), lambda user: friends)
 
 
-def due_now(queue):
-    for path, job in list(queue._jobs(queue._queued)):
-        path.write_text(json.dumps({**job, "next_at": 0}))
+def jobs(store):
+    return list(store.records("outbox"))
 
 
-def test_a_push_line_answers_500_to_is_kept_and_sent_once_later(tmp_path, platform):
-    queue = line_queue(tmp_path, platform)
+def due_now(store):
+    for job in store.find("outbox", kind="line"):
+        store.update("outbox", job["id"], {"next_at": 0.0})
+
+
+def test_a_push_line_answers_500_to_is_kept_and_sent_once_later(store, platform):
+    queue = line_queue(store, platform)
     queue.push(platform.user_id, [text_message("結果です")])
     platform.fail_next = [500]
     assert queue.deliver_due() == 0
-    (job,) = [job for _, job in queue._jobs(queue._queued)]
+    (job,) = jobs(store)
+    assert job["status"] == "queued" and job["recipient"] == platform.user_id
     assert job["attempts"] == 1 and job["next_at"] > time.time() + 20 and "500" in job["last_error"]
     assert queue.deliver_due() == 0  # not due yet
-    due_now(queue)
+    due_now(store)
     assert queue.deliver_due() == 1 and len(platform.pushes) == 1
-    assert platform.pushes[0]["retry_key"] == job["retry_key"]  # the same request: LINE sends it once
+    assert platform.pushes[0]["retry_key"] == job["payload"]["retry_key"]  # the same request: LINE sends it once
+    assert not jobs(store)
 
 
-def test_a_push_that_timed_out_but_arrived_is_not_sent_twice(tmp_path, platform):
-    queue = line_queue(tmp_path, platform)
+def test_a_push_that_timed_out_but_arrived_is_not_sent_twice(store, platform):
+    queue = line_queue(store, platform)
     queue.api.timeout = 0.2
     platform.delay_seconds = 0.5
     queue.push(platform.user_id, [text_message("結果です")])
     assert queue.deliver_due() == 0  # timed out, though LINE took it
     platform.delay_seconds = 0
-    due_now(queue)
+    due_now(store)
     assert queue.deliver_due() == 1  # 409 for the same retry key counts as sent
     assert len(platform.pushes) == 1
+    assert not jobs(store)
 
 
-def test_a_reply_line_no_longer_takes_becomes_a_push_for_a_friend_only(tmp_path, platform):
-    queue = line_queue(tmp_path, platform)
+def test_a_reply_line_no_longer_takes_becomes_a_push_for_a_friend_only(store, platform):
+    queue = line_queue(store, platform)
     queue.reply("expired-token", platform.user_id, [text_message("結果です")])
     assert queue.deliver_due() == 1  # the reply failed for good, the push went in the same pass
     assert len(platform.pushes) == 1 and not platform.replies
-    stranger = line_queue(tmp_path / "other", platform, friends=False)
+    assert not jobs(store)
+    elsewhere = MemoryStore()
+    stranger = line_queue(elsewhere, platform, friends=False)
     stranger.reply("expired-token", platform.user_id, [text_message("結果です")])
     assert stranger.deliver_due() == 0 and len(platform.pushes) == 1
-    assert not list(stranger._jobs(stranger._queued))
+    assert not jobs(elsewhere)  # dropped, not kept as failed: the user may not receive it
 
 
 def test_nobody_who_blocked_the_account_gets_a_push(client, platform):
@@ -298,7 +315,7 @@ def test_nobody_who_blocked_the_account_gets_a_push(client, platform):
     queue.push(platform.user_id, [text_message("新商品のお知らせ")])
     queue.deliver_due()
     assert len(platform.pushes) == 1  # the queue dropped it: the user blocked the account
-    assert not list(queue._jobs(queue._queued))
+    assert queue.pending(platform.user_id) == []
     (user,) = stored(client, "line_users")
     assert user["blocked"] is True and user["friend"] is False and user["consent"]["status"] == "unsubscribed"
     (withdrawn,) = [record for record in stored(client, "consent") if record["action"] == "withdrawn"]
@@ -472,6 +489,7 @@ def test_taken_or_stale_logins_codes_and_event_ids_are_pruned_and_nothing_else(t
 def test_pruning_goes_on_after_a_failure_and_stops_when_cancelled():
     class Failing:
         calls = 0
+        store = MemoryStore()  # where the processes sharing it agree whose turn it is to prune
 
         def prune(self):
             self.calls += 1

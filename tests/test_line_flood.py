@@ -213,13 +213,16 @@ def flood_calls(flood: Flood, max_body: int) -> list[Call]:
     return calls
 
 
+def queued_line_messages(flood: Flood) -> list[dict[str, Any]]:
+    return services_of(flood.app).store.find("outbox", kind="line", status="queued")
+
+
 def wait_for_queue_to_drain(flood: Flood) -> None:
-    """Every reply the flood asked for was queued before its 200; once the queue folder is empty, all went out."""
-    queue = services_of(flood.app).settings.data_dir / "line" / "queue"
+    """Every reply the flood asked for was queued before its 200; once none is queued in the outbox, all went out."""
     deadline = time.monotonic() + DRAIN_SECONDS
-    while any(queue.glob("*.json")):
+    while waiting := queued_line_messages(flood):
         if time.monotonic() > deadline:
-            raise AssertionError(f"the LINE queue still holds {len(list(queue.glob('*.json')))} messages")
+            raise AssertionError(f"the LINE queue still holds {len(waiting)} messages")
         time.sleep(0.02)
 
 
@@ -284,8 +287,7 @@ def test_each_genuine_event_takes_effect_exactly_once(flood):
     replied = Counter(reply["replyToken"] for reply in platform.replies)
     assert replied == Counter([*flood.setup_tokens, *answered])  # one reply each, none for a redelivery
     assert not platform.pushes  # a reply sent twice fails on its used token and becomes a push to the shopper
-    line = services_of(flood.app).settings.data_dir / "line"
-    assert not list((line / "failed").iterdir())
+    assert not list(services_of(flood.app).store.records("outbox"))  # none queued, none given up on
     event_ids = Counter(stored_event_ids(flood))
     assert set(event_ids.values()) == {1}
     assert {event["webhookEventId"] for event in flood.genuine_events} <= set(event_ids)

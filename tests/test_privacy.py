@@ -51,9 +51,8 @@ def test_quiz_subject_beside_a_running_server_changes_no_file_of_its(tmp_path, m
     with_two_leads(tmp_path)
     data = tmp_path / "data"
     with make_client(tmp_path):
-        # What a live enqueue has on disk before its message lands: a temporary file, then the lone state.
-        (data / "mail" / "queue" / ".20260101T000000-live.json.ab12.tmp").write_bytes(b"being written")
-        (data / "mail" / "queue" / "20260101T000000-live.json").write_text('{"queued_at": 0}', encoding="utf-8")
+        # What a live write has on disk before it lands: a temporary file beside the segment.
+        (data / "store" / "leads" / ".000001.json.ab12.tmp").write_bytes(b"being written")
         before = {path: path.stat().st_mtime_ns for path in data.rglob("*")}
         monkeypatch.setenv("QUIZ_DATA_DIR", str(data))
         assert cli.main(["subject", "gone@example.com"]) == 0
@@ -63,9 +62,8 @@ def test_quiz_subject_beside_a_running_server_changes_no_file_of_its(tmp_path, m
 
 def test_quiz_forget_also_erases_a_half_written_copy_a_crash_left(tmp_path, monkeypatch, capsys):
     with_two_leads(tmp_path)
-    queue = tmp_path / "data" / "mail" / "queue"
-    leftover = queue / ".20260101T000000-crash.eml.ab12.tmp"
-    leftover.write_bytes(b"To: gone@example.com\r\nSubject: Your results\r\n\r\nhalf a mess")
+    leftover = tmp_path / "data" / "store" / "outbox" / ".000001.json.ab12.tmp"
+    leftover.write_bytes(b'{"records": {"1": {"recipient": "gone@example.com", "payload": "half a mess')
     monkeypatch.setenv("QUIZ_DATA_DIR", str(tmp_path / "data"))
     assert cli.main(["forget", "gone@example.com"]) == 0
     assert not leftover.exists()

@@ -179,3 +179,25 @@ def test_buffered_events_are_kept_with_an_id_they_bring(store):
 def test_bad_collection_names_are_refused(store, name):
     with pytest.raises(StoreError):
         store.add(name, {"x": 1})
+
+
+def test_increments_from_many_threads_add_up(store):
+    def bump() -> None:
+        for _ in range(25):
+            store.increment("rate_limits", "client:1", "count", {"expires": 10.0})
+
+    threads = [threading.Thread(target=bump) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert store.get("rate_limits", "client:1") == {"expires": 10.0, "count": 100, "id": "client:1"}
+    assert store.increment("rate_limits", "client:2", "count", {}) == 1
+
+
+def test_put_many_keeps_order_replaces_by_id_and_can_be_repeated(store):
+    store.put("events", "b", {"n": 0})
+    batch = [{"id": "a", "n": 1}, {"id": "b", "n": 2}, {"id": "c", "n": 3}]
+    store.put_many("events", batch)
+    store.put_many("events", batch)
+    assert [(r["id"], r["n"]) for r in store.records("events")] == [("b", 2), ("a", 1), ("c", 3)]

@@ -6,6 +6,8 @@ import logging
 import threading
 from collections.abc import Callable
 
+from quiz.errors import Unavailable
+
 FIRST_RETRY = 30.0  # seconds; doubles after each failed attempt
 LONGEST_RETRY = 60 * 60.0  # seconds: one hour
 GIVE_UP_AFTER = 3 * 24 * 60 * 60.0  # seconds: three days, as mail servers do
@@ -53,6 +55,8 @@ class DeliveryThread:
         while not self._stopping.is_set():
             try:
                 self._deliver_due()
+            except Unavailable as error:  # the store is away (a database restart): said once a pass, briefly
+                self._log.warning("%s: nothing delivered this pass: %s", self.name, error)
             except Exception:  # a full disk must not end delivery for good
                 self._log.exception("%s: a delivery pass failed; trying again shortly", self.name)
             self._wake.wait(POLL_EVERY)

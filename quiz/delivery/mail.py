@@ -1,30 +1,21 @@
-"""Outgoing mail that survives restarts: a queue of files on disk, delivered by one background thread.
+"""Outgoing mail: transports (a mail server, or a folder for development) and the queue that feeds them.
 
-Layout of the queue folder (``DATA_DIR/mail``)::
-
-    queue/<id>.eml    the message, exactly as it will be sent
-    queue/<id>.json   its delivery state: queued_at, attempts, next_at, last_error
-    failed/<id>.*     messages given up on (refused for good, or still failing after three days)
-
-Every file is written to a temporary ``.<name>.tmp``, fsynced and renamed, then the folder is fsynced:
-after a crash a message is either queued whole or not at all. The ``.eml`` file is the message's
-existence; recipients are read from its headers, so a damaged ``.json`` costs only the retry schedule.
+Messages wait in the store's outbox (``quiz.delivery.outbox``), exactly as they will be sent, with
+their recipients beside them for erasure. A message refused for good (a 5xx reply), or still
+failing after three days, is kept there as failed.
 """
 
 from __future__ import annotations
 
+import base64
 import email.policy
-import json
 import logging
-import os
 import re
 import secrets
 import smtplib
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.parser import BytesHeaderParser
@@ -33,8 +24,10 @@ from pathlib import Path
 from typing import Protocol
 
 from quiz.consent import iso_time
-from quiz.delivery.backoff import GIVE_UP_AFTER, DeliveryThread, retry_delay
+from quiz.delivery.backoff import DeliveryThread
+from quiz.delivery.outbox import Outbox
 from quiz.settings import Settings, Smtp
+from quiz.store.base import Record, Writes
 from quiz.store.files import fsync_folders, write_atomically
 
 log = logging.getLogger(__name__)
@@ -122,190 +115,116 @@ def transport_for(settings: Settings) -> Transport:
     return FolderTransport(settings.data_dir / "outbox")
 
 
-@dataclass
-class _State:
-    queued_at: float
-    attempts: int = 0
-    next_at: float = 0.0
-    last_error: str | None = None
-
-
 class MailQueue:
-    """Queue mail on disk and deliver it in the background, retrying with backoff.
+    """Mail waiting in the store's outbox (``quiz.delivery.outbox``), delivered by a background thread.
 
-    ``queue = MailQueue(settings.data_dir / "mail", transport_for(settings)); queue.start()``,
-    then ``queue.enqueue(message)`` from any thread, and ``queue.close()`` on shutdown.
+    ``queue = MailQueue(Outbox(store), transport_for(settings)); queue.start()``, then
+    ``queue.enqueue(message, writes=...)`` inside the transaction that causes the mail, and
+    ``queue.close()`` on shutdown. Every server process may run one: a message is claimed by one.
     """
 
-    def __init__(self, folder: Path, transport: Transport, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, outbox: Outbox, transport: Transport) -> None:
+        self.outbox = outbox
         self.transport = transport
-        self._queued = folder / "queue"
-        self._failed = folder / "failed"
-        self._clock = clock
-        self._files = threading.Lock()  # a record's files change under it: delivery against forget()
+        self._passes = threading.Lock()
         self._sending = threading.Lock()  # one message from read to sent: forget() waits for it
-        self._passes = threading.Lock()  # one delivery pass at a time, so no message is sent twice
         self._delivery = DeliveryThread("quiz-mailer", self.deliver_due, log)
-        # Only folders: a reader beside a running server (``quiz subject``) must not delete the files
-        # an enqueue of that server is writing (its temporary file, then its state before the .eml).
-        self._queued.mkdir(parents=True, exist_ok=True)
-        self._failed.mkdir(parents=True, exist_ok=True)
 
-    def enqueue(self, message: EmailMessage) -> str:
-        """Store the message durably and return its id; the background thread sends it.
+    def enqueue(self, message: EmailMessage, *, writes: Writes | None = None) -> str:
+        """Queue the message (in the caller's transaction ``writes``, if given); returns its id.
 
         Adds Date and Message-ID headers when missing, so every retry is recognisably the same message.
         """
-        now = self._clock()
-        _stamp_identity(message, now)
-        message_id = f"{datetime.fromtimestamp(now, UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(6)}"
-        # The state first: an .eml never appears without it, and a lone .json is cleaned at the next start.
-        self._write_state(self._queued, message_id, _State(queued_at=now))
-        write_atomically(self._queued / f"{message_id}.eml", message.as_bytes())
+        _stamp_identity(message, time.time())
+        recipients = sorted(_recipients(message))
+        if len(recipients) != 1:  # one address per message: erasure and access find it by that address
+            raise ValueError(f"a queued message goes to one address, not {len(recipients)}")
+        payload = {"message": base64.b64encode(message.as_bytes()).decode(), "subject": str(message["Subject"] or "")}
+        job_id = self.outbox.enqueue("mail", payload, recipient=recipients[0], writes=writes)
         self._delivery.wake()
-        return message_id
+        return job_id
 
     def deliver_due(self) -> int:
         """One pass over the messages whose time has come, oldest first; returns how many were sent."""
-        with self._passes:
+        with self._passes:  # in this process one pass at a time: when it returns, what was due has been tried
             sent = 0
-            due = [(state, message_id) for message_id, state in self._records(self._queued)]
-            for state, message_id in sorted(due, key=lambda pair: (pair[0].queued_at, pair[1])):
+            for due in self.outbox.due("mail"):
                 if self._delivery.stopping:
                     break
-                if state.next_at <= self._clock():
-                    sent += self._attempt(message_id, state)
+                job = self.outbox.take(due)
+                if job is not None:  # else another worker took it
+                    sent += self._attempt(job)
             return sent
 
     def start(self) -> None:
-        """Clear what a crash left half-written, then deliver in a daemon thread, every second and on enqueue.
-
-        Only the process that delivers (the server, which holds the data folder) starts the queue.
-        """
-        self.recover()
+        """Deliver in a daemon thread, every second and on enqueue."""
         self._delivery.start()
 
     def close(self, *, timeout: float = 15) -> None:
         """Stop the thread; a message being sent finishes (or times out) first."""
         self._delivery.close(timeout=timeout)
 
-    def forget(self, address: str, *, also_in: Iterable[Path] = ()) -> int:
-        """Erase every queued, failed and outbox message to ``address``; returns how many messages went.
+    def forget(self, address: str, *, writes: Writes | None = None) -> int:
+        """Erase every queued and failed message to ``address``, and the developer outbox's copies; how many went."""
+        with self._sending:  # a message on its way is sent (or skipped) first, then its copies go too
+            erased = self.outbox.forget(address.casefold(), writes=writes)
+            if isinstance(self.transport, FolderTransport) and self.transport.folder.is_dir():
+                erased += self._forget_delivered(address)
+        return erased
 
-        The outbox of a FolderTransport in use is always included; ``also_in`` adds other folders of ``.eml``.
-        """
-        folders = [self._queued, self._failed, *also_in]
-        if isinstance(self.transport, FolderTransport):
-            folders.append(self.transport.folder)
+    def _forget_delivered(self, address: str) -> int:
         erased = 0
-        with self._sending, self._files:
-            for folder in dict.fromkeys(folders):  # once each, in order
-                for path in sorted(folder.glob("*.eml")) if folder.is_dir() else []:
-                    if _addressed_to(path, address):
-                        _remove(path)
-                        _remove(path.with_suffix(".json"))
-                        erased += 1
-            fsync_folders(dict.fromkeys(folders))
+        if isinstance(self.transport, FolderTransport):
+            for path in sorted(self.transport.folder.glob("*.eml")):
+                if _addressed_to(path, address):
+                    path.unlink(missing_ok=True)
+                    erased += 1
+            fsync_folders([self.transport.folder])
         return erased
 
     def pending(self, address: str) -> list[dict[str, object]]:
         """Summaries of the queued, failed and outbox messages to ``address``, for a data-subject access export."""
-        found: list[dict[str, object]] = []
-        folders = [("queued", self._queued), ("failed", self._failed)]
-        if isinstance(self.transport, FolderTransport):
-            folders.append(("outbox", self.transport.folder))
-        for status, folder in folders:
-            for message_id, state in self._records(folder, quiet=status == "outbox"):
-                headers = _headers(folder / f"{message_id}.eml")
+        found = [_summary(job) for job in self.outbox.pending(address.casefold())]
+        if isinstance(self.transport, FolderTransport) and self.transport.folder.is_dir():
+            for path in sorted(self.transport.folder.glob("*.eml")):
+                headers = _headers(path)
                 if headers is not None and address.casefold() in _recipients(headers):
-                    found.append(_summary(message_id, status, state, str(headers.get("Subject", ""))))
+                    summary = {"id": path.stem, "status": "outbox", "subject": str(headers.get("Subject", ""))}
+                    found.append({**summary, "attempts": 0, "queued_at": iso_time(path.stat().st_mtime)})
         return found
 
-    def _attempt(self, message_id: str, state: _State) -> int:
-        path = self._queued / f"{message_id}.eml"
-        with self._sending:  # else forget() could erase the queued copy while it lands in the outbox
-            try:
-                message = email.message_from_bytes(path.read_bytes(), _class=EmailMessage, policy=email.policy.default)
-            except FileNotFoundError:  # forgotten since the pass began
-                return 0
-            recipients = _recipients(message)
-            try:
-                self.transport.send(message)
-            except PermanentFailure as error:
-                state.attempts += 1
-                self._give_up(message_id, state, _without(str(error), *recipients))
-                return 0
-            except Exception as error:
-                self._retry_later(message_id, state, _without(f"{type(error).__name__}: {error}", *recipients))
-                return 0
-            with self._files:
-                _remove(path)
-                _remove(path.with_suffix(".json"))
-                fsync_folders([self._queued])
-        log.info("Sent mail %s after %d earlier attempts", message_id, state.attempts)
-        return 1
-
-    def _retry_later(self, message_id: str, state: _State, reason: str) -> None:
-        now = self._clock()
-        state.attempts += 1
-        state.last_error = reason[:500]
-        if now - state.queued_at >= GIVE_UP_AFTER:
-            self._give_up(message_id, state, f"still failing after {state.attempts} attempts: {reason}")
-            return
-        state.next_at = now + retry_delay(state.attempts)
-        with self._files:
-            if (self._queued / f"{message_id}.eml").exists():
-                self._write_state(self._queued, message_id, state)
-        log.info("Mail %s not sent (attempt %d), retrying later: %s", message_id, state.attempts, state.last_error)
-
-    def _give_up(self, message_id: str, state: _State, reason: str) -> None:
-        state.last_error = reason[:500]
-        with self._files:
-            message = self._queued / f"{message_id}.eml"
-            if not message.exists():
-                return
-            self._write_state(self._failed, message_id, state)
-            os.replace(message, self._failed / message.name)
-            _remove(self._queued / f"{message_id}.json")
-            fsync_folders([self._failed, self._queued])
-        log.warning("Gave up on mail %s (kept in %s): %s", message_id, self._failed, state.last_error)
-
-    def _records(self, folder: Path, *, quiet: bool = False) -> Iterator[tuple[str, _State]]:
-        for path in sorted(folder.glob("*.eml")):
-            state = self._read_state(path, quiet=quiet)
-            if state is not None:
-                yield path.stem, state
-
-    def _read_state(self, message: Path, *, quiet: bool = False) -> _State | None:
-        """The message's delivery state; an outbox copy (``quiet``) has none, only its file's time."""
+    def _attempt(self, job: Record) -> int:
         try:
-            raw = json.loads(message.with_suffix(".json").read_text(encoding="utf-8"))
-            return _State(
-                queued_at=float(raw["queued_at"]),
-                attempts=int(raw["attempts"]),
-                next_at=float(raw["next_at"]),
-                last_error=None if raw["last_error"] is None else str(raw["last_error"]),
-            )
-        except (OSError, ValueError, TypeError, KeyError) as error:
-            try:
-                queued_at = message.stat().st_mtime
-            except FileNotFoundError:  # sent or forgotten meanwhile
-                return None
-            if not quiet:
-                log.warning("Mail %s has an unreadable state file (%s); sending it as new", message.stem, error)
-            return _State(queued_at=queued_at)
+            raw = base64.b64decode(job["payload"]["message"], validate=True)
+        except (KeyError, TypeError, ValueError) as error:
+            self.outbox.give_up(job, f"the queued message is damaged ({type(error).__name__}); it cannot be sent")
+            log.warning("Gave up on mail %s: its queued copy is damaged", job["id"])
+            return 0
+        message = email.message_from_bytes(raw, _class=EmailMessage, policy=email.policy.default)
+        with self._sending:  # from the check to the job's end: an erasure waits, then finds every copy
+            if not self.outbox.still_there(job):
+                return 0  # erased since it was claimed
+            return self._send(job, message)
 
-    def _write_state(self, folder: Path, message_id: str, state: _State) -> None:
-        write_atomically(folder / f"{message_id}.json", json.dumps(asdict(state)).encode())
-
-    def recover(self) -> None:
-        """Remove what a crash left: temporary files, and states whose message never landed."""
-        for folder in (self._queued, self._failed):
-            for temporary in folder.glob(".*.tmp"):
-                _remove(temporary)
-            for state in folder.glob("*.json"):
-                if not state.with_suffix(".eml").exists():
-                    _remove(state)
+    def _send(self, job: Record, message: EmailMessage) -> int:
+        recipients = _recipients(message)
+        try:
+            self.transport.send(message)
+        except PermanentFailure as error:
+            reason = _without(str(error), *recipients)
+            self.outbox.give_up(job, reason)
+            log.warning("Gave up on mail %s: %s", job["id"], reason)
+            return 0
+        except Exception as error:
+            reason = _without(f"{type(error).__name__}: {error}", *recipients)
+            if self.outbox.retry(job, reason):
+                log.info("Mail %s not sent (attempt %d), retrying later: %s", job["id"], job["attempts"] + 1, reason)
+            else:
+                log.warning("Gave up on mail %s after three days: %s", job["id"], reason)
+            return 0
+        self.outbox.done(job)
+        log.info("Sent mail %s after %d earlier attempts", job["id"], job["attempts"])
+        return 1
 
 
 def _stamp_identity(message: EmailMessage, now: float) -> None:
@@ -338,15 +257,12 @@ def _addressed_to(path: Path, address: str) -> bool:
     return headers is not None and address.casefold() in _recipients(headers)
 
 
-def _summary(message_id: str, status: str, state: _State, subject: str) -> dict[str, object]:
+def _summary(job: Record) -> dict[str, object]:
     return {
-        "id": message_id,
-        "status": status,
-        "subject": subject,
-        "attempts": state.attempts,
-        "queued_at": iso_time(state.queued_at),
+        "id": job["id"],
+        "status": job["status"],
+        "subject": job["payload"].get("subject", ""),
+        "attempts": job["attempts"],
+        "queued_at": iso_time(job["queued_at"]),
+        "last_error": job["last_error"],
     }
-
-
-def _remove(path: Path) -> None:
-    path.unlink(missing_ok=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,7 +50,8 @@ class LeadBook:
     def is_suppressed(self, email: str) -> bool:
         return self.store.get("suppressions", person_id(email)) is not None
 
-    def opt_in(self, form: OptIn) -> Outcome:
+    def opt_in(self, form: OptIn, then: Callable[[Writes, Record], None] | None = None) -> Outcome:
+        """Keep the lead with its evidence; ``then(writes, lead)`` adds to the same transaction (its email)."""
         identifier = lead_id(form.email, form.quiz_id)
         with self.store.transaction(person_id(form.email)) as writes:
             existing = writes.get("leads", identifier)
@@ -60,6 +62,8 @@ class LeadBook:
             _append_consent(writes, lead, identifier, shown, action="opt_in", method="checkbox", checkbox=form.ticked)
             _remember_person(writes, form.email, identifier)
             writes.put("leads", identifier, lead)
+            if then is not None:
+                then(writes, {**lead, "id": identifier})
         return Outcome({**lead, "id": identifier}, replayed=False)
 
     def confirm(self, identifier: str, nonce: str) -> Record | None:
@@ -128,10 +132,6 @@ class LeadBook:
             "responses": [record for response in responses for record in self.store.find("responses", id=response)],
             "consent": self.store.find("consent", email=email),
         }
-
-    def reopen(self, identifier: str) -> None:
-        """Forget which form made the lead, so that form sent again is taken anew (its email was lost)."""
-        self.store.update("leads", identifier, {"submission": ""})  # erased meanwhile: nothing to reopen
 
 
 def _append_consent(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -11,18 +12,21 @@ from quiz.consent import consent_text
 from quiz.delivery.mail import MailQueue
 from quiz.format.schema import Quiz
 from quiz.leads.book import LeadBook
-from quiz.web.limits import Limit, RateLimiter
+from quiz.web.limits import Limit, Limiter, RateLimiter
 from quiz.web.steps import Step
 from quiz.web.tokens import Progress
 
 
 class OptInLimits:
-    """How often opt-ins may come: per client address, per quiz and per email address."""
+    """How often opt-ins may come: per client address, per quiz and per email address.
 
-    def __init__(self) -> None:
-        self.per_client = RateLimiter(Limit(attempts=10, seconds=600))
-        self.per_quiz = RateLimiter(Limit(attempts=600, seconds=60))
-        self.per_address = RateLimiter(Limit(attempts=3, seconds=3600))  # nobody gets mail-bombed
+    ``make`` builds each limiter (``quiz.web.limits.limiter_for``: shared when the store is).
+    """
+
+    def __init__(self, make: Callable[[str, Limit], Limiter] = lambda name, limit: RateLimiter(limit)) -> None:
+        self.per_client = make("optin_client", Limit(attempts=10, seconds=600))
+        self.per_quiz = make("optin_quiz", Limit(attempts=600, seconds=60))
+        self.per_address = make("optin_address", Limit(attempts=3, seconds=3600))  # nobody gets mail-bombed
 
     def allow(self, client: str, quiz_id: str) -> bool:
         return self.per_client.allow(client) and self.per_quiz.allow(quiz_id)

@@ -7,7 +7,6 @@ often get 429 and a sentence saying to wait.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from dataclasses import replace
@@ -19,13 +18,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from quiz.consent import consent_text, quiz_version
-from quiz.errors import Unavailable
 from quiz.format.questions import RESULTS
 from quiz.format.schema import Quiz
-from quiz.leads.book import OptIn, Outcome, submission_key
+from quiz.leads.book import OptIn, submission_key
 from quiz.leads.channel import EmailChannel, OptInForm
 from quiz.leads.letters import ResultsLetter, results_email
 from quiz.leads.records import EmailError, normalize_email, person_id
+from quiz.store.base import Record, Writes
 from quiz.web.results import embedders_for, results_for, shop_origin, tracked
 from quiz.web.runs import record_event, response_record
 from quiz.web.services import services
@@ -55,7 +54,8 @@ async def submit_optin(request: Request) -> Response:
         if _gate_required(quiz):
             return respond(request, quiz, progress)  # "sent" would open a gate that wants a real address
         return respond(request, quiz, replace(progress, lead="sent"))
-    if not services(request).channel(EmailChannel).limits.allow(request.client.host if request.client else "", quiz.id):
+    client = request.client.host if request.client else ""
+    if not await run_in_threadpool(services(request).channel(EmailChannel).limits.allow, client, quiz.id):
         return _form_again(request, quiz, progress, form, "error_rate_limited", status_code=429)
     try:
         email = normalize_email(str(form.get("email", ""))[:FORM_FIELDS_MAX_CHARS])
@@ -85,24 +85,21 @@ async def _take(request: Request, quiz: Quiz, progress: Progress, email: str, *,
         double_opt_in=capture.double_opt_in or suppressed,  # fresh consent from a forgotten address: proven
         submission=submission_key(token),
     )
-    outcome = await run_in_threadpool(book.opt_in, opt_in)
+
+    def queue_results_email(writes: Writes, lead: Record) -> None:
+        # In the opt-in's own transaction: the lead and its email are kept together, or neither.
+        if email_channel.limits.per_address.allow(email):
+            message = _results_message(request, quiz, progress, lead)
+            email_channel.mail.enqueue(message, writes=writes)
+
+    outcome = await run_in_threadpool(book.opt_in, opt_in, queue_results_email)
     if not outcome.replayed:
         record_event(request, quiz, "opted_in", progress.context, consent=str(ticked).lower())
-    if not outcome.replayed and email_channel.limits.per_address.allow(email):
-        message = _results_message(request, quiz, progress, outcome)
-        try:
-            await run_in_threadpool(email_channel.mail.enqueue, message)
-        except OSError as error:
-            # The lead and its evidence are kept; the shopper is asked to send again, which is then no replay.
-            with contextlib.suppress(OSError, Unavailable):
-                await run_in_threadpool(book.reopen, outcome.lead["id"])
-            raise Unavailable(f"the results email for quiz {quiz.id} could not be queued: {error}") from error
     sent = "confirm" if outcome.lead["consent"]["status"] == "pending" else "sent"
     return respond(request, quiz, replace(progress, lead=sent))
 
 
-def _results_message(request: Request, quiz: Quiz, progress: Progress, outcome: Outcome) -> EmailMessage:
-    lead = outcome.lead
+def _results_message(request: Request, quiz: Quiz, progress: Progress, lead: Record) -> EmailMessage:
     found = services(request)
     settings = found.settings
     base = settings.public_url or str(request.base_url).rstrip("/")

@@ -11,7 +11,7 @@ from quiz.line.book import LineBook
 from quiz.line.offer import LineOffer, line_offer
 from quiz.line.queue import LineQueue
 from quiz.settings import Line
-from quiz.web.limits import Limit, RateLimiter
+from quiz.web.limits import Limit, Limiter, RateLimiter
 from quiz.web.tokens import Progress
 
 CODE_TRIES = Limit(attempts=10, seconds=600)  # per LINE user: codes cannot be guessed by brute force
@@ -24,7 +24,7 @@ class LineChannel:
     line: Line | None
     book: LineBook
     queue: LineQueue | None  # None where LINE is not configured
-    code_tries: RateLimiter = field(default_factory=lambda: RateLimiter(CODE_TRIES))
+    code_tries: Limiter = field(default_factory=lambda: RateLimiter(CODE_TRIES))
 
     def offer(self, request: Request, quiz: Quiz, progress: Progress, locale: str) -> LineOffer | None:
         if self.line is None or not progress.response:

@@ -133,7 +133,7 @@ async def describe_person(request: Request) -> Response:
 def _people(request: Request) -> People:
     found = services(request)
     email, line = found.channel(EmailChannel), found.channel(LineChannel)
-    return People(leads=email.book, lines=line.book, mail=email.mail, data_dir=found.settings.data_dir, line=line.queue)
+    return People(leads=email.book, lines=line.book, mail=email.mail)
 
 
 async def _person(request: Request) -> str | Response:

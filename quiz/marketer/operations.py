@@ -21,7 +21,7 @@ from quiz.format.schema import Quiz
 from quiz.leads.book import LeadBook
 from quiz.leads.records import EmailError, normalize_email
 from quiz.line.book import LINE_USER_ID, LineBook
-from quiz.line.queue import LineQueue, erase_messages, pending_messages
+from quiz.line.queue import pending_messages
 from quiz.marketer.audit import ExportAudit
 from quiz.marketer.export import Count, by_id, export_chunks, line_leads, parse_filter, parse_format
 from quiz.store.base import Store
@@ -76,7 +76,7 @@ def begin_export(
     library = by_id(quizzes)
     chosen_format = parse_format(format, excel=excel)
     wanted = parse_filter(known=library, quizzes=quiz_ids, since=since, until=until, consent=consent, locale=locale)
-    audit = ExportAudit(data_dir, who=who, filters=wanted.as_dict(), format=chosen_format, excel=excel)
+    audit = ExportAudit(data_dir, store, who=who, filters=wanted.as_dict(), format=chosen_format, excel=excel)
     count = Count()
     leads = itertools.chain(store.records("leads"), line_leads(store.records("line_users")))
     chunks = export_chunks(leads, library, wanted, format=chosen_format, excel=excel, count=count)
@@ -85,20 +85,17 @@ def begin_export(
 
 @dataclass(frozen=True)
 class People:
-    """Where a person's data is kept: the books (the server's own, whose locks order its changes), the queues."""
+    """Where a person's data is kept: the books, and the outbox of every machine (through the mail queue)."""
 
     leads: LeadBook
     lines: LineBook
     mail: MailQueue
-    data_dir: Path
-    line: LineQueue | None = None  # the running LINE queue; without it its folder is read directly
 
     def forget(self, person: str) -> dict[str, Any]:
         """Erase ``person`` (see LeadBook.forget and LineBook.forget); what was erased, counted."""
         if is_line_user(person):
             erased = self.lines.forget(person)
-            folder = self.data_dir / "line"
-            erased["line_messages"] = self.line.forget(person) if self.line else erase_messages(folder, person)
+            erased["line_messages"] = self.mail.outbox.forget(person)
             return {"line_user": person, "erased": erased}
         erased = self.leads.forget(person)
         erased["mail"] = self.mail.forget(person)
@@ -107,7 +104,7 @@ class People:
     def describe(self, person: str) -> dict[str, Any]:
         if is_line_user(person):
             document = self.lines.subject(person)
-            document["line_messages"] = pending_messages(self.data_dir / "line", person)
+            document["line_messages"] = pending_messages(self.mail.outbox, person)
             return document
         document = self.leads.subject(person)
         document["mail"] = self.mail.pending(person)

@@ -32,6 +32,11 @@ class MemoryStore:
         with self._lock:
             self._collection(collection)[record_id] = _copy({**record, "id": record_id})
 
+    def put_many(self, collection: str, records: list[Record]) -> None:
+        with self._lock:
+            for record in records:
+                self.put(collection, str(record["id"]), record)
+
     def insert_new(self, collection: str, record_id: str, record: Record) -> bool:
         with self._lock:
             if record_id in self._collection(collection):
@@ -59,6 +64,13 @@ class MemoryStore:
                 return None
             self.put(collection, record_id, {**current, **changes})
             return current
+
+    def increment(self, collection: str, record_id: str, field: str, record: Record) -> int:
+        with self._lock:
+            current = self.get(collection, record_id) or {**record, field: 0}
+            count = int(current[field]) + 1
+            self.put(collection, record_id, {**current, field: count})
+            return count
 
     def find(self, collection: str, **equals: Any) -> list[Record]:
         with self._lock:

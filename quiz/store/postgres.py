@@ -46,8 +46,12 @@ _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 class PostgresStore:
     shared = True
 
-    def __init__(self, url: str, *, migrate: bool = True, pool_size: int = POOL_SIZE) -> None:
-        """Connect (a clear ``StoreError`` if that cannot be done) and bring the schema up to date."""
+    def __init__(self, url: str, *, migrate: bool = True, check: bool = True, pool_size: int = POOL_SIZE) -> None:
+        """Connect (a clear ``StoreError`` if that cannot be done) and bring the schema up to date.
+
+        ``migrate=False``: only check that the schema is current (a command beside the servers);
+        ``check=False`` as well: neither (``quiz migrate`` itself).
+        """
         self.where = safe_url(url)
         check_reachable(url, self.where)
         self._pool = ConnectionPool(
@@ -63,7 +67,7 @@ class PostgresStore:
         try:
             if migrate:
                 self.migrate()
-            else:
+            elif check:
                 self._check_schema()
         except BaseException:
             self._pool.close()
@@ -128,6 +132,11 @@ class PostgresStore:
         with self._sql() as run:
             run.put(collection, record_id, record)
 
+    def put_many(self, collection: str, records: list[Record]) -> None:
+        check_collection(collection)
+        with self._connection() as connection, connection.transaction():
+            _Sql(connection).put_many([(collection, record) for record in records])
+
     def insert_new(self, collection: str, record_id: str, record: Record) -> bool:
         with self._sql() as run:
             return run.insert_new(collection, record_id, record)
@@ -151,6 +160,10 @@ class PostgresStore:
     def remove(self, collection: str, **equals: Any) -> int:
         with self._sql() as run:
             return run.remove(collection, **equals)
+
+    def increment(self, collection: str, record_id: str, field: str, record: Record) -> int:
+        with self._sql() as run:
+            return run.increment(collection, record_id, field, record)
 
     def remove_older(self, collection: str, field: str, before: float) -> int:
         with self._sql() as run:
@@ -283,6 +296,16 @@ class _Sql:
         ).format(where)
         row = self._run(query, [*values, _data(changes), collection]).fetchone()
         return None if row is None else {**row[0], "id": record_id}
+
+    def increment(self, collection: str, record_id: str, field: str, record: Record) -> int:
+        # One statement: the row lock of ON CONFLICT DO UPDATE makes concurrent increments add up.
+        row = self._run(
+            "INSERT INTO records (collection, id, data) VALUES (%s, %s, %s) ON CONFLICT (collection, id) DO UPDATE"
+            " SET data = jsonb_set(records.data, ARRAY[%s], to_jsonb(coalesce((records.data ->> %s)::bigint, 0) + 1))"
+            " RETURNING (data ->> %s)::bigint",
+            [check_collection(collection), record_id, _data({**record, field: 1}), field, field, field],
+        ).fetchone()
+        return int(row[0]) if row else 0
 
     def remove(self, collection: str, **equals: Any) -> int:
         where, values = _equal(check_collection(collection), equals)

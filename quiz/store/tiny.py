@@ -41,6 +41,8 @@ from quiz.store.batch import Batch, Changes
 from quiz.store.files import fsync_folders, write_atomically
 
 SEGMENT_SIZE = 500
+# Collections whose records are big and short-lived: each write rewrites a segment, so keep theirs small.
+SMALL_SEGMENTS = {"outbox": 16}
 FLUSH_SECONDS = 1.0
 TABLE = "records"
 JOURNAL = "transaction.json"
@@ -118,11 +120,12 @@ class _Collection:
         """Write ``records``, removing each batch from the list once it is on disk (a retry resumes there)."""
         while records:
             table = self._newest.table(TABLE, cache_size=0)
-            room = SEGMENT_SIZE - len(table)
+            size = SMALL_SEGMENTS.get(self.folder.name, SEGMENT_SIZE)
+            room = size - len(table)
             if room <= 0:
                 self.segments.append(self.segments[-1] + 1)
                 self._newest = self._database(self.segments[-1])
-                table, room = self._newest.table(TABLE, cache_size=0), SEGMENT_SIZE
+                table, room = self._newest.table(TABLE, cache_size=0), size
             batch = records[:room]
             table.insert_multiple(batch)
             for record in batch:
@@ -272,6 +275,15 @@ class TinyStore:
         with self._guard:
             self._collection(collection, writing=True).put({**record, "id": record_id})
 
+    def put_many(self, collection: str, records: list[Record]) -> None:
+        with self._guard:
+            target = self._collection(collection, writing=True)
+            by_id = {str(record["id"]): dict(record) for record in records}  # the last of one id wins
+            for record_id, record in by_id.items():
+                if record_id in target.where:
+                    target.put(record)
+            target.insert([record for record_id, record in by_id.items() if record_id not in target.where])
+
     def insert_new(self, collection: str, record_id: str, record: Record) -> bool:
         with self._guard:
             if self.get(collection, record_id) is not None:
@@ -302,6 +314,13 @@ class TinyStore:
                 return None
             self.update(collection, record_id, changes)
             return current
+
+    def increment(self, collection: str, record_id: str, field: str, record: Record) -> int:
+        with self._guard:
+            current = self.get(collection, record_id) or {**record, field: 0}
+            count = int(current[field]) + 1
+            self.put(collection, record_id, {**current, field: count})
+            return count
 
     def _waiting_record(self, collection: str, record_id: str) -> Record | None:
         with self._waiting:
@@ -344,7 +363,10 @@ class TinyStore:
     def remove(self, collection: str, **equals: Any) -> int:
         self.flush()
         with self._guard:
-            return self._collection(collection, writing=True).remove(lambda record: matches(record, equals))
+            records = self._collection(collection, writing=True)
+            if set(equals) == {"id"}:  # one record: its segment alone, found through the index
+                return records.delete([equals["id"]]) if isinstance(equals["id"], str) else 0
+            return records.remove(lambda record: matches(record, equals))
 
     def remove_older(self, collection: str, field: str, before: float) -> int:
         self.flush()

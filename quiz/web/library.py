@@ -42,19 +42,22 @@ class QuizLibrary:
             return
         with self._lock:
             self._checked_at = now
+            # Copy, change, then swap: a request reading the library meanwhile sees the old whole.
+            entries = dict(self._entries)
             paths = {path for path in self.folder.glob("*.json") if path.name != "quiz.schema.json"}
-            for gone in set(self._entries) - paths:
-                del self._entries[gone]
+            for gone in set(entries) - paths:
+                del entries[gone]
             for path in sorted(paths):
-                self._load_if_changed(path)
+                self._load_if_changed(entries, path)
+            self._entries = entries
 
-    def _load_if_changed(self, path: Path) -> None:
+    def _load_if_changed(self, entries: dict[Path, _Entry], path: Path) -> None:
         try:
             stat = path.stat()
         except OSError:
             return
         stamp = (stat.st_mtime, stat.st_size)
-        previous = self._entries.get(path)
+        previous = entries.get(path)
         if previous is not None and previous.stamp == stamp:
             return
         loaded = load_quiz(path)
@@ -64,10 +67,10 @@ class QuizLibrary:
             kept = previous.quiz if previous else None
             if kept is not None:
                 log.error("%s: keeping the last valid version of quiz %r live", path, kept.id)
-            self._entries[path] = _Entry(kept, stamp)
+            entries[path] = _Entry(kept, stamp)
             return
         log.info("loaded quiz %r from %s", loaded.quiz.id, path)
-        self._entries[path] = _Entry(loaded.quiz, stamp)
+        entries[path] = _Entry(loaded.quiz, stamp)
 
     def get(self, quiz_id: str) -> Quiz | None:
         self.refresh()

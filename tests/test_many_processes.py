@@ -1,0 +1,164 @@
+"""Two real server processes on one PostgreSQL store, as two machines behind a load balancer.
+
+The same opt-in form sent to both at once is one lead, one consent row and one email; mail queued by
+either is delivered once; `quiz serve --workers N` runs on a shared store and refuses the embedded one.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx2 as httpx
+import pytest
+from smtp_server import Inbox, Server
+from test_optin_crash import EXAMPLES, _free_port, _opt_in, _results_token
+
+from quiz import cli
+from quiz.leads import optin
+from quiz.store.postgres import PostgresStore
+
+SHOPPERS = 6
+
+
+@pytest.fixture
+def inbox() -> Iterator[Inbox]:
+    received = Inbox()
+    server = Server(received)
+    server.start()
+    received.port = server.port  # type: ignore[attr-defined]
+    yield received
+    server.stop()
+
+
+def _environment(url: str, data: Path, port: int, smtp_port: int) -> dict[str, str]:
+    return {
+        **os.environ,
+        "QUIZ_STORE_URL": url,
+        "QUIZ_SECRET_KEYS": "two-machines",  # both sign alike: a token from one is good on the other
+        "QUIZ_DATA_DIR": str(data),
+        "QUIZ_PORT": str(port),
+        "QUIZ_SMTP_HOST": "127.0.0.1",
+        "QUIZ_SMTP_PORT": str(smtp_port),
+        "QUIZ_SMTP_TLS": "none",
+    }
+
+
+def _start(environment: dict[str, str], *extra: str) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "quiz.cli", "serve", str(EXAMPLES), *extra]
+    log = Path(environment["QUIZ_DATA_DIR"]).parent / f"server-{environment['QUIZ_PORT']}.log"
+    with log.open("wb") as output:  # the child keeps its own copy of the descriptor
+        server = subprocess.Popen(command, env=environment, stdout=output, stderr=output)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{environment['QUIZ_PORT']}/widget.js", timeout=1)
+            return server
+        except httpx.TransportError:
+            if server.poll() is not None:
+                break
+            time.sleep(0.1)
+    server.kill()
+    raise AssertionError(f"the server did not start:\n{log.read_text(errors='replace')[-3000:]}")
+
+
+def _stop(*servers: subprocess.Popen[bytes]) -> None:
+    for server in servers:
+        server.terminate()
+    for server in servers:
+        server.wait(timeout=15)
+
+
+def _wait_for_mail(inbox: Inbox, count: int, store: PostgresStore) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and (len(inbox.envelopes) < count or store.count("outbox")):
+        time.sleep(0.1)
+    time.sleep(1.5)  # a second delivery would come within a pass or two: give it the chance to show
+
+
+def test_one_form_sent_to_two_machines_at_once_is_one_lead_one_consent_row_one_email(
+    postgres_database, tmp_path, inbox
+):
+    ports = [_free_port(), _free_port()]
+    machines = [
+        _start(_environment(postgres_database, tmp_path / f"machine{index}", port, inbox.port))  # type: ignore[attr-defined]
+        for index, port in enumerate(ports)
+    ]
+    store = PostgresStore(postgres_database)
+    try:
+        bases = [f"http://127.0.0.1:{port}" for port in ports]
+        tokens = [_results_token(bases[index % 2], index) for index in range(SHOPPERS)]  # started on either
+        time.sleep(optin.MIN_SECONDS_ON_FORM + 0.2)
+        answers: list[bool] = []
+
+        def both_at_once(index: int) -> None:
+            start = threading.Barrier(2)
+
+            def send(base: str) -> None:
+                start.wait()
+                answers.append(_opt_in(base, index, tokens[index], f"shopper{index}@example.com"))
+
+            threads = [threading.Thread(target=send, args=(base,)) for base in bases]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+
+        for index in range(SHOPPERS):
+            both_at_once(index)
+        assert answers == [True] * (2 * SHOPPERS)  # both machines answered "sent" to each
+        _wait_for_mail(inbox, SHOPPERS, store)
+        leads = Counter(lead["email"] for lead in store.records("leads"))
+        consent = Counter(record["email"] for record in store.records("consent"))
+        mails = Counter(str(message["To"]) for message in inbox.messages())
+        addresses = {f"shopper{index}@example.com" for index in range(SHOPPERS)}
+        assert leads == consent == mails == Counter(addresses)
+        assert store.count("outbox") == 0
+    finally:
+        _stop(*machines)
+        store.close()
+
+
+def test_workers_share_one_postgresql_store(postgres_database, tmp_path, inbox):
+    port = _free_port()
+    environment = _environment(postgres_database, tmp_path / "data", port, inbox.port)  # type: ignore[attr-defined]
+    server = _start(environment, "--workers", "2")
+    store = PostgresStore(postgres_database)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        tokens = [_results_token(base, index) for index in range(4)]
+        time.sleep(optin.MIN_SECONDS_ON_FORM + 0.2)
+        assert all(_opt_in(base, index, tokens[index], f"w{index}@example.com") for index in range(4))
+        _wait_for_mail(inbox, 4, store)
+        assert sorted(str(message["To"]) for message in inbox.messages()) == [
+            f"w{index}@example.com" for index in range(4)
+        ]
+        workers = subprocess.run(["pgrep", "-P", str(server.pid)], capture_output=True, text=True).stdout.split()
+        assert len(workers) >= 2  # the supervisor's children: one process per worker
+    finally:
+        _stop(server)
+        store.close()
+
+
+def test_more_than_one_worker_on_the_embedded_store_is_refused_with_the_reason(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("QUIZ_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("QUIZ_SECRET_KEYS", "k")
+    monkeypatch.delenv("QUIZ_STORE_URL", raising=False)
+    assert cli.main(["serve", str(EXAMPLES), "--workers", "2"]) == 2
+    error = capsys.readouterr().err
+    assert "takes one writer process" in error and "QUIZ_STORE_URL" in error
+
+
+def test_a_postgresql_that_is_not_there_stops_the_start_with_exit_2(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("QUIZ_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("QUIZ_SECRET_KEYS", "k")
+    monkeypatch.setenv("QUIZ_STORE_URL", f"postgresql://shop:hunter2@127.0.0.1:{_free_port()}/quiz")
+    assert cli.main(["serve", str(EXAMPLES)]) == 2
+    error = capsys.readouterr().err
+    assert "cannot reach PostgreSQL at postgresql://shop@127.0.0.1:" in error and "hunter2" not in error
