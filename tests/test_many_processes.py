@@ -70,7 +70,8 @@ def _start(environment: dict[str, str], *extra: str) -> subprocess.Popen[bytes]:
 
 def _stop(*servers: subprocess.Popen[bytes]) -> None:
     for server in servers:
-        server.terminate()
+        if server.poll() is None:
+            server.terminate()
     for server in servers:
         server.wait(timeout=15)
 
@@ -120,6 +121,9 @@ def test_one_form_sent_to_two_machines_at_once_is_one_lead_one_consent_row_one_e
         addresses = {f"shopper{index}@example.com" for index in range(SHOPPERS)}
         assert leads == consent == mails == Counter(addresses)
         assert store.count("outbox") == 0
+        _stop(*machines)  # each writes the funnel events it holds, into the one store
+        kinds = Counter(event["kind"] for event in store.records("events"))
+        assert kinds["opted_in"] == SHOPPERS and kinds["completed"] == SHOPPERS
     finally:
         _stop(*machines)
         store.close()
@@ -162,3 +166,85 @@ def test_a_postgresql_that_is_not_there_stops_the_start_with_exit_2(tmp_path, mo
     assert cli.main(["serve", str(EXAMPLES)]) == 2
     error = capsys.readouterr().err
     assert "cannot reach PostgreSQL at postgresql://shop@127.0.0.1:" in error and "hunter2" not in error
+
+
+def test_one_line_webhook_delivery_sent_to_two_machines_takes_effect_once(postgres_database, tmp_path):
+    import json
+
+    from line_platform import LinePlatform
+
+    with LinePlatform() as platform:
+        attempts: list[str] = []  # every reply the servers try, taken or not (a used reply token is refused)
+        reply = platform._routes[("POST", "/v2/bot/message/reply")]
+
+        def counted(call):  # type: ignore[no-untyped-def]
+            attempts.append(call.path)
+            return reply(call)
+
+        platform._routes[("POST", "/v2/bot/message/reply")] = counted
+        line = {
+            "QUIZ_LINE_CHANNEL_SECRET": platform.bot_secret,
+            "QUIZ_LINE_CHANNEL_ACCESS_TOKEN": platform.access_token,
+            "QUIZ_LINE_ADD_FRIEND_URL": "https://line.me/R/ti/p/@123abcde",
+            "QUIZ_LINE_API_URL": platform.url,
+            "QUIZ_LINE_ACCESS_URL": platform.url,
+        }
+        ports = [_free_port(), _free_port()]
+        machines = [
+            _start({**_environment(postgres_database, tmp_path / f"m{index}", port, 9), **line})
+            for index, port in enumerate(ports)
+        ]
+        store = PostgresStore(postgres_database)
+        try:
+            statuses: list[int] = []
+            for number in range(10):
+                user = "U" + f"{number:032x}"
+                body = json.dumps({"destination": "Ubot", "events": [platform.message_event("結果", user_id=user)]})
+                signature = platform.signature(body.encode())
+                start = threading.Barrier(2)
+
+                def deliver(
+                    port: int, body: str = body, signature: str = signature, start: threading.Barrier = start
+                ) -> None:
+                    start.wait()
+                    headers = {"x-line-signature": signature, "content-type": "application/json"}
+                    response = httpx.post(f"http://127.0.0.1:{port}/line/webhook", content=body, headers=headers)
+                    statuses.append(response.status_code)
+
+                threads = [threading.Thread(target=deliver, args=(port,)) for port in ports]
+                for thread in threads:
+                    thread.start()
+                for thread in threads:
+                    thread.join()
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and (store.count("outbox") or len(platform.replies) < 10):
+                time.sleep(0.1)
+            time.sleep(1.5)  # a second reply would come within a pass or two
+            assert statuses == [200] * 20  # both machines acknowledged every delivery
+            assert len(platform.replies) == len(attempts) == 10  # each event answered once, never tried twice
+            assert store.count("line_events") == 10
+        finally:
+            _stop(*machines)
+            store.close()
+
+
+def test_erasure_from_the_command_line_runs_beside_the_servers_on_postgresql(postgres_database, tmp_path, monkeypatch):
+    store = PostgresStore(postgres_database)
+    store.put("leads", "l1", {"email": "gone@example.com", "quiz": "serum", "response": "r1"})
+    store.put("responses", "r1", {"quiz": "serum"})
+    store.add("consent", {"email": "gone@example.com"})
+    store.close()
+    port = _free_port()
+    server = _start(_environment(postgres_database, tmp_path / "data", port, 9))  # a server holds the store
+    try:
+        for name, value in _environment(postgres_database, tmp_path / "cli", port, 9).items():
+            monkeypatch.setenv(name, value)
+        assert cli.main(["forget", "gone@example.com"]) == 0
+    finally:
+        _stop(server)
+    store = PostgresStore(postgres_database)
+    try:
+        assert store.find("leads", email="gone@example.com") == [] and store.count("responses") == 0
+        assert store.count("suppressions") == 1
+    finally:
+        store.close()
