@@ -1,13 +1,14 @@
 """What exporting the leads costs as they accumulate: peak memory and rows per second of ``quiz export``.
 
 For 1,000 and 1,000,000 stored leads (realistic records for the example quizzes, made up with a fixed
-seed), runs ``quiz export --consent any --output /dev/null`` in a separate process, which reports its
-own peak resident memory (VmHWM) and, in a second run, its peak of Python objects (tracemalloc).
-The baseline, in the same run and on the same store, is a process that only opens the store
-read-only and reads every lead: what remains is the export's own cost. Prints figures, asserts nothing.
+seed), in the embedded store and in a PostgreSQL server started for the run (fsync on), runs
+``quiz export --consent any --output /dev/null`` in a separate process, which reports its own peak
+resident memory (VmHWM) and, in a second run, its peak of Python objects (tracemalloc). The
+baseline, in the same run and on the same store, is a process that only opens the store read-only
+and reads every lead: what remains is the export's own cost. Prints figures, asserts nothing.
 
-    python bench/export.py                 # 1,000 and 1,000,000 leads (a few minutes, ~1 GB of disk)
-    python bench/export.py --rows 1000 20000
+    python bench/export.py                 # 1,000 and 1,000,000 leads, both stores (about ten minutes)
+    python bench/export.py --rows 1000 20000 --stores postgresql
 """
 
 from __future__ import annotations
@@ -22,10 +23,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+import psycopg
+from postgres_server import postgres_server
+
 from quiz.format.questions import Info, MultipleChoice, Number, Scale, ShortText
 from quiz.format.schema import Quiz
 from quiz.leads.records import lead_id
 from quiz.marketer.export import by_id
+from quiz.store.base import Store
+from quiz.store.postgres import PostgresStore
 from quiz.store.tiny import TinyStore
 from quiz.web.library import QuizLibrary
 
@@ -37,6 +43,10 @@ STATUSES = ("none", "pending", "subscribed", "subscribed", "unsubscribed")
 READ_ONLY = (
     "from pathlib import Path; from quiz.store.tiny import TinyStore\n"
     "print(sum(1 for _ in TinyStore(Path(sys.argv[1]), read_only=True).records('leads')))"
+)
+READ_POSTGRESQL = (
+    "from quiz.store.postgres import PostgresStore\n"
+    "print(sum(1 for _ in PostgresStore(sys.argv[1], migrate=False).records('leads')))"
 )
 
 
@@ -78,15 +88,13 @@ def lead(index: int, quiz: Quiz, rng: random.Random) -> dict[str, Any]:
     }
 
 
-def fill(folder: Path, size: int, quizzes: list[Quiz]) -> float:
-    """Stores ``size`` leads through ``add_soon`` and a flush per batch; returns the seconds it took."""
+def fill(store: Store, size: int, quizzes: list[Quiz]) -> float:
+    """Stores ``size`` leads a batch at a time (``put_many``); returns the seconds it took."""
     rng = random.Random(size)
     started = time.perf_counter()
-    store = TinyStore(folder)
     for start in range(0, size, BATCH):
-        for index in range(start, min(start + BATCH, size)):
-            store.add_soon("leads", lead(index, quizzes[index % len(quizzes)], rng))
-        store.flush()
+        batch = range(start, min(start + BATCH, size))
+        store.put_many("leads", [lead(index, quizzes[index % len(quizzes)], rng) for index in batch])
     store.close()
     return time.perf_counter() - started
 
@@ -128,26 +136,45 @@ def measured(code: str, arguments: list[str], env: dict[str, str]) -> tuple[floa
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=list(SIZES), help="store sizes to measure")
-    sizes = parser.parse_args().rows
+    parser.add_argument("--stores", nargs="+", default=["embedded", "postgresql"], choices=["embedded", "postgresql"])
+    arguments = parser.parse_args()
     quizzes = list(by_id(QuizLibrary(QUIZZES).all()).values())
+    for kind in arguments.stores:
+        if kind == "embedded":
+            measure_store("embedded store", arguments.rows, quizzes, None)
+            continue
+        with postgres_server() as url:
+            if url is not None:
+                measure_store("PostgreSQL", arguments.rows, quizzes, url)
+    print("(rows/s include starting Python and opening the store; the Python heap is what tracemalloc counts)")
+
+
+def measure_store(name: str, sizes: list[int], quizzes: list[Quiz], url: str | None) -> None:
     print(
-        f"{'leads':>10} {'fill':>8} {'disk':>9} {'read only':>20} {'quiz export (CSV)':>22}  export/read"
-        "  Python heap peak"
+        f"\n== {name}\n{'leads':>10} {'fill':>8} {'disk':>9} {'read only':>20} {'quiz export (CSV)':>22}"
+        "  export/read  Python heap peak"
     )
     peaks, heaps = {}, {}
     with tempfile.TemporaryDirectory() as temporary:
         for size in sizes:
             data = Path(temporary) / f"data{size}"
-            filled = fill(data / "store", size, quizzes)
             env = {**os.environ, "QUIZ_DATA_DIR": str(data), "QUIZ_QUIZZES_DIR": str(QUIZZES), "QUIZ_SECRET_KEYS": "k"}
-            read_seconds, read = measured(PEAK + READ_ONLY, [str(data / "store")], env)
+            if url is None:
+                filled = fill(TinyStore(data / "store"), size, quizzes)
+                read_code, read_argument, disk = READ_ONLY, str(data / "store"), disk_bytes(data)
+            else:
+                database = fresh_database(url, f"export_{size}")
+                filled = fill(PostgresStore(database), size, quizzes)
+                read_code, read_argument, disk = READ_POSTGRESQL, database, database_bytes(database)
+                env["QUIZ_STORE_URL"] = database
+            read_seconds, read = measured(PEAK + read_code, [read_argument], env)
             read_peak = read["peak"]
             export = ["export", "--consent", "any", "--output", os.devnull]
             seconds, figures = measured(PEAK + "".join(EXPORT), export, env)
             peaks[size] = peak = figures["peak"]
             heaps[size] = measured(PEAK + EXPORT[0] + TRACED + EXPORT[1], export, env)[1]["heap"]
             print(
-                f"{size:>10,} {filled:>7.1f}s {disk_bytes(data) / 1e6:>7.1f}MB"
+                f"{size:>10,} {filled:>7.1f}s {disk / 1e6:>7.1f}MB"
                 f" {read_peak / 1e6:>7.1f}MB {size / read_seconds:>8,.0f} rows/s"
                 f" {peak / 1e6:>7.1f}MB {size / seconds:>10,.0f} rows/s  {seconds / read_seconds:5.2f}x time"
                 f"  {heaps[size] / 1e6:8.1f}MB"
@@ -155,9 +182,20 @@ def main() -> None:
     if len(sizes) > 1:
         small, large = min(sizes), max(sizes)
         ratio = peaks[large] / peaks[small]
-        print(f"\npeak resident memory of the export at {large:,} leads is {ratio:.2f}x its peak at {small:,}")
+        print(f"peak resident memory of the export at {large:,} leads is {ratio:.2f}x its peak at {small:,}")
         print(f"peak Python heap of the export at {large:,} leads is {heaps[large] / heaps[small]:.2f}x at {small:,}")
-    print("(rows/s include starting Python and opening the store; the Python heap is what tracemalloc counts)")
+
+
+def fresh_database(url: str, name: str) -> str:
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute(f"CREATE DATABASE {name}")  # a name of ours, not input
+    return url.rsplit("/", 1)[0] + "/" + name
+
+
+def database_bytes(url: str) -> int:
+    with psycopg.connect(url) as connection:
+        row = connection.execute("SELECT pg_database_size(current_database())").fetchone()
+    return int(row[0]) if row else 0
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
 """Requests per second and latency of a quiz step under local load, next to a bare Starlette page.
 
-Each app runs in its own process, one uvicorn worker on 127.0.0.1; the load comes from this
-process, an asyncio HTTP/1.1 client keeping 16 connections busy. Two steps of the example
-``serum-finder`` quiz are measured:
+Each app runs in its own process on 127.0.0.1; the load comes from this process, an asyncio
+HTTP/1.1 client keeping 16 connections busy. Three set-ups, each next to a baseline with as many
+workers: one uvicorn worker on the embedded store, then one and two workers on a PostgreSQL
+server started for the run (fsync on; skipped, saying why, where PostgreSQL is missing). Two
+steps of the example ``serum-finder`` quiz are measured:
 
 - ``GET /q/serum-finder/step?t=…``: the full page of a question halfway through the quiz;
 - ``POST /q/serum-finder/answer`` with ``HX-Request: true``: the htmx fragment answering the last
@@ -10,7 +12,7 @@ process, an asyncio HTTP/1.1 client keeping 16 connections busy. Two steps of th
 
 The baseline, measured in the same run, is a bare Starlette app rendering a Jinja2 template into
 an HTML body of the same byte count as each quiz response: what serving that page costs before
-the quiz does any work. Prints figures, asserts nothing; takes about 35 seconds.
+the quiz does any work. Prints figures, asserts nothing; takes about 110 seconds.
 
     python bench/load.py    # or `make bench`, with bench/scoring.py and bench/widget_weight.py
 """
@@ -38,6 +40,7 @@ from urllib.parse import urlencode
 
 import jinja2
 import uvicorn
+from postgres_server import postgres_server
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -83,7 +86,8 @@ LOG_TAIL = 30
 def quiz_app() -> Starlette:
     """The real app on the example quizzes, with a fixed key so this process can sign the tokens."""
     data_dir = Path(os.environ["BENCH_DATA_DIR"])
-    return create_app(Settings(quizzes_dir=QUIZZES, data_dir=data_dir, secret_keys=(SECRET,)))
+    store_url = os.environ.get("BENCH_STORE_URL", "")
+    return create_app(Settings(quizzes_dir=QUIZZES, data_dir=data_dir, secret_keys=(SECRET,), store_url=store_url))
 
 
 BASELINE_TEMPLATE = """<!doctype html>
@@ -145,7 +149,7 @@ def free_port() -> int:
         return port
 
 
-def start_server(name: str, factory: str, env: dict[str, str], folder: Path) -> Server:
+def start_server(name: str, factory: str, env: dict[str, str], folder: Path, *, workers: int = 1) -> Server:
     """``factory`` is ``module:function`` of a module in bench/, building the app in the server's process."""
     port = free_port()
     command = [
@@ -153,6 +157,10 @@ def start_server(name: str, factory: str, env: dict[str, str], folder: Path) -> 
         "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
         "--log-level", "warning", "--no-access-log",
     ]  # fmt: skip
+    if workers > 1:  # as `quiz serve --workers` runs them (quiz.cli.run_workers: TCP_NODELAY kept)
+        launch = f"import sys; sys.path.insert(0, {str(BENCH)!r}); from quiz.cli import run_workers; "
+        launch += f"run_workers({factory!r}, host='127.0.0.1', port={port}, workers={workers}, log_level='warning')"
+        command = [sys.executable, "-c", launch]
     log = folder / f"{name}.log"
     # To a file, not the terminal: a server failing every request would print a traceback for each.
     with log.open("wb") as output:
@@ -185,11 +193,12 @@ def stop_server(server: Server) -> None:
 
 
 @contextmanager
-def running_servers(folder: Path) -> Iterator[tuple[Server, Server]]:
+def running_servers(folder: Path, *, store_url: str = "", workers: int = 1) -> Iterator[tuple[Server, Server]]:
     servers: list[Server] = []
+    env = {"BENCH_DATA_DIR": str(folder), "BENCH_STORE_URL": store_url}
     try:
-        servers.append(start_server("quiz", "load:quiz_app", {"BENCH_DATA_DIR": str(folder)}, folder))
-        servers.append(start_server("baseline", "load:baseline_app", {}, folder))
+        servers.append(start_server("quiz", "load:quiz_app", env, folder, workers=workers))
+        servers.append(start_server("baseline", "load:baseline_app", {}, folder, workers=workers))
         yield servers[0], servers[1]
     finally:
         for server in servers:
@@ -446,8 +455,17 @@ async def run(quiz_server: Server, baseline_server: Server) -> None:
 
 def main() -> None:
     print(header())
+    print("\n== embedded store, 1 worker")
     with tempfile.TemporaryDirectory() as folder, running_servers(Path(folder)) as (quiz_server, baseline_server):
         asyncio.run(run(quiz_server, baseline_server))
+    with postgres_server() as url:
+        for workers in (1, 2) if url else ():
+            print(f"\n== PostgreSQL, {workers} worker{'s' if workers > 1 else ''}")
+            with (
+                tempfile.TemporaryDirectory() as folder,
+                running_servers(Path(folder), store_url=url or "", workers=workers) as (quiz_server, baseline_server),
+            ):
+                asyncio.run(run(quiz_server, baseline_server))
 
 
 if __name__ == "__main__":

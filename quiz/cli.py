@@ -219,8 +219,6 @@ def run_serve(args: argparse.Namespace) -> int:
 
 def _serve_workers(args: argparse.Namespace, settings: Settings, host: str, port: int) -> int:
     """N uvicorn worker processes on one port, each building the app from the environment."""
-    import uvicorn
-
     from quiz.store.base import StoreError
     from quiz.store.opening import open_store
 
@@ -246,15 +244,36 @@ def _serve_workers(args: argparse.Namespace, settings: Settings, host: str, port
     if args.folder:
         os.environ["QUIZ_QUIZZES_DIR"] = args.folder  # the workers read their settings from the environment
     print(f"quiz serve: {args.workers} workers on http://{host}:{port}")
-    uvicorn.run(
-        "quiz.app:app_from_environment",
-        factory=True,
-        host=host,
-        port=port,
-        workers=args.workers,
-        root_path=args.root_path,
-        log_level="info",
+    return run_workers("quiz.app:app_from_environment", host=host, port=port, workers=args.workers, root=args.root_path)
+
+
+def run_workers(app: str, *, host: str, port: int, workers: int, root: str = "", log_level: str = "info") -> int:
+    """uvicorn's worker supervisor on a listening socket made here, not by uvicorn.
+
+    uvicorn's own (``uvicorn.run(workers=N)``) creates the socket without naming TCP, so asyncio
+    leaves Nagle's algorithm on for every connection, and each keep-alive request after the first
+    waits about 40 ms for a delayed ACK (uvicorn issue #3149). Naming IPPROTO_TCP here lets asyncio
+    set TCP_NODELAY as it does for one worker.
+    """
+    import socket
+
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    config = uvicorn.Config(
+        app, factory=True, host=host, port=port, workers=workers, root_path=root, log_level=log_level
     )
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as error:
+        listener.close()
+        print(f"quiz serve: cannot listen on {host}:{port}: {error.strerror}", file=sys.stderr)
+        return 2
+    listener.set_inheritable(True)
+    Multiprocess(config, sockets=[listener]).run()
     return 0
 
 

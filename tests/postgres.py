@@ -183,6 +183,7 @@ class Cluster:
     initdb_seconds: float = 0.0
     start_seconds: float = 0.0
     version: str = ""
+    durable: bool = False  # the benchmarks measure with fsync on, as a real server runs
 
     @property
     def data(self) -> Path:
@@ -266,9 +267,9 @@ class Cluster:
                 ("unix_socket_directories", str(self.folder)),
                 # Durability off, for test speed only: this cluster is deleted at the end of the session,
                 # never point these settings at a database whose data matters.
-                ("fsync", "off"),
-                ("synchronous_commit", "off"),
-                ("full_page_writes", "off"),
+                ("fsync", "on" if self.durable else "off"),
+                ("synchronous_commit", "on" if self.durable else "off"),
+                ("full_page_writes", "on" if self.durable else "off"),
                 ("max_connections", "200"),
                 ("timezone", "UTC"),
                 ("log_timezone", "UTC"),

@@ -66,3 +66,6 @@ class EmailChannel:
 
     def completed(self, quiz: Quiz, response_id: str) -> None:
         """Nothing to keep: the form carries the response id in its token."""
+
+    def reads_response(self, quiz: Quiz) -> bool:
+        return False  # the opt-in builds the lead from the token's answers, not from the stored response

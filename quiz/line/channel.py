@@ -35,6 +35,9 @@ class LineChannel:
         return line_offer(self.line, quiz, progress.response, locale, status)
 
     def completed(self, quiz: Quiz, response_id: str) -> None:
-        capture = quiz.lead_capture
-        if self.line is not None and capture is not None and "line" in capture.channels:
+        if self.reads_response(quiz):
             self.book.remember_code(response_id)  # the code the results show, for the chat
+
+    def reads_response(self, quiz: Quiz) -> bool:
+        capture = quiz.lead_capture
+        return self.line is not None and capture is not None and "line" in capture.channels

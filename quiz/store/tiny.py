@@ -28,6 +28,7 @@ import re
 import secrets
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +42,9 @@ from quiz.store.batch import Batch, Changes
 from quiz.store.files import fsync_folders, write_atomically
 
 SEGMENT_SIZE = 500
-# Collections whose records are big and short-lived: each write rewrites a segment, so keep theirs small.
-SMALL_SEGMENTS = {"outbox": 16}
+# Collections written one record at a time on a shopper's path (a completed quiz, a queued message):
+# each write rewrites a segment, so theirs are smaller (measured: 2.6 ms a put at 500, 1.2 ms at 100).
+SMALL_SEGMENTS = {"outbox": 16, "responses": 100, "line_codes": 100}
 FLUSH_SECONDS = 1.0
 TABLE = "records"
 JOURNAL = "transaction.json"
@@ -201,6 +203,14 @@ class _Collection:
         return self._table(number)
 
 
+@dataclass
+class _Queued:
+    collection: str
+    record: Record
+    done: threading.Event = field(default_factory=threading.Event)
+    error: BaseException | None = None
+
+
 class TinyStore:
     """The embedded store in ``folder`` (the settings' data folder), for one writer process."""
 
@@ -232,6 +242,8 @@ class TinyStore:
         self._collections: dict[str, _Collection] = {}
         self._pending: dict[str, list[Record]] = {}
         self._waiting = threading.Lock()  # guards _pending only: add_soon never waits for a disk write
+        self._queued: list[_Queued] = []  # durable puts waiting for the writer (group commit)
+        self._queue_lock = threading.Lock()
         self._closed = threading.Event()
         try:
             self._open_collections()
@@ -258,10 +270,9 @@ class TinyStore:
     # --- single writes ------------------------------------------------------------------------------
 
     def add(self, collection: str, record: Record) -> str:
-        stored = {**record, "id": _new_id()}
-        with self._guard:
-            self._collection(collection, writing=True).insert([stored])
-        return str(stored["id"])
+        record_id = _new_id()
+        self.put(collection, record_id, record)
+        return record_id
 
     def add_soon(self, collection: str, record: Record) -> None:
         if self.read_only or collection not in self._collections:
@@ -271,18 +282,26 @@ class TinyStore:
             self._pending.setdefault(collection, []).append({"id": _new_id(), **record})
 
     def put(self, collection: str, record_id: str, record: Record) -> None:
+        """Durable on return, written together with the puts of other threads waiting meanwhile.
+
+        Group commit: each caller queues its record, then takes the writer's lock; whoever holds it
+        writes everything queued (one segment write and fsync for a burst of completed quizzes), so
+        the others find theirs done.
+        """
         self._write_if_waiting(collection, record_id)  # else the buffered copy, written later, would win
+        self._collection(collection, writing=True)  # a bad name or a reader fails here, alone
+        mine = _Queued(collection, {**record, "id": record_id})
+        with self._queue_lock:
+            self._queued.append(mine)
         with self._guard:
-            self._collection(collection, writing=True).put({**record, "id": record_id})
+            if not mine.done.is_set():
+                self._write_queued()
+        if mine.error is not None:
+            raise mine.error
 
     def put_many(self, collection: str, records: list[Record]) -> None:
         with self._guard:
-            target = self._collection(collection, writing=True)
-            by_id = {str(record["id"]): dict(record) for record in records}  # the last of one id wins
-            for record_id, record in by_id.items():
-                if record_id in target.where:
-                    target.put(record)
-            target.insert([record for record_id, record in by_id.items() if record_id not in target.where])
+            self._put_records(collection, records)
 
     def insert_new(self, collection: str, record_id: str, record: Record) -> bool:
         with self._guard:
@@ -321,6 +340,31 @@ class TinyStore:
             count = int(current[field]) + 1
             self.put(collection, record_id, {**current, field: count})
             return count
+
+    def _write_queued(self) -> None:
+        """Under the guard: write every queued put, a collection at a time, and tell each caller how it went."""
+        with self._queue_lock:
+            taken, self._queued = self._queued, []
+        by_collection: dict[str, list[_Queued]] = {}
+        for item in taken:
+            by_collection.setdefault(item.collection, []).append(item)
+        for collection, items in by_collection.items():
+            error: BaseException | None = None
+            try:
+                self._put_records(collection, [item.record for item in items])
+            except BaseException as failed:  # each waiter raises it: none of their records is acknowledged
+                error = failed
+            for item in items:
+                item.error = error
+                item.done.set()
+
+    def _put_records(self, collection: str, records: list[Record]) -> None:
+        target = self._collection(collection, writing=True)
+        by_id = {str(record["id"]): dict(record) for record in records}  # the last of one id wins
+        for record_id, record in by_id.items():
+            if record_id in target.where:
+                target.put(record)
+        target.insert([record for record_id, record in by_id.items() if record_id not in target.where])
 
     def _waiting_record(self, collection: str, record_id: str) -> Record | None:
         with self._waiting:

@@ -3,7 +3,7 @@
 ``create_app`` hands the step its channels in order (email, then LINE). The step asks each one for
 its offer, includes each offer's partial, and keeps the results behind the quiz's gate until the
 shopper has answered the form or an offer says it already took them. A new channel is one more
-class with these two methods; the web kernel imports none of them.
+class with these methods; the web kernel imports none of them.
 """
 
 from __future__ import annotations
@@ -32,3 +32,6 @@ class Channel(Protocol):
 
     def completed(self, quiz: Quiz, response_id: str) -> None:
         """The shopper finished ``quiz`` as ``response_id``: keep what the offer will show later."""
+
+    def reads_response(self, quiz: Quiz) -> bool:
+        """The channel looks the stored response up later by its id (LINE's chat code and login do)."""

@@ -1,8 +1,9 @@
 """What a shopper's run leaves in the store: funnel events, and the completed response.
 
 Neither holds personal data: answers, products and the embedding page's site, never an address.
-Events are written within a second with others (``Store.add_soon``), off the shopper's path; a
-response is durable before its id reaches the shopper (a link, a LINE code), so any process finds it.
+Events are written within a second with others (``Store.add_soon``), off the shopper's path. A
+response is too, unless a channel will look it up by its id (LINE's chat code and login): then it
+is durable before its id reaches the shopper, so any process finds it.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ async def keep_response(request: Request, quiz: Quiz, progress: Progress, locale
     """
     response = response_record(quiz, progress, locale)
     found = services(request)
+    if not any(channel.reads_response(quiz) for channel in found.channels):
+        found.store.add_soon("responses", response)  # read by no one by its id: the funnel's, in a batch
+        return str(response["id"])
 
     def keep() -> None:
         found.store.put("responses", response["id"], response)

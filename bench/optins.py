@@ -1,0 +1,155 @@
+"""200 shoppers sending the opt-in form at the same moment, with 50,000 leads already stored.
+
+For the embedded store (one worker) and a PostgreSQL server started for the run (fsync on; one and
+two workers), the real server (`quiz serve`) is started on a store holding 50,000 leads; 200
+shoppers complete the coffee quiz, wait as a person would, then all send their address at once,
+each from its own client address. The baseline, in the same run and on the same server, is 200
+shoppers opening the quiz's first page at once: what 200 requests at a time cost before any
+store work. Prints p50, p99 and max of each; asserts nothing.
+
+    python bench/optins.py    # about two minutes
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+import httpx2 as httpx  # the tests' HTTP client, a test dependency
+from postgres_server import postgres_server
+from test_optin_crash import _client_headers, _free_port, _opt_in, _results_token
+
+from quiz.leads import optin
+from quiz.leads.records import lead_id
+from quiz.store.base import Store
+from quiz.store.postgres import PostgresStore
+from quiz.store.tiny import TinyStore
+
+ROOT = Path(__file__).resolve().parent.parent
+SHOPPERS = 200
+STORED = 50_000
+
+
+def stored_lead(index: int) -> dict[str, object]:
+    email = f"earlier{index}@example.com"
+    at = "2026-11-01T10:00:00.000+00:00"
+    return {
+        "id": lead_id(email, "coffee-finder"),
+        "email": email,
+        "quiz": "coffee-finder",
+        "answers": {"roast": "dark"},
+        "products": [{"id": "house", "score": 3.0}],
+        "response": f"{index:016x}",
+        "created_at": at,
+        "updated_at": at,
+        "consent": {"status": "subscribed", "at": at, "version": "v1", "text_sha256": "0" * 64},
+    }
+
+
+def fill(store: Store) -> None:
+    for start in range(0, STORED, 5_000):
+        store.put_many("leads", [stored_lead(index) for index in range(start, start + 5_000)])
+    store.close()
+
+
+@contextmanager
+def server(data: Path, *, store_url: str = "", workers: int = 1) -> Iterator[str]:
+    port = _free_port()
+    env = {**os.environ, "QUIZ_DATA_DIR": str(data), "QUIZ_SECRET_KEYS": "bench", "QUIZ_PORT": str(port)}
+    if store_url:
+        env["QUIZ_STORE_URL"] = store_url
+    command = [sys.executable, "-m", "quiz.cli", "serve", str(ROOT / "quizzes"), "--workers", str(workers)]
+    with (data.parent / f"server-{port}.log").open("wb") as log:
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=log)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{base}/widget.js", timeout=1)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise SystemExit(f"the server did not start; see {log.name}") from None
+                time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def all_at_once(count: int, one: Callable[[int], bool]) -> tuple[list[float], int]:
+    """Latencies of ``count`` calls started together, and how many succeeded."""
+    start = threading.Barrier(count)
+    latencies: list[float] = []
+    lock = threading.Lock()
+
+    def timed(index: int) -> bool:
+        start.wait()
+        began = time.perf_counter()
+        ok = one(index)
+        with lock:
+            latencies.append(time.perf_counter() - began)
+        return ok
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        done = list(pool.map(timed, range(count)))
+    return latencies, sum(done)
+
+
+def first_page(base: str, index: int) -> bool:
+    response = httpx.get(f"{base}/q/coffee-finder", headers=_client_headers(index), timeout=30)
+    return response.status_code == 200
+
+
+def row(name: str, latencies: list[float], ok: int) -> str:
+    cuts = statistics.quantiles(latencies, n=100)
+    return (
+        f"{name:<36} {statistics.median(latencies) * 1000:>8.0f} {cuts[98] * 1000:>8.0f}"
+        f" {max(latencies) * 1000:>8.0f} {ok:>6}/{len(latencies)}"
+    )
+
+
+def measure(name: str, data: Path, *, store_url: str = "", workers: int = 1) -> None:
+    with server(data, store_url=store_url, workers=workers) as base:
+        tokens = [_results_token(base, index) for index in range(SHOPPERS)]
+        time.sleep(optin.MIN_SECONDS_ON_FORM + 0.5)
+        baseline = all_at_once(SHOPPERS, lambda index: first_page(base, index))
+
+        def send(index: int) -> bool:
+            return _opt_in(base, index, tokens[index], f"burst{index}@example.com")
+
+        burst = all_at_once(SHOPPERS, send)
+    print(f"\n== {name}, {STORED:,} leads stored\n{'':<36} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}     ok")
+    print(row(f"baseline: {SHOPPERS} first pages at once", *baseline))
+    print(row(f"{SHOPPERS} opt-ins at once", *burst))
+
+
+def main() -> None:
+    print(f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}; {SHOPPERS} shoppers at once")
+    with tempfile.TemporaryDirectory() as folder:
+        data = Path(folder) / "embedded"
+        fill(TinyStore(data / "store"))
+        measure("embedded store, 1 worker", data)
+        with postgres_server() as url:
+            if url is None:
+                return
+            fill(PostgresStore(url))
+            for workers in (1, 2):
+                measure(f"PostgreSQL, {workers} worker{'s' if workers > 1 else ''}", Path(folder) / f"pg{workers}",
+                        store_url=url, workers=workers)  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
