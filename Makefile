@@ -47,6 +47,7 @@ bench: install browser postgres
 	$(PY) bench/store.py
 	$(PY) bench/export.py
 	$(PY) bench/webhook.py
+	$(PY) bench/optins.py
 
 schema: install
 	$(VENV)/bin/quiz schema > quizzes/quiz.schema.json

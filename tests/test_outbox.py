@@ -119,3 +119,18 @@ def test_a_stale_copy_of_a_retried_job_claims_nothing():
     seen = {field: stale[field] for field in ("lease", "status", "next_at", "attempts")}
     assert store.swap("outbox", job["id"], seen, {"lease": 1.0}) is None  # its claim, as claim() makes it
     assert second.claim("mail") == []  # the backoff holds for every worker
+
+
+def test_a_worker_whose_lease_ran_out_neither_sends_nor_removes_the_job_another_took():
+    clock = Clock()
+    store = MemoryStore()
+    slow, other = Outbox(store, clock=clock), Outbox(store, clock=clock)
+    slow.enqueue("mail", {}, recipient="a@example.com")
+    (mine,) = slow.claim("mail")
+    clock.now += LEASE_SECONDS + 1  # the slow worker hung past its lease
+    (theirs,) = other.claim("mail")
+    assert not slow.still_there(mine)  # so it does not send
+    slow.done(mine)
+    assert other.still_there(theirs) and store.count("outbox") == 1
+    other.done(theirs)
+    assert store.count("outbox") == 0

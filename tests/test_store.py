@@ -260,6 +260,7 @@ def test_a_transaction_cut_half_way_is_finished_from_its_journal(tmp_path, monke
     assert store.count("consent") == 1 and store.get("leads", "l1") is None  # half applied, journal kept
     monkeypatch.setattr(TinyStore, "put", real_put)
     store.close()
+    assert (tmp_path / "data" / tinystore.JOURNAL).exists()
     again = TinyStore(tmp_path / "data")  # the start finishes it: the consent row has its lead
     assert again.count("consent") == 1 and again.get("leads", "l1") == {"email": "a@example.com", "id": "l1"}
     assert not (tmp_path / "data" / tinystore.JOURNAL).exists()
@@ -276,3 +277,25 @@ def test_temporary_files_a_crash_left_are_deleted_at_start(tmp_path):
     assert orphan.exists()  # a reader beside the server must not delete the writer's files
     TinyStore(tmp_path / "data").close()
     assert not orphan.exists()
+
+
+def test_a_write_after_a_cut_transaction_is_not_undone_by_its_journal(tmp_path, monkeypatch):
+    store = TinyStore(tmp_path / "data")
+    real_put, calls = TinyStore.put, []
+
+    def disk_fills_after_one_write(self, collection, record_id, record):
+        calls.append(collection)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        real_put(self, collection, record_id, record)
+
+    monkeypatch.setattr(TinyStore, "put", disk_fills_after_one_write)
+    with pytest.raises(OSError), store.transaction("p") as writes:
+        writes.put("outbox", "job", {"status": "queued"})
+        writes.put("leads", "l1", {"email": "a@example.com"})
+    monkeypatch.setattr(TinyStore, "put", real_put)
+    assert store.remove("outbox", id="job") == 1  # the mailer sent it: the journal is finished first
+    store.close()
+    again = TinyStore(tmp_path / "data")
+    assert again.get("outbox", "job") is None and again.get("leads", "l1") == {"email": "a@example.com", "id": "l1"}
+    again.close()

@@ -201,3 +201,19 @@ def test_put_many_keeps_order_replaces_by_id_and_can_be_repeated(store):
     store.put_many("events", batch)
     store.put_many("events", batch)
     assert [(r["id"], r["n"]) for r in store.records("events")] == [("b", 2), ("a", 1), ("c", 3)]
+
+
+def test_a_buffered_record_under_a_kept_id_replaces_it_and_erasure_finds_buffered_ones(store):
+    store.put("responses", "r1", {"quiz": "serum"})
+    store.add_soon("responses", {"id": "r1", "quiz": "serum", "again": True})
+    store.add_soon("responses", {"id": "r2", "quiz": "serum"})
+    with store.transaction("person") as writes:
+        assert writes.remove("responses", id="r2") == 1  # still in add_soon's buffer a moment ago
+    store.flush()
+    assert [record["id"] for record in store.records("responses")] == ["r1"]
+    assert store.get("responses", "r1") == {"id": "r1", "quiz": "serum", "again": True}
+
+
+def test_find_by_a_value_that_no_id_can_be_matches_nothing(store):
+    store.put("leads", "5", {"email": "a@example.com"})
+    assert store.find("leads", id=5) == [] and store.remove("leads", id=5) == 0

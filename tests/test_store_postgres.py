@@ -96,3 +96,26 @@ def test_connections_the_server_dropped_are_replaced(postgres_database):
 
 def test_the_url_in_messages_keeps_host_port_user_and_database_only():
     assert safe_url("postgresql://u:pw@db.internal:6543/shop?sslmode=require") == "postgresql://u@db.internal:6543/shop"
+
+
+def test_a_nul_in_a_shopper_s_text_is_kept_as_a_replacement_character(postgres_database):
+    store = PostgresStore(postgres_database)
+    try:
+        store.put("responses", "r", {"answers": {"note": "a\x00b"}, "literal": "\\u0000 stays", "ok": "c"})
+        store.add_soon("events", {"kind": "viewed", "product_page": "\x00"})
+        store.flush()
+        assert store.get("responses", "r") == {
+            "answers": {"note": "a\ufffdb"},
+            "literal": "\\u0000 stays",
+            "ok": "c",
+            "id": "r",
+        }
+        assert [event["product_page"] for event in store.records("events")] == ["\ufffd"]
+    finally:
+        store.close()
+
+
+def test_a_url_that_cannot_be_read_is_refused_without_repeating_any_of_it():
+    with pytest.raises(StoreError) as refused:
+        PostgresStore("postgresql://quiz:s3cr%zzet@127.0.0.1/quiz")
+    assert "cannot be read as a PostgreSQL URL" in str(refused.value) and "s3cr" not in str(refused.value)

@@ -81,12 +81,13 @@ class Outbox:
         return {**job, "lease": mine}
 
     def still_there(self, job: Record) -> bool:
-        """Not erased since it was claimed (a sender asks just before sending)."""
-        return self.store.get(COLLECTION, job["id"]) is not None
+        """Still this caller's: not erased, and its lease not passed to another (asked just before sending)."""
+        current = self.store.get(COLLECTION, job["id"])
+        return current is not None and current["lease"] == job["lease"] and current["lease"] > self._clock()
 
     def done(self, job: Record) -> None:
-        """Sent: the job goes (and with it the only copy of the message)."""
-        self.store.remove(COLLECTION, id=job["id"])
+        """Sent: the job goes (and with it the only copy of the message), unless another has taken it since."""
+        self.store.remove(COLLECTION, id=job["id"], lease=job["lease"])
 
     def retry(self, job: Record, error: str) -> bool:
         """Try again later with backoff; False (and the job given up on) once it has failed for three days."""

@@ -13,6 +13,7 @@ import hashlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from email.message import EmailMessage
 from typing import Any
 
 from quiz.consent import ConsentText, now
@@ -35,6 +36,10 @@ class OptIn:
     submission: str  # a hash of the signed form, so a replayed form changes nothing
 
 
+Letter = Callable[[Record], EmailMessage | None]  # the email a lead is sent, written from the lead
+Send = Callable[[EmailMessage, Writes], None]  # queues it inside the opt-in's transaction
+
+
 @dataclass(frozen=True)
 class Outcome:
     lead: Record
@@ -50,20 +55,34 @@ class LeadBook:
     def is_suppressed(self, email: str) -> bool:
         return self.store.get("suppressions", person_id(email)) is not None
 
-    def opt_in(self, form: OptIn, then: Callable[[Writes, Record], None] | None = None) -> Outcome:
-        """Keep the lead with its evidence; ``then(writes, lead)`` adds to the same transaction (its email)."""
+    def opt_in(self, form: OptIn, letter: Letter | None = None, send: Send | None = None) -> Outcome:
+        """Keep the lead with its evidence, and ``send(letter(lead), writes)`` in the same transaction.
+
+        The letter is written first, outside the transaction, from the lead as it will most likely
+        be (rendering it must not hold the store's lock or connection); only if another opt-in of
+        the same person changed the lead meanwhile is it written again inside. ``letter`` may return
+        None (no email: an address over its limit).
+        """
         identifier = lead_id(form.email, form.quiz_id)
+        before = self.store.get("leads", identifier)
+        if before is not None and before.get("submission") == form.submission:
+            return Outcome(before, replayed=True)
+        expected = _lead_record(form, identifier, before, _status_after_opt_in(form, before))
+        message = letter({**expected, "id": identifier}) if letter else None
         with self.store.transaction(person_id(form.email)) as writes:
             existing = writes.get("leads", identifier)
             if existing is not None and existing.get("submission") == form.submission:
-                return Outcome(existing, replayed=True)
-            lead = _lead_record(form, identifier, existing, _status_after_opt_in(form, existing))
+                return Outcome(existing, replayed=True)  # the same form, taken meanwhile (another machine)
+            lead = expected
+            if existing != before:  # changed meanwhile: the lead, and its letter, as they are now
+                lead = _lead_record(form, identifier, existing, _status_after_opt_in(form, existing))
+                message = letter({**lead, "id": identifier}) if letter else None
             shown = form.consent or ConsentText("", "", "")  # the line shown, whether ticked or not
             _append_consent(writes, lead, identifier, shown, action="opt_in", method="checkbox", checkbox=form.ticked)
             _remember_person(writes, form.email, identifier)
             writes.put("leads", identifier, lead)
-            if then is not None:
-                then(writes, {**lead, "id": identifier})
+            if message is not None and send is not None:
+                send(message, writes)
         return Outcome({**lead, "id": identifier}, replayed=False)
 
     def confirm(self, identifier: str, nonce: str) -> Record | None:

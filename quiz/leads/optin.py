@@ -86,13 +86,19 @@ async def _take(request: Request, quiz: Quiz, progress: Progress, email: str, *,
         submission=submission_key(token),
     )
 
-    def queue_results_email(writes: Writes, lead: Record) -> None:
-        # In the opt-in's own transaction: the lead and its email are kept together, or neither.
-        if email_channel.limits.per_address.allow(email):
-            message = _results_message(request, quiz, progress, lead)
-            email_channel.mail.enqueue(message, writes=writes)
+    allowed: list[bool] = []  # the address's limit, asked once: a second letter (the lead changed) asks no store
 
-    outcome = await run_in_threadpool(book.opt_in, opt_in, queue_results_email)
+    def letter(lead: Record) -> EmailMessage | None:
+        if not allowed:
+            allowed.append(email_channel.limits.per_address.allow(email))
+        if not allowed[0]:
+            return None  # nobody gets mail-bombed: the lead is kept, the email is not sent
+        return _results_message(request, quiz, progress, lead)
+
+    def send(message: EmailMessage, writes: Writes) -> None:
+        email_channel.mail.enqueue(message, writes=writes)  # the lead and its email: together, or neither
+
+    outcome = await run_in_threadpool(book.opt_in, opt_in, letter, send)
     if not outcome.replayed:
         record_event(request, quiz, "opted_in", progress.context, consent=str(ticked).lower())
     sent = "confirm" if outcome.lead["consent"]["status"] == "pending" else "sent"

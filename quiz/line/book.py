@@ -112,7 +112,9 @@ class LineBook:
             user = writes.get("line_users", user_id) or _new_user()
             user.pop("id", None)
             user["responses"] = list(dict.fromkeys([*user["responses"], response["id"]]))
-            user.update(friend=linking.friend, blocked=user["blocked"] and not linking.friend, updated_at=now())
+            if not user["blocked"]:  # a block recorded meanwhile (another machine's unfollow) stands
+                user["friend"] = linking.friend or user["friend"]
+            user["updated_at"] = now()
             user["latest"] = {key: response.get(key) for key in LATEST_FIELDS}  # the export reads no other record
             shown = linking.consent or ConsentText("", "", "")
             if linking.ticked and linking.consent is not None:
@@ -136,8 +138,12 @@ class LineBook:
 
     def befriended(self, user_id: str) -> Record | None:
         """The user added (or unblocked) the official account; returns them if known."""
-        user = self.store.swap("line_users", user_id, {}, {"friend": True, "blocked": False, "updated_at": now()})
-        return None if user is None else {**user, "friend": True, "blocked": False}
+        with self.store.transaction(user_id) as writes:
+            user = writes.get("line_users", user_id)
+            if user is None:
+                return None
+            writes.update("line_users", user_id, {"friend": True, "blocked": False, "updated_at": now()})
+        return {**user, "friend": True, "blocked": False}
 
     def blocked(self, user_id: str) -> None:
         """The user blocked the account: no more pushes, and their marketing consent is withdrawn."""

@@ -29,11 +29,21 @@ from typing import Any, Protocol
 
 from quiz.errors import StoreError, StoreLocked
 
-__all__ = ["Record", "Store", "StoreError", "StoreLocked", "Writes", "check_collection", "matches", "older"]
+__all__ = [
+    "COLLECTION_NAME",
+    "Record",
+    "Store",
+    "StoreError",
+    "StoreLocked",
+    "Writes",
+    "check_collection",
+    "matches",
+    "older",
+]
 
 Record = dict[str, Any]
 
-_COLLECTION_NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
+COLLECTION_NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 
 
 class Writes(Protocol):
@@ -117,7 +127,7 @@ class Store(Writes, Protocol):
 
 def check_collection(name: str) -> str:
     """Collection names become folder and SQL names: lower-case letters, digits and underscores."""
-    if not isinstance(name, str) or not _COLLECTION_NAME.match(name):
+    if not isinstance(name, str) or not COLLECTION_NAME.match(name):
         raise StoreError(f"{name!r} is not a collection name")
     return name
 

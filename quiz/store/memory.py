@@ -67,8 +67,8 @@ class MemoryStore:
 
     def increment(self, collection: str, record_id: str, field: str, record: Record) -> int:
         with self._lock:
-            current = self.get(collection, record_id) or {**record, field: 0}
-            count = int(current[field]) + 1
+            current = self.get(collection, record_id) or record
+            count = int(current.get(field, 0)) + 1
             self.put(collection, record_id, {**current, field: count})
             return count
 

@@ -7,7 +7,7 @@ email, a LINE user, a quiz and time). The contract's guarantees are PostgreSQL's
 - insert-if-absent is ``INSERT ... ON CONFLICT DO NOTHING``; compare-and-set is one ``UPDATE``
   whose ``WHERE`` holds the expected values, so of two processes exactly one changes the row;
 - a transaction is a PostgreSQL transaction; its keys take transaction-scoped advisory locks
-  (in sorted order, so two transactions never wait for each other);
+  (in sorted order, so two transactions cannot deadlock: one waits for the other);
 - ``records`` streams through a server-side cursor, a thousand rows at a time.
 
 The schema is versioned SQL files (``quiz/store/migrations``), applied once each under an advisory
@@ -18,6 +18,7 @@ lock by whichever process comes first (``quiz migrate`` or a server's start). A 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import re
 import threading
@@ -63,8 +64,9 @@ class PostgresStore:
             check=ConnectionPool.check_connection,  # a connection the server dropped is replaced, not used
             name="quiz-store",
         )
-        self._pool.open(wait=True, timeout=WAIT_SECONDS * 2)
         try:
+            with _errors(self.where):
+                self._pool.open(wait=True, timeout=WAIT_SECONDS * 2)
             if migrate:
                 self.migrate()
             elif check:
@@ -194,6 +196,7 @@ class PostgresStore:
 
     @contextlib.contextmanager
     def transaction(self, *keys: str) -> Iterator[Writes]:
+        self.flush()  # the buffered events first: an erasure must find what add_soon still holds
         with self._connection() as connection, _errors(self.where), connection.transaction():
             for key in sorted(set(keys)):
                 connection.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [key])
@@ -331,21 +334,33 @@ def _equal(collection: str, equals: dict[str, Any]) -> tuple[sql.Composable, lis
     plain = {}
     for field, value in equals.items():
         if field == "id":
-            parts.append(sql.SQL("id = %s"))
-            values.append(value if isinstance(value, str) else "\x00not-an-id")
+            if isinstance(value, str):
+                parts.append(sql.SQL("id = %s"))
+                values.append(value)
+            else:
+                parts.append(sql.SQL("false"))  # ids are strings: nothing matches another type
         elif value is None or isinstance(value, str | int | float | bool):
             plain[field] = value
         else:
             parts.append(sql.SQL("data -> %s = %s"))  # containment would take [1] for [1, 2]
-            values += [field, Jsonb(value)]
+            values += [field, Jsonb(value, dumps=_dumps)]
     if plain:
         parts.append(sql.SQL("data @> %s"))
-        values.append(Jsonb(plain))
+        values.append(Jsonb(plain, dumps=_dumps))
     return sql.SQL(" AND ").join(parts), values
 
 
 def _data(record: Record) -> Jsonb:
-    return Jsonb({key: value for key, value in record.items() if key != "id"})
+    return Jsonb({key: value for key, value in record.items() if key != "id"}, dumps=_dumps)
+
+
+_NUL = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")  # an escaped NUL, not an escaped backslash before "u0000"
+
+
+def _dumps(value: Any) -> str:
+    """JSON for jsonb, which cannot hold a NUL character: a shopper's text with one is kept with U+FFFD there."""
+    text = json.dumps(value)
+    return _NUL.sub(r"\1\\ufffd", text) if "\\u0000" in text else text
 
 
 @contextlib.contextmanager
@@ -390,8 +405,9 @@ def check_reachable(url: str, where: str) -> None:
     """One direct connection first, so each way of failing gets its own sentence (the pool only retries)."""
     try:
         conninfo_to_dict(url)
-    except psycopg.ProgrammingError as error:
-        raise StoreError(f"QUIZ_STORE_URL is not a PostgreSQL URL ({_first_line(error)})") from None
+    except psycopg.ProgrammingError:
+        # libpq's reason may quote the part it could not read, the password among them: not repeated.
+        raise StoreError("QUIZ_STORE_URL cannot be read as a PostgreSQL URL (check its form and %-escapes)") from None
     try:
         psycopg.connect(url, connect_timeout=5).close()
     except psycopg.OperationalError as error:

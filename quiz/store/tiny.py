@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-import secrets
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -37,8 +36,17 @@ from tinydb import TinyDB
 from tinydb.storages import Storage
 from tinydb.table import Document
 
-from quiz.store.base import Record, StoreError, StoreLocked, Writes, check_collection, matches, older
-from quiz.store.batch import Batch, Changes
+from quiz.store.base import (
+    COLLECTION_NAME,
+    Record,
+    StoreError,
+    StoreLocked,
+    Writes,
+    check_collection,
+    matches,
+    older,
+)
+from quiz.store.batch import Batch, Changes, new_id
 from quiz.store.files import fsync_folders, write_atomically
 
 SEGMENT_SIZE = 500
@@ -49,7 +57,6 @@ FLUSH_SECONDS = 1.0
 TABLE = "records"
 JOURNAL = "transaction.json"
 _SEGMENT_NAME = re.compile(r"^(\d{6})\.json$")
-_COLLECTION_NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 
 
 class AtomicJSONStorage(Storage):
@@ -243,6 +250,7 @@ class TinyStore:
         self._pending: dict[str, list[Record]] = {}
         self._waiting = threading.Lock()  # guards _pending only: add_soon never waits for a disk write
         self._queued: list[_Queued] = []  # durable puts waiting for the writer (group commit)
+        self._unfinished = (folder / JOURNAL).exists()  # a transaction the journal must finish first
         self._queue_lock = threading.Lock()
         self._closed = threading.Event()
         try:
@@ -259,7 +267,7 @@ class TinyStore:
 
     def _open_collections(self) -> None:
         for path in sorted(self.folder.iterdir()):
-            if path.is_dir() and _COLLECTION_NAME.match(path.name):
+            if path.is_dir() and COLLECTION_NAME.match(path.name):
                 if not self.read_only:
                     for temporary in path.glob(".*.tmp"):
                         temporary.unlink()  # a crash's half-written copy: it may hold an erased address
@@ -270,7 +278,7 @@ class TinyStore:
     # --- single writes ------------------------------------------------------------------------------
 
     def add(self, collection: str, record: Record) -> str:
-        record_id = _new_id()
+        record_id = new_id()
         self.put(collection, record_id, record)
         return record_id
 
@@ -279,7 +287,7 @@ class TinyStore:
             with self._guard:
                 self._collection(collection, writing=True)  # a bad name fails now, in the request, not later
         with self._waiting:
-            self._pending.setdefault(collection, []).append({"id": _new_id(), **record})
+            self._pending.setdefault(collection, []).append({"id": new_id(), **record})
 
     def put(self, collection: str, record_id: str, record: Record) -> None:
         """Durable on return, written together with the puts of other threads waiting meanwhile.
@@ -336,8 +344,8 @@ class TinyStore:
 
     def increment(self, collection: str, record_id: str, field: str, record: Record) -> int:
         with self._guard:
-            current = self.get(collection, record_id) or {**record, field: 0}
-            count = int(current[field]) + 1
+            current = self.get(collection, record_id) or record
+            count = int(current.get(field, 0)) + 1
             self.put(collection, record_id, {**current, field: count})
             return count
 
@@ -401,7 +409,7 @@ class TinyStore:
 
     def collections(self) -> list[str]:
         with self._guard:
-            names = [path.name for path in self.folder.iterdir() if path.is_dir() and _COLLECTION_NAME.match(path.name)]
+            names = [path.name for path in self.folder.iterdir() if path.is_dir() and COLLECTION_NAME.match(path.name)]
         return sorted(name for name in names if next(iter(self.records(name)), None) is not None)
 
     def remove(self, collection: str, **equals: Any) -> int:
@@ -425,6 +433,7 @@ class TinyStore:
         if self.read_only:
             raise StoreError(f"{self.folder} was opened read-only; stop the server to change it")
         with self._guard:
+            self.flush()  # the buffered events first: an erasure must find what add_soon still holds
             batch = Batch(self)
             yield batch
             self._commit(batch.changes)
@@ -437,18 +446,33 @@ class TinyStore:
             # The whole transaction on disk first: applied half-way, it is finished from this file.
             entries = [[collection, record_id, record] for (collection, record_id), record in changes.items()]
             write_atomically(self.folder / JOURNAL, _json(entries))
-        self._apply(changes)
+        try:
+            self._apply(changes)
+        except BaseException:
+            self._unfinished = len(changes) > 1  # the next write finishes it from the journal
+            raise
         self._journal_done()
 
     def _finish_transaction(self) -> None:
+        """Apply what a transaction cut short left in the journal: at start, and before any later write.
+
+        Before any write, not only the next transaction: else a later plain write (a sent message's
+        removal) would be undone when the journal is applied after it.
+        """
         path = self.folder / JOURNAL
         try:
             entries = json.loads(path.read_bytes())
         except FileNotFoundError:
+            self._unfinished = False
             return
         except (OSError, ValueError) as error:
             raise StoreError(f"{path}: cannot be read ({error}); it was left as it is, fix or move it") from None
-        self._apply({(collection, record_id): record for collection, record_id, record in entries})
+        self._unfinished = False  # so the writes below do not come back here
+        try:
+            self._apply({(collection, record_id): record for collection, record_id, record in entries})
+        except BaseException:
+            self._unfinished = True
+            raise
         self._journal_done()
 
     def _apply(self, changes: Changes) -> None:
@@ -464,6 +488,7 @@ class TinyStore:
         if path.exists():
             path.unlink()
             fsync_folders([self.folder])
+        self._unfinished = False
 
     # --- the buffer and the end ---------------------------------------------------------------------
 
@@ -473,7 +498,11 @@ class TinyStore:
                 taken, self._pending = self._pending, {}
             try:
                 for collection, records in taken.items():
-                    self._collections[collection].insert(records)  # takes out of ``records`` what it wrote
+                    target = self._collections[collection]
+                    for record in [record for record in records if record["id"] in target.where]:
+                        target.put(record)  # an id already stored (a response kept before): replaced, not doubled
+                        records.remove(record)
+                    target.insert(records)  # takes out of ``records`` what it wrote
             finally:
                 self._requeue({collection: records for collection, records in taken.items() if records})
 
@@ -497,6 +526,9 @@ class TinyStore:
     def _collection(self, name: str, *, writing: bool = False) -> _Collection:
         if writing and self.read_only:
             raise StoreError(f"{self.folder} was opened read-only; stop the server to change it")
+        if writing and self._unfinished:
+            with self._guard:
+                self._finish_transaction()
         if name not in self._collections:
             self._collections[check_collection(name)] = _Collection(self.folder / name)
         return self._collections[name]
@@ -514,7 +546,3 @@ def _one_of(ids: set[str]) -> Callable[[Record], bool]:
 
 def _json(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-def _new_id() -> str:
-    return secrets.token_hex(8)
