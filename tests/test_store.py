@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from quiz.store import segments
 from quiz.store import tiny as tinystore
 from quiz.store.base import StoreError, StoreLocked
 from quiz.store.tiny import TinyStore
@@ -38,7 +39,7 @@ def test_update_sets_fields_and_keeps_the_id(store):
 
 
 def test_put_inserts_then_replaces_in_place(store, monkeypatch):
-    monkeypatch.setattr(tinystore, "SEGMENT_SIZE", 2)
+    monkeypatch.setattr(segments, "SEGMENT_SIZE", 2)
     store.put("leads", "lead-a", {"email": "a@example.com", "status": "pending", "extra": 1})
     store.add("leads", {"email": "b@example.com"})
     store.add("leads", {"email": "c@example.com"})  # lead-a's segment is no longer the newest
@@ -57,7 +58,7 @@ def test_buffered_records_keep_an_id_they_bring(store):
 
 
 def test_a_bulk_flush_fills_many_segments(store, monkeypatch):
-    monkeypatch.setattr(tinystore, "SEGMENT_SIZE", 2)
+    monkeypatch.setattr(segments, "SEGMENT_SIZE", 2)
     for index in range(2_500):  # once recursion: 1,250 segments passed Python's recursion limit
         store.add_soon("events", {"n": index})
     store.flush()
@@ -65,7 +66,7 @@ def test_a_bulk_flush_fills_many_segments(store, monkeypatch):
 
 
 def test_remove_deletes_everywhere_and_counts(store, monkeypatch, tmp_path):
-    monkeypatch.setattr(tinystore, "SEGMENT_SIZE", 3)
+    monkeypatch.setattr(segments, "SEGMENT_SIZE", 3)
     for index in range(8):
         store.add("leads", {"email": f"{'gone' if index % 2 else 'kept'}@example.com", "n": index})
     assert store.remove("leads", email="gone@example.com") == 4
@@ -75,7 +76,7 @@ def test_remove_deletes_everywhere_and_counts(store, monkeypatch, tmp_path):
 
 
 def test_segments_emptied_by_remove_are_deleted_but_the_newest_stays(monkeypatch, tmp_path):
-    monkeypatch.setattr(tinystore, "SEGMENT_SIZE", 2)
+    monkeypatch.setattr(segments, "SEGMENT_SIZE", 2)
     store = TinyStore(tmp_path / "data")
     for index in range(5):
         store.add("events", {"n": index, "at": float(index)})
@@ -95,7 +96,7 @@ def test_segments_emptied_by_remove_are_deleted_but_the_newest_stays(monkeypatch
 
 
 def test_records_roll_over_into_bounded_segments(store, monkeypatch, tmp_path):
-    monkeypatch.setattr(tinystore, "SEGMENT_SIZE", 4)
+    monkeypatch.setattr(segments, "SEGMENT_SIZE", 4)
     for index in range(10):
         store.add("events", {"n": index})
     files = sorted((tmp_path / "data" / "events").glob("*.json"))
@@ -172,8 +173,8 @@ WRITER = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from quiz.store import tiny as tinystore
-    tinystore.SEGMENT_SIZE = 50  # so the kill lands around segment roll-overs too
+    from quiz.store import segments, tiny as tinystore
+    segments.SEGMENT_SIZE = 50  # so the kill lands around segment roll-overs too
     store = tinystore.TinyStore(Path(sys.argv[1]))
     for index in range(100000):
         store.add("leads", {"n": index})
@@ -204,7 +205,7 @@ def test_every_acknowledged_record_survives_kill_9(tmp_path):
 def test_reading_while_events_are_flushed(store, monkeypatch):
     import threading
 
-    monkeypatch.setattr(tinystore, "SEGMENT_SIZE", 20)
+    monkeypatch.setattr(segments, "SEGMENT_SIZE", 20)
     for index in range(100):
         store.add("events", {"n": index})
     stop = threading.Event()
