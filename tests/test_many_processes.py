@@ -248,3 +248,56 @@ def test_erasure_from_the_command_line_runs_beside_the_servers_on_postgresql(pos
         assert store.count("suppressions") == 1
     finally:
         store.close()
+
+
+def test_one_chat_code_sent_to_two_machines_at_once_links_one_user(postgres_database, tmp_path):
+    import json
+
+    from line_platform import LinePlatform
+
+    from quiz.line.book import LineBook, line_code
+
+    store = PostgresStore(postgres_database)
+    store.put("responses", "r-shared", {"quiz": "serum-finder", "locale": "ja", "answers": {}, "products": []})
+    LineBook(store).remember_code("r-shared")
+    with LinePlatform() as platform:
+        line = {
+            "QUIZ_LINE_CHANNEL_SECRET": platform.bot_secret,
+            "QUIZ_LINE_CHANNEL_ACCESS_TOKEN": platform.access_token,
+            "QUIZ_LINE_ADD_FRIEND_URL": "https://line.me/R/ti/p/@123abcde",
+            "QUIZ_LINE_API_URL": platform.url,
+            "QUIZ_LINE_ACCESS_URL": platform.url,
+        }
+        ports = [_free_port(), _free_port()]
+        machines = [
+            _start({**_environment(postgres_database, tmp_path / f"m{index}", port, 9), **line})
+            for index, port in enumerate(ports)
+        ]
+        try:
+            start = threading.Barrier(2)
+            statuses: list[int] = []
+
+            def send_code(port: int, user: str) -> None:
+                event = platform.message_event(line_code("r-shared"), user_id=user)
+                body = json.dumps({"destination": "Ubot", "events": [event]})
+                headers = {"x-line-signature": platform.signature(body.encode()), "content-type": "application/json"}
+                start.wait()
+                statuses.append(
+                    httpx.post(f"http://127.0.0.1:{port}/line/webhook", content=body, headers=headers).status_code
+                )
+
+            users = ["U" + "a" * 32, "U" + "b" * 32]
+            threads = [
+                threading.Thread(target=send_code, args=(port, user)) for port, user in zip(ports, users, strict=True)
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            assert statuses == [200, 200]
+            links = list(store.records("line_links"))
+            assert len(links) == 1 and links[0]["user"] in users  # one of them took the code
+            assert len(store.find("consent", channel="line")) == 1
+        finally:
+            _stop(*machines)
+            store.close()
