@@ -9,18 +9,21 @@ import logging
 import os
 import sys
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from quiz.authoring.lint import lint
 from quiz.authoring.loader import Loaded, load_quiz
 from quiz.engine.simulate import EXHAUSTIVE_LIMIT, SAMPLES, Coverage, simulate
 from quiz.format.schema import json_schema_text
 from quiz.marketer.export import CONSENTS, FORMATS, ExportError, batched
+from quiz.marketer.users import ROLES
 
 if TYPE_CHECKING:
     from quiz.settings import Settings
+
+_T = TypeVar("_T")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -102,6 +105,21 @@ def _parser() -> argparse.ArgumentParser:
     copy.add_argument("source", metavar="FROM", help="a data folder (QUIZ_DATA_DIR) or a postgresql:// URL")
     copy.add_argument("target", metavar="TO", help="a data folder (QUIZ_DATA_DIR) or a postgresql:// URL")
     copy.set_defaults(run=run_copy_store)
+
+    user = commands.add_parser("user", help="manage the users of the marketer's dashboard")
+    user_commands = user.add_subparsers(title="user commands")
+    user_add = user_commands.add_parser("add", help="add a user (the password is typed twice, generated or read)")
+    user_add.add_argument("email", metavar="EMAIL")
+    user_add.add_argument("--role", required=True, choices=ROLES, help="viewer, marketer or owner")
+    password = user_add.add_mutually_exclusive_group()
+    password.add_argument("--generate", action="store_true", help="make a password and print it once")
+    password.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    user_add.set_defaults(run=run_user_add)
+    user_list = user_commands.add_parser("list", help="list the users and their roles")
+    user_list.set_defaults(run=run_user_list)
+    user_remove = user_commands.add_parser("remove", help="remove a user")
+    user_remove.add_argument("email", metavar="EMAIL")
+    user_remove.set_defaults(run=run_user_remove)
 
     schema = commands.add_parser("schema", help="print the JSON Schema of quiz files")
     schema.set_defaults(run=run_schema)
@@ -504,6 +522,89 @@ def _store_at(where: str, *, writer: bool) -> Any:
     if not writer and not folder.is_dir():
         raise StoreError(f"{where}: no data folder here")
     return TinyStore(folder, read_only=not writer)
+
+
+def run_user_add(args: argparse.Namespace) -> int:
+    from quiz.marketer.users import UserError, generated_password
+
+    try:
+        password = generated_password() if args.generate else _password(from_stdin=args.password_stdin)
+        added = _with_users(lambda users: users.add(args.email, args.role, password))
+    except (UserError, _CommandError) as error:
+        print(f"quiz user add: {error}", file=sys.stderr)
+        return 2
+    print(f"added {added.email} as {added.role}")
+    if args.generate:
+        print(f"password (shown once): {password}")
+    return 0
+
+
+def run_user_list(args: argparse.Namespace) -> int:
+    try:
+        users = _with_users(lambda users: users.all())
+    except _CommandError as error:
+        print(f"quiz user list: {error}", file=sys.stderr)
+        return 2
+    for user in users:
+        print(f"{user.email}\t{user.role}\t{user.created_at}")
+    return 0
+
+
+def run_user_remove(args: argparse.Namespace) -> int:
+    from quiz.marketer.users import UserError
+
+    try:
+        removed = _with_users(lambda users: users.remove(args.email))
+    except (UserError, _CommandError) as error:
+        print(f"quiz user remove: {error}", file=sys.stderr)
+        return 2
+    if not removed:
+        print(f"quiz user remove: {args.email} is not a user", file=sys.stderr)
+        return 1
+    print(f"removed {args.email}")
+    return 0
+
+
+class _CommandError(Exception):
+    """The command cannot run as asked (settings, store, input); the message says why."""
+
+
+def _password(*, from_stdin: bool) -> str:
+    """The new password: a line of standard input, or typed twice at the terminal (never echoed)."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    if not sys.stdin.isatty():
+        raise _CommandError("no terminal to type a password at; use --password-stdin or --generate")
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("The same again: ") != first:
+        raise _CommandError("the two passwords differ; nothing was changed")
+    return first
+
+
+def _with_users(use: Callable[[Any], _T]) -> _T:
+    """Run ``use`` on the users of the configured store, opened to write and closed after."""
+    from quiz.marketer.users import Users
+    from quiz.settings import SettingsError, from_environment
+    from quiz.store.base import StoreError, StoreLocked
+    from quiz.store.opening import open_store
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        settings = from_environment()
+        store = open_store(settings)
+    except StoreLocked:
+        raise _CommandError(
+            f"a quiz server is running on {settings.data_dir}, and the embedded store has one writer: stop it"
+            " to change users, or share a PostgreSQL store (QUIZ_STORE_URL), where this runs beside the servers"
+        ) from None
+    except (SettingsError, StoreError) as error:
+        raise _CommandError(str(error)) from None
+    try:
+        return use(Users(store))
+    except StoreError as error:
+        raise _CommandError(str(error)) from None
+    finally:
+        store.close()
 
 
 def run_schema(args: argparse.Namespace) -> int:
