@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import secrets
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -19,7 +20,8 @@ from quiz.consent import iso_time, now, quiz_version
 from quiz.engine.flow import trail
 from quiz.engine.scoring import recommend
 from quiz.errors import Unavailable
-from quiz.format.questions import RESULTS
+from quiz.format.conditions import Answer
+from quiz.format.questions import RESULTS, Question, ShortText
 from quiz.format.schema import Quiz
 from quiz.web.results import page_site
 from quiz.web.services import services
@@ -27,9 +29,12 @@ from quiz.web.tokens import Progress
 
 log = logging.getLogger(__name__)
 
+CAMPAIGN_FIELDS = ("utm_source", "utm_medium", "utm_campaign")
+MAX_CAMPAIGN_CHARS = 100
 
-async def keep_response(request: Request, quiz: Quiz, progress: Progress, locale: str) -> str:
-    """Store the completed run and tell the channels; its id goes into the token.
+
+async def keep_response(request: Request, quiz: Quiz, progress: Progress, locale: str) -> dict[str, Any]:
+    """Store the completed run and tell the channels; returns the response (its id goes into the token).
 
     With the store unreachable the shopper still sees the results: the response is then held like a
     funnel event until the store is back, and the channels' extras (LINE's chat code) are left out.
@@ -38,7 +43,7 @@ async def keep_response(request: Request, quiz: Quiz, progress: Progress, locale
     found = services(request)
     if not any(channel.reads_response(quiz) for channel in found.channels):
         found.store.add_soon("responses", response)  # read by no one by its id: the funnel's, in a batch
-        return str(response["id"])
+        return response
 
     def keep() -> None:
         found.store.put("responses", response["id"], response)
@@ -50,7 +55,7 @@ async def keep_response(request: Request, quiz: Quiz, progress: Progress, locale
     except (Unavailable, OSError) as error:
         log.warning("response %s of quiz %s held in memory until the store is back: %s", response["id"], quiz.id, error)
         found.store.add_soon("responses", response)
-    return str(response["id"])
+    return response
 
 
 def response_record(quiz: Quiz, progress: Progress, locale: str) -> dict[str, Any]:
@@ -71,14 +76,45 @@ def response_record(quiz: Quiz, progress: Progress, locale: str) -> dict[str, An
     }
 
 
-def record_event(request: Request, quiz: Quiz, kind: str, context: dict[str, str], **details: str) -> None:
-    """A funnel event, written within a second (see quiz.store.tiny): no personal data, the page's site only."""
+def record_event(
+    request: Request, quiz: Quiz, kind: str, context: dict[str, str], *, run: str = "", **details: Any
+) -> None:
+    """A funnel event, written within a second with others: no personal data, the page's site only.
+
+    ``run`` ties one quiz run's events together (a random id in its token, naming no person); the
+    quiz's version, the locale and the campaign let the funnel be read by edit, language and ad.
+    """
     event = {
         "kind": kind,
         "quiz": quiz.id,
+        "quiz_version": quiz_version(quiz),
+        "run": run,
         "at": now(),
+        "locale": getattr(request.state, "locale", "") or context.get("locale", "") or quiz.locale,
         "site": page_site(context),
         "product_page": context.get("product", ""),
+        "campaign": campaign(context),
         **details,
     }
     services(request).store.add_soon("events", event)
+
+
+def campaign(context: dict[str, str]) -> dict[str, str]:
+    """utm_source, utm_medium and utm_campaign: of the quiz's own link, else of the embedding page's URL."""
+    try:
+        from_page = parse_qs(urlsplit(context.get("page", "")).query)
+    except ValueError:  # a page URL a browser would not make ("http://["): its campaign is unknown
+        from_page = {}
+    found = {}
+    for name in CAMPAIGN_FIELDS:
+        value = context.get(name) or (from_page.get(name) or [""])[0]
+        if value:
+            found[name.removeprefix("utm_")] = value[:MAX_CAMPAIGN_CHARS]
+    return found
+
+
+def answered(question: Question, answer: Answer | None) -> Any:
+    """What an ``answered`` event keeps of an answer: option ids and numbers, never free text."""
+    if isinstance(question, ShortText) or answer is None:
+        return None
+    return answer

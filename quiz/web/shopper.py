@@ -6,6 +6,7 @@ fragment; without JavaScript it answers 303 to a GET of the full page (post/redi
 
 from __future__ import annotations
 
+import secrets
 import time
 from dataclasses import replace
 from urllib.parse import urljoin
@@ -20,7 +21,7 @@ from quiz.format.conditions import Answer
 from quiz.format.questions import RESULTS
 from quiz.format.schema import Quiz
 from quiz.web.results import embedders_for, shop_origin, tracked
-from quiz.web.runs import keep_response, record_event
+from quiz.web.runs import answered, keep_response, record_event
 from quiz.web.steps import (
     Step,
     is_htmx,
@@ -50,8 +51,10 @@ async def start_quiz(request: Request) -> Response:
     quiz = quiz_for(request)
     form = await request.form()
     context = page_context(form)
-    progress = Progress(quiz_id=quiz.id, current=first_question(quiz).id, context=context, started=time.time())
-    record_event(request, quiz, "started", context)
+    first = first_question(quiz).id
+    run = secrets.token_hex(8)  # this run's events, tied together; nothing about who runs it
+    progress = Progress(quiz_id=quiz.id, current=first, context=context, started=time.time(), run=run)
+    record_event(request, quiz, "started", context, run=run)
     return respond(request, quiz, progress)
 
 
@@ -83,12 +86,15 @@ async def submit_answer(request: Request) -> Response:
     answers = {**progress.answers, question.id: answer}
     on_path = {**(trail(quiz, answers, question.id) or {}), question.id: answer}
     target = next_after(quiz, question, on_path)
-    record_event(request, quiz, "answered", progress.context, question=question.id)
+    shown = answered(question, answer)
+    record_event(request, quiz, "answered", progress.context, run=progress.run, question=question.id, answer=shown)
     progress = replace(progress, current=target, answers=answers)
     if target == RESULTS:
-        record_event(request, quiz, "completed", progress.context)
         locale = locale_for(request, quiz, progress.context)
-        progress = replace(progress, response=await keep_response(request, quiz, progress, locale))
+        response = await keep_response(request, quiz, progress, locale)
+        ranked = [product["id"] for product in response["products"]]  # best first: the rank is the position
+        record_event(request, quiz, "completed", progress.context, run=progress.run, products=ranked)
+        progress = replace(progress, response=str(response["id"]))
     return respond(request, quiz, progress)
 
 
@@ -103,7 +109,7 @@ async def follow_product(request: Request) -> Response:
         raise ProductNotFound(request.path_params["product_id"])
     progress = progress_for(request, quiz, request.query_params.get("t", ""))
     context = progress.context if progress else {}  # an expired token still reaches the product
-    record_event(request, quiz, "clicked", context, product=product.id)
+    record_event(request, quiz, "clicked", context, run=progress.run if progress else "", product=product.id)
     shop = shop_origin(context, embedders_for(request, quiz))
     return RedirectResponse(tracked(urljoin(shop, product.url), quiz.id), status_code=303)
 

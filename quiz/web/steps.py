@@ -28,7 +28,7 @@ from quiz.web.services import services
 from quiz.web.tokens import Progress, TokenError
 from quiz.web.wording import preferred_locales, ui_locale, words
 
-CONTEXT_FIELDS = ("locale", "product", "page")
+CONTEXT_FIELDS = ("locale", "product", "page", "utm_source", "utm_medium", "utm_campaign")
 MAX_CONTEXT_CHARS = 500
 
 

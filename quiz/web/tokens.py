@@ -44,6 +44,7 @@ class Progress:
     started: float = 0.0  # when the shopper pressed Start
     response: str = ""  # the stored response's id, once the quiz is completed
     lead: str = ""  # "" until the opt-in form was sent ("sent", or "confirm" if a link awaits) or "skipped"
+    run: str = ""  # a random id per quiz run, for the funnel: ties a run's events together, names no person
 
 
 class ProgressTokens:
@@ -61,6 +62,7 @@ class ProgressTokens:
             "s": progress.started,
             "r": progress.response,
             "o": progress.lead,
+            "u": progress.run,
         }
         return str(self._serializer.dumps(payload))
 
@@ -92,9 +94,12 @@ def _progress(payload: Any, issued: float) -> Progress:
     if not all(isinstance(value, str) for value in context.values()):
         raise TokenError("tampered")
     started, response, lead = payload.get("s", 0.0), payload.get("r", ""), payload.get("o", "")
+    run = payload.get("u", "")  # tokens signed before runs had ids carry none
     if not (isinstance(started, (int, float)) and isinstance(response, str) and lead in LEAD_STATES):
         raise TokenError("tampered")
-    return Progress(quiz_id, current, answers, context, issued, float(started), response, lead)
+    if not isinstance(run, str):
+        raise TokenError("tampered")
+    return Progress(quiz_id, current, answers, context, issued, float(started), response, lead, run)
 
 
 class LinkTokens:
