@@ -41,3 +41,27 @@ def test_an_outage_keeps_quizzes_going_refuses_opt_ins_whole_and_heals(own_postg
     check = PostgresStore(own_postgres.url)
     assert check.count("outbox") + len(list((tmp_path / "data" / "outbox").glob("*.eml"))) == 1
     check.close()
+
+
+def test_a_line_quiz_still_shows_its_results_while_the_store_is_away(own_postgres, tmp_path, monkeypatch):
+    quizzes = tmp_path / "quizzes"
+    quizzes.mkdir()
+    lead_capture = {"channels": ["email", "line"], "line_consent": {"text": "LINEで新商品のお知らせ", "version": "l1"}}
+    document = quiz_document(embed={"allowed_origins": ["https://shop.example"]}, lead_capture=lead_capture)
+    (quizzes / "serum.json").write_text(json.dumps(document), encoding="utf-8")
+    environ = {
+        "QUIZ_STORE_URL": own_postgres.url,
+        "QUIZ_SECRET_KEYS": "k",
+        "QUIZ_DATA_DIR": str(tmp_path / "data"),
+        "QUIZ_LINE_CHANNEL_SECRET": "bot-secret",
+        "QUIZ_LINE_CHANNEL_ACCESS_TOKEN": "bot-token",
+        "QUIZ_LINE_ADD_FRIEND_URL": "https://line.me/R/ti/p/@123abcde",
+        "QUIZ_LINE_API_URL": "http://127.0.0.1:9",
+    }
+    settings = from_environment(environ, quizzes_dir=str(quizzes))
+    with TestClient(create_app(settings), base_url="http://quiz.test") as client:
+        own_postgres.pause()
+        during = results_page(client)  # the response and its code cannot be kept; the results still show
+        again = client.get("/q/serum/step", params={"t": during.value("t")})  # a reload: LINE's status unread
+        assert again.status_code == 200 and "Rose serum" in again.text and "LINE" in again.text
+        own_postgres.resume()

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from starlette.requests import Request
 
+from quiz.errors import Unavailable
 from quiz.format.schema import Quiz
 from quiz.line.book import LineBook
 from quiz.line.offer import LineOffer, line_offer
@@ -29,7 +30,10 @@ class LineChannel:
     def offer(self, request: Request, quiz: Quiz, progress: Progress, locale: str) -> LineOffer | None:
         if self.line is None or not progress.response:
             return None
-        status = self.book.status_of(progress.response)
+        try:
+            status = self.book.status_of(progress.response)
+        except Unavailable:
+            status = ""  # the store is away: the offer still shows, without what became of a link
         if not status and request.query_params.get("line") == "check":
             status = "waiting"  # the shopper asks whether LINE has linked them (code sent, login done): not yet
         return line_offer(self.line, quiz, progress.response, locale, status)

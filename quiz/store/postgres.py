@@ -17,6 +17,7 @@ lock by whichever process comes first (``quiz migrate`` or a server's start). A 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 FLUSH_SECONDS = 1.0
 POOL_SIZE = 10  # connections per process; PostgreSQL's default max_connections (100) allows about ten
 WAIT_SECONDS = 5.0  # a request waits this long for a connection, then answers "try again"
+LOOP_WAIT_SECONDS = 0.2  # ... unless it waits on the event loop itself, holding up every other request
 MIGRATION_LOCK = 7_361_905_113  # any constant: the advisory lock every process takes to migrate
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
@@ -233,7 +235,10 @@ class PostgresStore:
 
     @contextlib.contextmanager
     def _connection(self) -> Iterator[psycopg.Connection[Any]]:
-        with _errors(self.where), self._pool.connection() as connection:
+        # A read made on the event loop (a results step asking LINE's status) stalls every request of
+        # the process while it waits: there it waits briefly, and the caller does without.
+        wait = LOOP_WAIT_SECONDS if _on_event_loop() else WAIT_SECONDS
+        with _errors(self.where), self._pool.connection(timeout=wait) as connection:
             yield connection
 
     @contextlib.contextmanager
@@ -374,6 +379,14 @@ def _errors(where: str) -> Iterator[None]:
         raise StoreError(f"PostgreSQL at {where} cannot be reached: {_first_line(error)}") from None
     except psycopg.Error as error:
         raise StoreError(f"PostgreSQL at {where} refused a write: {_first_line(error)}") from None
+
+
+def _on_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def migrations() -> list[tuple[int, str]]:
