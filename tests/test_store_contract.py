@@ -217,3 +217,20 @@ def test_a_buffered_record_under_a_kept_id_replaces_it_and_erasure_finds_buffere
 def test_find_by_a_value_that_no_id_can_be_matches_nothing(store):
     store.put("leads", "5", {"email": "a@example.com"})
     assert store.find("leads", id=5) == [] and store.remove("leads", id=5) == 0
+
+
+def test_of_threads_inserting_one_id_at_once_exactly_one_is_new(store):
+    start = threading.Barrier(8)
+    new: list[bool] = []
+
+    def insert(number: int) -> None:
+        start.wait()
+        new.append(store.insert_new("line_events", "event-1", {"seen": float(number)}))
+
+    threads = [threading.Thread(target=insert, args=(number,)) for number in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(new) == [False] * 7 + [True]
+    assert store.count("line_events") == 1

@@ -54,8 +54,10 @@ JOURNAL = "transaction.json"
 class _Queued:
     collection: str
     record: Record
+    only_if_new: bool = False  # insert_new: kept only if no record has the id
     done: threading.Event = field(default_factory=threading.Event)
     error: BaseException | None = None
+    inserted: bool = False
 
 
 class TinyStore:
@@ -136,9 +138,11 @@ class TinyStore:
         writes everything queued (one segment write and fsync for a burst of completed quizzes), so
         the others find theirs done.
         """
-        self._write_if_waiting(collection, record_id)  # else the buffered copy, written later, would win
-        self._collection(collection, writing=True)  # a bad name or a reader fails here, alone
-        mine = _Queued(collection, {**record, "id": record_id})
+        self._commit_in_group(_Queued(collection, {**record, "id": record_id}))
+
+    def _commit_in_group(self, mine: _Queued) -> _Queued:
+        self._write_if_waiting(mine.collection, mine.record["id"])  # else the buffered copy, written later, would win
+        self._collection(mine.collection, writing=True)  # a bad name or a reader fails here, alone
         with self._queue_lock:
             self._queued.append(mine)
         with self._guard:
@@ -146,17 +150,16 @@ class TinyStore:
                 self._write_queued()
         if mine.error is not None:
             raise mine.error
+        return mine
 
     def put_many(self, collection: str, records: list[Record]) -> None:
         with self._guard:
             self._put_records(collection, records)
 
     def insert_new(self, collection: str, record_id: str, record: Record) -> bool:
-        with self._guard:
-            if self.get(collection, record_id) is not None:
-                return False
-            self.put(collection, record_id, record)
-            return True
+        """Committed in a group with other puts too (webhook event ids arrive in bursts)."""
+        queued = _Queued(collection, {**record, "id": record_id}, only_if_new=True)
+        return self._commit_in_group(queued).inserted
 
     def get(self, collection: str, record_id: str) -> Record | None:
         waiting = self._waiting_record(collection, record_id)  # read your own writes, buffered or not
@@ -199,7 +202,14 @@ class TinyStore:
         for collection, items in by_collection.items():
             error: BaseException | None = None
             try:
-                self._put_records(collection, [item.record for item in items])
+                target = self._collection(collection, writing=True)
+                kept: dict[str, _Queued] = {}
+                for item in items:  # in the order they came: of two inserts of one id, the first is new
+                    record_id = item.record["id"]
+                    item.inserted = not item.only_if_new or (record_id not in target.where and record_id not in kept)
+                    if item.inserted:
+                        kept[record_id] = item
+                self._put_records(collection, [item.record for item in kept.values()])
             except BaseException as failed:  # each waiter raises it: none of their records is acknowledged
                 error = failed
             for item in items:
