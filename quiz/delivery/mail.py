@@ -126,7 +126,6 @@ class MailQueue:
     def __init__(self, outbox: Outbox, transport: Transport) -> None:
         self.outbox = outbox
         self.transport = transport
-        self._passes = threading.Lock()
         self._sending = threading.Lock()  # one message from read to sent: forget() waits for it
         self._delivery = DeliveryThread("quiz-mailer", self.deliver_due, log)
 
@@ -146,15 +145,7 @@ class MailQueue:
 
     def deliver_due(self) -> int:
         """One pass over the messages whose time has come, oldest first; returns how many were sent."""
-        with self._passes:  # in this process one pass at a time: when it returns, what was due has been tried
-            sent = 0
-            for due in self.outbox.due("mail"):
-                if self._delivery.stopping:
-                    break
-                job = self.outbox.take(due)
-                if job is not None:  # else another worker took it
-                    sent += self._attempt(job)
-            return sent
+        return self.outbox.deliver_due("mail", self._attempt, stopping=lambda: self._delivery.stopping)
 
     def start(self) -> None:
         """Deliver in a daemon thread, every second and on enqueue."""

@@ -19,6 +19,7 @@ A job record::
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -36,6 +37,25 @@ class Outbox:
     def __init__(self, store: Store, *, clock: Callable[[], float] = time.time) -> None:
         self.store = store
         self._clock = clock
+        self._passes: dict[str, threading.Lock] = {}  # one delivery pass per kind at a time, in this process
+        self._passes_lock = threading.Lock()
+
+    def deliver_due(self, kind: str, attempt: Callable[[Record], int], *, stopping: Callable[[], bool]) -> int:
+        """One pass over the due jobs of ``kind``, oldest first: each taken, then ``attempt``-ed; how many went.
+
+        When it returns, what was due has been tried: a second pass asked meanwhile in this process waits.
+        """
+        with self._passes_lock:
+            passes = self._passes.setdefault(kind, threading.Lock())
+        with passes:
+            sent = 0
+            for due in self.due(kind):
+                if stopping():
+                    break
+                job = self.take(due)
+                if job is not None:  # else another worker took it
+                    sent += attempt(job)
+            return sent
 
     def enqueue(
         self, kind: str, payload: dict[str, Any], *, recipient: str, key: str = "", writes: Writes | None = None

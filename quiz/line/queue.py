@@ -10,7 +10,6 @@ push, under the same rule. What LINE refuses for good is kept as failed.
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -28,7 +27,6 @@ class LineQueue:
         self.outbox = outbox
         self.api = api
         self.may_push = may_push
-        self._passes = threading.Lock()
         self._delivery = DeliveryThread("quiz-line", self.deliver_due, log)
 
     def push(self, to: str, messages: list[dict[str, Any]], *, about: str = "", writes: Writes | None = None) -> str:
@@ -41,15 +39,7 @@ class LineQueue:
 
     def deliver_due(self) -> int:
         """One pass over the messages whose time has come, oldest first; returns how many LINE took."""
-        with self._passes:  # in this process one pass at a time: when it returns, what was due has been tried
-            sent = 0
-            for due in self.outbox.due("line"):
-                if self._delivery.stopping:
-                    break
-                job = self.outbox.take(due)
-                if job is not None:  # else another worker took it
-                    sent += self._attempt(job)
-            return sent
+        return self.outbox.deliver_due("line", self._attempt, stopping=lambda: self._delivery.stopping)
 
     def start(self) -> None:
         self._delivery.start()
