@@ -15,7 +15,6 @@ from __future__ import annotations
 import http.client
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -28,8 +27,8 @@ from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-import httpx2 as httpx  # the tests' HTTP client, a test dependency
 from postgres_server import postgres_server
+from served import serve
 from test_optin_crash import _client_headers, _free_port, _results_token
 
 from quiz.leads import optin
@@ -71,20 +70,9 @@ def server(data: Path, *, store_url: str = "", workers: int = 1) -> Iterator[str
     env = {**os.environ, "QUIZ_DATA_DIR": str(data), "QUIZ_SECRET_KEYS": "bench", "QUIZ_PORT": str(port)}
     if store_url:
         env["QUIZ_STORE_URL"] = store_url
-    command = [sys.executable, "-m", "quiz.cli", "serve", str(ROOT / "quizzes"), "--workers", str(workers)]
-    with (data.parent / f"server-{port}.log").open("wb") as log:
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=log)
+    process = serve(ROOT / "quizzes", env, data.parent / f"server-{port}.log", "--workers", str(workers))
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{base}/widget.js", timeout=1)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise SystemExit(f"the server did not start; see {log.name}") from None
-                time.sleep(0.1)
         yield base
     finally:
         process.terminate()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -17,8 +16,11 @@ from pathlib import Path
 
 import httpx2 as httpx
 import pytest
+from line_platform import LinePlatform
+from served import serve
 from smtp_server import Inbox, Server
 from test_optin_crash import EXAMPLES, _free_port, _opt_in, _results_token
+from together import together
 
 from quiz import cli
 from quiz.leads import optin
@@ -51,21 +53,30 @@ def _environment(url: str, data: Path, port: int, smtp_port: int) -> dict[str, s
 
 
 def _start(environment: dict[str, str], *extra: str) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "quiz.cli", "serve", str(EXAMPLES), *extra]
     log = Path(environment["QUIZ_DATA_DIR"]).parent / f"server-{environment['QUIZ_PORT']}.log"
-    with log.open("wb") as output:  # the child keeps its own copy of the descriptor
-        server = subprocess.Popen(command, env=environment, stdout=output, stderr=output)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"http://127.0.0.1:{environment['QUIZ_PORT']}/widget.js", timeout=1)
-            return server
-        except httpx.TransportError:
-            if server.poll() is not None:
-                break
-            time.sleep(0.1)
-    server.kill()
-    raise AssertionError(f"the server did not start:\n{log.read_text(errors='replace')[-3000:]}")
+    return serve(EXAMPLES, environment, log, *extra)
+
+
+def _line_environment(platform: LinePlatform) -> dict[str, str]:
+    """The LINE settings of a server whose platform is the tests' local one."""
+    return {
+        "QUIZ_LINE_CHANNEL_SECRET": platform.bot_secret,
+        "QUIZ_LINE_CHANNEL_ACCESS_TOKEN": platform.access_token,
+        "QUIZ_LINE_ADD_FRIEND_URL": "https://line.me/R/ti/p/@123abcde",
+        "QUIZ_LINE_API_URL": platform.url,
+        "QUIZ_LINE_ACCESS_URL": platform.url,
+    }
+
+
+def _machines(
+    url: str, folder: Path, *, smtp_port: int = 9, **settings: str
+) -> tuple[list[subprocess.Popen[bytes]], list[int]]:
+    """Two servers on one store, as two machines, each with its own data folder; and their ports."""
+    ports = [_free_port(), _free_port()]
+    environments = [
+        {**_environment(url, folder / f"m{index}", port, smtp_port), **settings} for index, port in enumerate(ports)
+    ]
+    return [_start(environment) for environment in environments], ports
 
 
 def _stop(*servers: subprocess.Popen[bytes]) -> None:
@@ -86,11 +97,7 @@ def _wait_for_mail(inbox: Inbox, count: int, store: PostgresStore) -> None:
 def test_one_form_sent_to_two_machines_at_once_is_one_lead_one_consent_row_one_email(
     postgres_database, tmp_path, inbox
 ):
-    ports = [_free_port(), _free_port()]
-    machines = [
-        _start(_environment(postgres_database, tmp_path / f"machine{index}", port, inbox.port))  # type: ignore[attr-defined]
-        for index, port in enumerate(ports)
-    ]
+    machines, ports = _machines(postgres_database, tmp_path, smtp_port=inbox.port)  # type: ignore[attr-defined]
     store = PostgresStore(postgres_database)
     try:
         bases = [f"http://127.0.0.1:{port}" for port in ports]
@@ -105,11 +112,7 @@ def test_one_form_sent_to_two_machines_at_once_is_one_lead_one_consent_row_one_e
                 start.wait()
                 answers.append(_opt_in(base, index, tokens[index], f"shopper{index}@example.com"))
 
-            threads = [threading.Thread(target=send, args=(base,)) for base in bases]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
+            together(send, [(base,) for base in bases])
 
         for index in range(SHOPPERS):
             both_at_once(index)
@@ -171,8 +174,6 @@ def test_a_postgresql_that_is_not_there_stops_the_start_with_exit_2(tmp_path, mo
 def test_one_line_webhook_delivery_sent_to_two_machines_takes_effect_once(postgres_database, tmp_path):
     import json
 
-    from line_platform import LinePlatform
-
     with LinePlatform() as platform:
         attempts: list[str] = []  # every reply the servers try, taken or not (a used reply token is refused)
         reply = platform._routes[("POST", "/v2/bot/message/reply")]
@@ -182,18 +183,7 @@ def test_one_line_webhook_delivery_sent_to_two_machines_takes_effect_once(postgr
             return reply(call)
 
         platform._routes[("POST", "/v2/bot/message/reply")] = counted
-        line = {
-            "QUIZ_LINE_CHANNEL_SECRET": platform.bot_secret,
-            "QUIZ_LINE_CHANNEL_ACCESS_TOKEN": platform.access_token,
-            "QUIZ_LINE_ADD_FRIEND_URL": "https://line.me/R/ti/p/@123abcde",
-            "QUIZ_LINE_API_URL": platform.url,
-            "QUIZ_LINE_ACCESS_URL": platform.url,
-        }
-        ports = [_free_port(), _free_port()]
-        machines = [
-            _start({**_environment(postgres_database, tmp_path / f"m{index}", port, 9), **line})
-            for index, port in enumerate(ports)
-        ]
+        machines, ports = _machines(postgres_database, tmp_path, **_line_environment(platform))
         store = PostgresStore(postgres_database)
         try:
             statuses: list[int] = []
@@ -211,11 +201,7 @@ def test_one_line_webhook_delivery_sent_to_two_machines_takes_effect_once(postgr
                     response = httpx.post(f"http://127.0.0.1:{port}/line/webhook", content=body, headers=headers)
                     statuses.append(response.status_code)
 
-                threads = [threading.Thread(target=deliver, args=(port,)) for port in ports]
-                for thread in threads:
-                    thread.start()
-                for thread in threads:
-                    thread.join()
+                together(deliver, [(port,) for port in ports])
             deadline = time.monotonic() + 20
             while time.monotonic() < deadline and (store.count("outbox") or len(platform.replies) < 10):
                 time.sleep(0.1)
@@ -253,26 +239,13 @@ def test_erasure_from_the_command_line_runs_beside_the_servers_on_postgresql(pos
 def test_one_chat_code_sent_to_two_machines_at_once_links_one_user(postgres_database, tmp_path):
     import json
 
-    from line_platform import LinePlatform
-
     from quiz.line.book import LineBook, line_code
 
     store = PostgresStore(postgres_database)
     store.put("responses", "r-shared", {"quiz": "serum-finder", "locale": "ja", "answers": {}, "products": []})
     LineBook(store).remember_code("r-shared")
     with LinePlatform() as platform:
-        line = {
-            "QUIZ_LINE_CHANNEL_SECRET": platform.bot_secret,
-            "QUIZ_LINE_CHANNEL_ACCESS_TOKEN": platform.access_token,
-            "QUIZ_LINE_ADD_FRIEND_URL": "https://line.me/R/ti/p/@123abcde",
-            "QUIZ_LINE_API_URL": platform.url,
-            "QUIZ_LINE_ACCESS_URL": platform.url,
-        }
-        ports = [_free_port(), _free_port()]
-        machines = [
-            _start({**_environment(postgres_database, tmp_path / f"m{index}", port, 9), **line})
-            for index, port in enumerate(ports)
-        ]
+        machines, ports = _machines(postgres_database, tmp_path, **_line_environment(platform))
         try:
             start = threading.Barrier(2)
             statuses: list[int] = []
@@ -287,13 +260,7 @@ def test_one_chat_code_sent_to_two_machines_at_once_links_one_user(postgres_data
                 )
 
             users = ["U" + "a" * 32, "U" + "b" * 32]
-            threads = [
-                threading.Thread(target=send_code, args=(port, user)) for port, user in zip(ports, users, strict=True)
-            ]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
+            together(send_code, list(zip(ports, users, strict=True)))
             assert statuses == [200, 200]
             links = list(store.records("line_links"))
             assert len(links) == 1 and links[0]["user"] in users  # one of them took the code

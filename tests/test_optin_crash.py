@@ -12,7 +12,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +20,7 @@ from pathlib import Path
 import httpx2 as httpx  # what Starlette's TestClient uses: already a test dependency
 from html_page import Page
 from live import bound_socket
+from served import serve
 
 from quiz.leads import optin
 from quiz.store.tiny import TinyStore
@@ -73,17 +73,7 @@ def test_every_acknowledged_opt_in_survives_kill_9_of_the_server(tmp_path):
 
 def _start_server(data: Path, port: int) -> subprocess.Popen[bytes]:
     environment = {**os.environ, "QUIZ_DATA_DIR": str(data), "QUIZ_SECRET_KEYS": "crash-test", "QUIZ_PORT": str(port)}
-    command = [sys.executable, "-m", "quiz.cli", "serve", str(EXAMPLES)]
-    server = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/widget.js", timeout=1)
-            return server
-        except httpx.TransportError:
-            time.sleep(0.1)
-    server.kill()
-    raise AssertionError("the server did not start")
+    return serve(EXAMPLES, environment, data.parent / f"server-{time.monotonic_ns()}.log")
 
 
 def _results_token(base: str, index: int) -> str:

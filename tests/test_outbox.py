@@ -6,6 +6,8 @@ import json
 import threading
 from email.message import EmailMessage
 
+from together import together
+
 from quiz.delivery.folders import move_folder_queues
 from quiz.delivery.outbox import LEASE_SECONDS, Outbox
 from quiz.delivery.schedule import my_turn
@@ -36,11 +38,7 @@ def test_of_workers_claiming_at_once_each_job_goes_to_one():
             for job in jobs:
                 outbox.done(job)
 
-    threads = [threading.Thread(target=worker) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    together(worker, [()] * 4)
     assert sorted(claimed) == list(range(40))
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from together import together
 
 from quiz.store.base import Store, StoreError
 from quiz.store.memory import MemoryStore
@@ -80,11 +81,7 @@ def test_of_threads_taking_one_record_at_once_exactly_one_gets_it(store):
         start.wait()
         winners.append(store.swap("line_codes", "c", {"used": False}, {"used": True}) is not None)
 
-    threads = [threading.Thread(target=take) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    together(take, [()] * 8)
     assert sorted(winners) == [False] * 7 + [True]
 
 
@@ -159,11 +156,7 @@ def test_transactions_on_one_key_run_one_after_another(store):
                 assert current is not None
                 writes.put("people", "p", {"n": current["n"] + 1})
 
-    threads = [threading.Thread(target=bump) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    together(bump, [()] * 4)
     assert store.get("people", "p")["n"] == 40
 
 
@@ -186,11 +179,7 @@ def test_increments_from_many_threads_add_up(store):
         for _ in range(25):
             store.increment("rate_limits", "client:1", "count", {"expires": 10.0})
 
-    threads = [threading.Thread(target=bump) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    together(bump, [()] * 4)
     assert store.get("rate_limits", "client:1") == {"expires": 10.0, "count": 100, "id": "client:1"}
     assert store.increment("rate_limits", "client:2", "count", {}) == 1
 
@@ -227,10 +216,6 @@ def test_of_threads_inserting_one_id_at_once_exactly_one_is_new(store):
         start.wait()
         new.append(store.insert_new("line_events", "event-1", {"seen": float(number)}))
 
-    threads = [threading.Thread(target=insert, args=(number,)) for number in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    together(insert, [(number,) for number in range(8)])
     assert sorted(new) == [False] * 7 + [True]
     assert store.count("line_events") == 1

@@ -7,6 +7,7 @@ import threading
 
 import psycopg
 import pytest
+from together import together
 
 from quiz.store.base import StoreError
 from quiz.store.postgres import PostgresStore, latest_version, safe_url
@@ -69,11 +70,7 @@ def test_servers_starting_together_apply_each_migration_once(postgres_database):
         except Exception as error:
             failures.append(error)
 
-    threads = [threading.Thread(target=open_store) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    together(open_store, [()] * 4)
     assert failures == [] and len(opened) == 4
     with psycopg.connect(postgres_database) as connection:
         versions = [row[0] for row in connection.execute("SELECT version FROM schema_migrations ORDER BY 1")]
