@@ -283,7 +283,6 @@ class TinyStore:
         if self.read_only:
             raise StoreError(f"{self.folder} was opened read-only; stop the server to change it")
         with self._guard:
-            self.flush()  # the buffered events first: an erasure must find what add_soon still holds
             batch = Batch(self)
             yield batch
             self._commit(batch.changes)
@@ -329,6 +328,7 @@ class TinyStore:
         """Every change is a whole record or a deletion, so applying one again changes nothing."""
         for (collection, record_id), record in changes.items():
             if record is None:
+                self._write_if_waiting(collection, record_id)  # a buffered copy, written later, would undo it
                 self._collection(collection, writing=True).delete([record_id])
             else:
                 self.put(collection, record_id, record)
