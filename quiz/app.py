@@ -48,6 +48,7 @@ from quiz.web.middleware import BodyLimit, SecurityHeaders
 from quiz.web.services import Services, services
 from quiz.web.shopper import follow_product, show_intro, show_step, start_quiz, submit_answer
 from quiz.web.steps import under_root
+from quiz.web.tally import Tally
 from quiz.web.theme import theme_css
 from quiz.web.tokens import LinkTokens, ProgressTokens
 
@@ -56,6 +57,7 @@ PACKAGE = Path(__file__).parent
 # Each package brings the templates of what it shows: the shopper's steps, the email channel, LINE.
 TEMPLATE_FOLDERS = [PACKAGE / "web" / "templates", PACKAGE / "leads" / "templates", PACKAGE / "line" / "templates"]
 
+TALLY_EVERY = 1.0  # seconds: the dashboard's counts trail the shoppers by about this much
 PRUNE_EVERY = 60 * 60.0  # seconds: LINE's logins, codes and event ids, and spent rate limits, hourly
 
 # Pages and fragments are compressed per response; static files were compressed once at start-up.
@@ -108,15 +110,19 @@ def create_app(settings: Settings) -> Starlette:
         if queue is not None:
             queue.start()
         pruning = asyncio.create_task(prune_every(PRUNE_EVERY, linebook))
+        counting = asyncio.create_task(flush_every(TALLY_EVERY, tally))
         yield
-        pruning.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await pruning  # a prune under way finishes before the store closes
+        for task in (pruning, counting):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task  # a prune or a write of counts under way finishes before the store closes
+        await run_in_threadpool(flush_tally, tally)  # the last second's counts
         if queue is not None:
             queue.close()
         email.mail.close()
         store.close()  # writes the buffered events and releases the folder
 
+    tally = Tally(store, settings.time_zone)
     app = Starlette(routes=routes, middleware=middleware, exception_handlers=exception_handlers, lifespan=lifespan)
     templates = Jinja2Templates(directory=TEMPLATE_FOLDERS)
     templates.env.globals["path_for"] = path_for
@@ -131,6 +137,7 @@ def create_app(settings: Settings) -> Starlette:
         templates=templates,
         assets=Assets([STATIC, WIDGETS]),
         channels=(email, line),  # the results step shows their offers in this order
+        tally=tally,
     )
     return app
 
@@ -152,6 +159,20 @@ async def prune_every(seconds: float, book: LineBook) -> None:
         except Exception:  # an odd record must not end pruning for good, nor break the shutdown
             log.exception("Short-lived records could not be pruned; trying again in %.0f s", seconds)
         await asyncio.sleep(min(seconds, 60))  # asks each minute: whichever process is up takes the turn
+
+
+async def flush_every(seconds: float, tally: Tally) -> None:
+    """Write the funnel's counts each ``seconds`` (see quiz.web.tally)."""
+    while True:
+        await asyncio.sleep(seconds)
+        await run_in_threadpool(flush_tally, tally)
+
+
+def flush_tally(tally: Tally) -> None:
+    try:
+        tally.flush()
+    except (QuizError, OSError) as error:  # kept in memory: the next second tries again
+        log.warning("The funnel's counts could not be written yet: %s", error)
 
 
 def prune(book: LineBook) -> dict[str, int]:

@@ -121,6 +121,12 @@ def _parser() -> argparse.ArgumentParser:
     user_remove.add_argument("email", metavar="EMAIL")
     user_remove.set_defaults(run=run_user_remove)
 
+    rollups = commands.add_parser(
+        "rollups",
+        help="count every stored funnel event again for the dashboard, in QUIZ_TIME_ZONE's days (servers stopped)",
+    )
+    rollups.set_defaults(run=run_rollups)
+
     schema = commands.add_parser("schema", help="print the JSON Schema of quiz files")
     schema.set_defaults(run=run_schema)
     return parser
@@ -565,6 +571,18 @@ def run_user_remove(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_rollups(args: argparse.Namespace) -> int:
+    from quiz.web.tally import rebuild
+
+    try:
+        days = _with_store(lambda store, settings: rebuild(store, settings.time_zone), doing="count the events")
+    except _CommandError as error:
+        print(f"quiz rollups: {error}", file=sys.stderr)
+        return 2
+    print(f"counted the stored events again: {days} quiz-days")
+    return 0
+
+
 class _CommandError(Exception):
     """The command cannot run as asked (settings, store, input); the message says why."""
 
@@ -584,6 +602,12 @@ def _password(*, from_stdin: bool) -> str:
 def _with_users(use: Callable[[Any], _T]) -> _T:
     """Run ``use`` on the users of the configured store, opened to write and closed after."""
     from quiz.marketer.users import Users
+
+    return _with_store(lambda store, settings: use(Users(store)), doing="change users")
+
+
+def _with_store(use: Callable[[Any, Any], _T], *, doing: str) -> _T:
+    """Run ``use(store, settings)`` on the configured store, opened to write and closed after."""
     from quiz.settings import SettingsError, from_environment
     from quiz.store.base import StoreError, StoreLocked
     from quiz.store.opening import open_store
@@ -595,12 +619,12 @@ def _with_users(use: Callable[[Any], _T]) -> _T:
     except StoreLocked:
         raise _CommandError(
             f"a quiz server is running on {settings.data_dir}, and the embedded store has one writer: stop it"
-            " to change users, or share a PostgreSQL store (QUIZ_STORE_URL), where this runs beside the servers"
+            f" to {doing}, or share a PostgreSQL store (QUIZ_STORE_URL), where this runs beside the servers"
         ) from None
     except (SettingsError, StoreError) as error:
         raise _CommandError(str(error)) from None
     try:
-        return use(Users(store))
+        return use(store, settings)
     except StoreError as error:
         raise _CommandError(str(error)) from None
     finally:

@@ -9,6 +9,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from quiz.format.schema import ORIGIN_PATTERN
 
@@ -38,6 +39,11 @@ DECLARED = (
         "SECRET_KEYS",
         "",
         "Comma-separated signing keys, oldest first; the newest signs. Empty: one is generated in DATA_DIR.",
+    ),
+    Setting(
+        "TIME_ZONE",
+        "UTC",
+        "The shop's time zone, an IANA name such as `Asia/Tokyo`: where the dashboard's days begin and end.",
     ),
     Setting("HOST", "127.0.0.1", "Address `quiz serve` listens on."),
     Setting("PORT", "8000", "Port `quiz serve` listens on."),
@@ -120,6 +126,7 @@ class Settings:
     data_dir: Path
     secret_keys: tuple[str, ...]
     store_url: str = field(default="", repr=False)  # holds a password; empty: the embedded store
+    time_zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
     host: str = "127.0.0.1"
     port: int = 8000
     progress_max_age: int = 2 * 60 * 60  # seconds: two hours to finish a quiz
@@ -155,6 +162,7 @@ def from_environment(environ: Mapping[str, str] | None = None, *, quizzes_dir: s
         data_dir=data_dir,
         secret_keys=keys,
         store_url=store_url,
+        time_zone=_time_zone(values["TIME_ZONE"]),
         host=values["HOST"],
         port=_integer(values, "PORT", low=1, high=65535),
         progress_max_age=_integer(values, "PROGRESS_MAX_AGE", low=60, high=30 * 24 * 60 * 60),
@@ -189,6 +197,15 @@ def _origins(values: Mapping[str, str], name: str) -> tuple[str, ...]:
                 " (no path, no trailing slash)"
             )
     return origins
+
+
+def _time_zone(raw: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(raw.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(
+            f"{PREFIX}TIME_ZONE must be an IANA time zone name such as 'Asia/Tokyo' or 'UTC', got {raw!r}"
+        ) from None
 
 
 def _store_url(raw: str) -> str:

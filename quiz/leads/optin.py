@@ -100,7 +100,9 @@ async def _take(request: Request, quiz: Quiz, progress: Progress, email: str, *,
 
     outcome = await run_in_threadpool(book.opt_in, opt_in, letter, send)
     if not outcome.replayed:
-        record_event(request, quiz, "opted_in", progress.context, run=progress.run, consent=str(ticked).lower())
+        record_event(
+            request, quiz, "opted_in", progress.context, run=progress.run, channel="email", consent=str(ticked).lower()
+        )
     sent = "confirm" if outcome.lead["consent"]["status"] == "pending" else "sent"
     return respond(request, quiz, replace(progress, lead=sent))
 

@@ -29,7 +29,7 @@ from quiz.line.api import LineApi, LineError, Pkce
 from quiz.line.book import Linking
 from quiz.line.channel import LineChannel
 from quiz.line.messages import results_messages
-from quiz.web.runs import response_record
+from quiz.web.runs import record_event, response_record
 from quiz.web.services import services
 from quiz.web.steps import locale_for, page_locale, posted
 from quiz.web.tokens import Progress, TokenError
@@ -116,6 +116,8 @@ async def line_callback(request: Request) -> Response:
         friend=friend,
     )
     await run_in_threadpool(book.link, linking)
+    ticked = str(linking.ticked).lower()
+    record_event(request, quiz, "opted_in", progress.context, run=progress.run, channel="line", consent=ticked)
     if friend:
         messages = results_messages(request, quiz, progress, locale)
         await run_in_threadpool(channel.queue.push, user, messages, about=progress.response)

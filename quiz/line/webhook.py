@@ -31,6 +31,7 @@ from quiz.line.flex import text_message
 from quiz.line.messages import results_messages
 from quiz.line.queue import LineQueue
 from quiz.store.base import Record
+from quiz.web.runs import record_event
 from quiz.web.services import services
 from quiz.web.tokens import Progress
 from quiz.web.wording import words
@@ -150,6 +151,8 @@ def _code(request: Request, book: LineBook, user: str, text: str, reply_token: s
         friend=known["friend"] if known else True,
     )
     book.link(linking)
+    context, run = stored.get("context") or {}, str(stored.get("run", ""))
+    record_event(request, quiz, "opted_in", context, run=run, channel="line", consent="false")
     _reply_results(request, book, user, stored["id"], reply_token)
 
 

@@ -64,6 +64,7 @@ def response_record(quiz: Quiz, progress: Progress, locale: str) -> dict[str, An
     kept = trail(quiz, progress.answers, RESULTS) or {}
     return {
         "id": progress.response or secrets.token_hex(8),
+        "run": progress.run,
         "quiz": quiz.id,
         "quiz_version": quiz_version(quiz),
         "locale": locale,
@@ -96,7 +97,9 @@ def record_event(
         "campaign": campaign(context),
         **details,
     }
-    services(request).store.add_soon("events", event)
+    found = services(request)
+    found.store.add_soon("events", event)
+    found.tally.count(event)
 
 
 def campaign(context: dict[str, str]) -> dict[str, str]:
@@ -111,6 +114,18 @@ def campaign(context: dict[str, str]) -> dict[str, str]:
         if value:
             found[name.removeprefix("utm_")] = value[:MAX_CAMPAIGN_CHARS]
     return found
+
+
+def told(quiz: Quiz, answers: dict[str, Answer | None]) -> dict[str, Any]:
+    """The answers of a completed run as a ``completed`` event keeps them: what ``answered`` keeps of each."""
+    kept = {}
+    for question_id, answer in answers.items():
+        if question_id not in quiz.question_index:
+            continue  # an answer to a question since removed from the quiz
+        value = answered(quiz.question(question_id), answer)
+        if value is not None:
+            kept[question_id] = value
+    return kept
 
 
 def answered(question: Question, answer: Answer | None) -> Any:

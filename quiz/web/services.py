@@ -18,6 +18,7 @@ from quiz.store.base import Store
 from quiz.web.assets import Assets
 from quiz.web.library import QuizLibrary
 from quiz.web.offers import Channel
+from quiz.web.tally import Tally
 from quiz.web.tokens import LinkTokens, ProgressTokens
 
 C = TypeVar("C")
@@ -33,6 +34,7 @@ class Services:
     templates: Jinja2Templates
     assets: Assets
     channels: tuple[Channel, ...]  # what offers itself on the results step, in the order it shows
+    tally: Tally  # funnel events counted per quiz and day, for the dashboard
 
     def channel(self, kind: type[C]) -> C:
         """The channel of this class; every server has each channel, configured or not."""

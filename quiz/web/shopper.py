@@ -21,7 +21,7 @@ from quiz.format.conditions import Answer
 from quiz.format.questions import RESULTS
 from quiz.format.schema import Quiz
 from quiz.web.results import embedders_for, shop_origin, tracked
-from quiz.web.runs import answered, keep_response, record_event
+from quiz.web.runs import answered, keep_response, record_event, told
 from quiz.web.steps import (
     Step,
     is_htmx,
@@ -54,7 +54,7 @@ async def start_quiz(request: Request) -> Response:
     first = first_question(quiz).id
     run = secrets.token_hex(8)  # this run's events, tied together; nothing about who runs it
     progress = Progress(quiz_id=quiz.id, current=first, context=context, started=time.time(), run=run)
-    record_event(request, quiz, "started", context, run=run)
+    record_event(request, quiz, "started", context, run=run, question=first)
     return respond(request, quiz, progress)
 
 
@@ -87,13 +87,16 @@ async def submit_answer(request: Request) -> Response:
     on_path = {**(trail(quiz, answers, question.id) or {}), question.id: answer}
     target = next_after(quiz, question, on_path)
     shown = answered(question, answer)
-    record_event(request, quiz, "answered", progress.context, run=progress.run, question=question.id, answer=shown)
+    record_event(
+        request, quiz, "answered", progress.context, run=progress.run, question=question.id, answer=shown, next=target
+    )
     progress = replace(progress, current=target, answers=answers)
     if target == RESULTS:
         locale = locale_for(request, quiz, progress.context)
         response = await keep_response(request, quiz, progress, locale)
         ranked = [product["id"] for product in response["products"]]  # best first: the rank is the position
-        record_event(request, quiz, "completed", progress.context, run=progress.run, products=ranked)
+        kept = told(quiz, response["answers"])
+        record_event(request, quiz, "completed", progress.context, run=progress.run, products=ranked, answers=kept)
         progress = replace(progress, response=str(response["id"]))
     return respond(request, quiz, progress)
 

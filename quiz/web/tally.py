@@ -1,0 +1,203 @@
+"""Funnel events counted as they are written: one record of counts per quiz and day, which the dashboard reads.
+
+A page of the dashboard then reads one record per day of its range (60 for "30 days" and the period
+before), whether the store holds ten thousand events or ten million. The day is the shop's
+(``QUIZ_TIME_ZONE``), fixed when an event is counted: ``rebuild`` counts every stored event again,
+after the zone changed or for events stored before counting began.
+
+Each process adds up its events in memory and writes the sums each second, one keyed transaction
+per quiz and day, so processes sharing a store add to one another's counts, never overwrite them.
+The record's ``counts``, map by map (every leaf a number):
+
+    funnel     {viewed, started, completed, clicked, opted_in, opted_in:email, opted_in:line}
+    reached    {question id: runs shown it}     answered {question id: answers given}
+    answer     {question id: {option id or number: completed runs}}
+    segment    {"answer:q=opt" | "locale:ja" | "source:google" ...: {question id: {option: completed runs}}}
+    shown      {product id: {rank: times recommended}}   clicks {product id: clicks}
+    traffic    {site | page | product_page | locale | source | medium | campaign: {value: {event kind: n}}}
+
+A map keeps at most ``MAX_VALUES`` keys a day; what comes after is counted under ``OTHER``, so a
+flood of made-up page URLs or campaign names cannot grow a record without bound.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from quiz.errors import Unavailable
+from quiz.store.base import Record, Store
+
+log = logging.getLogger(__name__)
+
+ROLLUPS = "rollups"
+MAX_VALUES = 500
+OTHER = "(other)"
+TRAFFIC_KINDS = ("viewed", "started", "completed", "clicked", "opted_in")
+DIMENSIONS = ("site", "page", "product_page", "locale", "source", "medium", "campaign")
+SEGMENT_DIMENSIONS = ("locale", "source", "medium", "campaign")
+
+Counts = dict[str, Any]  # nested maps whose leaves are counts
+
+
+def rollup_id(quiz_id: str, day: str) -> str:
+    return f"{quiz_id}|{day}"
+
+
+def day_of(at: str, zone: ZoneInfo) -> str:
+    """The shop's calendar day of a stored UTC time ("" if the time cannot be read)."""
+    try:
+        moment = datetime.fromisoformat(at)
+    except (TypeError, ValueError):
+        return ""
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    return moment.astimezone(zone).date().isoformat()
+
+
+def counts_of(event: Mapping[str, Any]) -> Counts:
+    """What one funnel event adds to its day's record (the maps of the module's docstring)."""
+    kind = str(event.get("kind", ""))
+    funnel = {kind: 1}
+    if kind == "opted_in":
+        funnel[f"opted_in:{event.get('channel') or 'email'}"] = 1
+    counts: Counts = {"funnel": funnel}
+    if kind == "started" and event.get("question"):
+        counts["reached"] = {str(event["question"]): 1}
+    elif kind == "answered" and event.get("question"):
+        counts["answered"] = {str(event["question"]): 1}
+        if event.get("next") and event["next"] != "results":
+            counts["reached"] = {str(event["next"]): 1}
+    elif kind == "completed":
+        _completed(event, counts)
+    elif kind == "clicked" and event.get("product"):
+        counts["clicks"] = {str(event["product"]): 1}
+    if kind in TRAFFIC_KINDS:
+        counts["traffic"] = {name: {value: {kind: 1}} for name, value in dimensions(event).items()}
+    return counts
+
+
+def _completed(event: Mapping[str, Any], counts: Counts) -> None:
+    products = event.get("products") or []
+    counts["shown"] = {str(product): {str(rank): 1} for rank, product in enumerate(products, start=1)}
+    answers = {
+        question: [_option(value) for value in (given if isinstance(given, list) else [given])]
+        for question, given in (event.get("answers") or {}).items()
+        if given is not None and given != []
+    }
+    counts["answer"] = {question: dict.fromkeys(options, 1) for question, options in answers.items()}
+    segments = [f"answer:{question}={option}" for question, options in answers.items() for option in options]
+    segments += [f"{name}:{value}" for name, value in dimensions(event).items() if name in SEGMENT_DIMENSIONS]
+    counts["segment"] = {
+        segment: {
+            question: dict.fromkeys(options, 1)
+            for question, options in answers.items()
+            if not segment.startswith(f"answer:{question}=")  # a question is not cut by its own answer
+        }
+        for segment in segments
+    }
+
+
+def _option(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def dimensions(event: Mapping[str, Any]) -> dict[str, str]:
+    """Where an event came from: the embedding site and page (without its query), product page, locale, campaign."""
+    campaign = event.get("campaign") or {}
+    found = {
+        "site": str(event.get("site") or ""),
+        "page": _bare_page(str(event.get("page") or "")),
+        "product_page": str(event.get("product_page") or ""),
+        "locale": str(event.get("locale") or ""),
+        **{name: str(campaign.get(name) or "") for name in ("source", "medium", "campaign")},
+    }
+    return {name: value for name, value in found.items() if value}
+
+
+def _bare_page(url: str) -> str:
+    """A page URL without its query and fragment: one row per page, not one per ad click's parameters."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return ""
+    return f"{parts.scheme}://{parts.netloc}{parts.path}" if parts.scheme in ("http", "https") else ""
+
+
+def merge(into: Counts, more: Mapping[str, Any]) -> Counts:
+    """Add ``more`` into ``into``, map by map; a map already at ``MAX_VALUES`` keys counts new keys as ``OTHER``."""
+    for key, value in more.items():
+        if key not in into and len(into) >= MAX_VALUES:
+            key = OTHER
+        if isinstance(value, Mapping):
+            found = into.get(key)
+            into[key] = merge(found if isinstance(found, dict) else {}, value)
+        else:
+            found = into.get(key, 0)
+            into[key] = (found if isinstance(found, int | float) else 0) + value
+    return into
+
+
+class Tally:
+    """This process's counts since the last write: ``count`` on each event, ``flush`` each second."""
+
+    def __init__(self, store: Store, zone: ZoneInfo) -> None:
+        self.store = store
+        self.zone = zone
+        self._pending: dict[tuple[str, str], Counts] = {}
+        self._lock = threading.Lock()  # events come from the event loop, flushes from a worker thread
+
+    def count(self, event: Mapping[str, Any]) -> None:
+        day = day_of(str(event.get("at", "")), self.zone)
+        if not day or not event.get("quiz"):
+            return
+        with self._lock:
+            merge(self._pending.setdefault((str(event["quiz"]), day), {}), counts_of(event))
+
+    def flush(self) -> None:
+        """Add the pending counts to the stored ones; what the store could not take waits for the next flush."""
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        for done, ((quiz_id, day), counts) in enumerate(pending.items()):
+            try:
+                add_counts(self.store, quiz_id, day, counts)
+            except (Unavailable, OSError):
+                self._keep([*pending.items()][done:])
+                raise
+
+    def _keep(self, unwritten: Iterable[tuple[tuple[str, str], Counts]]) -> None:
+        with self._lock:
+            for key, counts in unwritten:
+                merge(self._pending.setdefault(key, {}), counts)
+
+
+def add_counts(store: Store, quiz_id: str, day: str, counts: Counts) -> None:
+    """Add to one quiz's day, in a transaction keyed by it: another process adding at once waits its turn."""
+    record_id = rollup_id(quiz_id, day)
+    with store.transaction(record_id) as writes:
+        record: Record = writes.get(ROLLUPS, record_id) or {"quiz": quiz_id, "day": day, "counts": {}}
+        record.pop("id", None)
+        merge(record["counts"], counts)
+        writes.put(ROLLUPS, record_id, record)
+
+
+def rebuild(store: Store, zone: ZoneInfo) -> int:
+    """Count every stored event again, in ``zone``'s days; returns how many days were written.
+
+    Run with the server stopped: events a server counts meanwhile would be counted twice.
+    """
+    days: dict[tuple[str, str], Counts] = {}
+    for event in store.records("events"):
+        day = day_of(str(event.get("at", "")), zone)
+        if day and event.get("quiz"):
+            merge(days.setdefault((str(event["quiz"]), day), {}), counts_of(event))
+    store.remove(ROLLUPS)
+    records = [{"id": rollup_id(quiz, day), "quiz": quiz, "day": day, "counts": c} for (quiz, day), c in days.items()]
+    store.put_many(ROLLUPS, records)
+    return len(days)

@@ -1,0 +1,89 @@
+"""The dashboard's counts (quiz.web.tally): what each event adds, per shop day, added up across processes."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from test_store_contract import store  # noqa: F401  (the fixture: memory, embedded, PostgreSQL)
+from together import together
+
+from quiz.web.tally import MAX_VALUES, OTHER, ROLLUPS, Tally, counts_of, day_of, merge, rebuild, rollup_id
+
+TOKYO = ZoneInfo("Asia/Tokyo")
+
+
+def event(kind, at="2026-11-30T16:30:00.000Z", **details):
+    return {"kind": kind, "quiz": "serum", "at": at, "site": "https://shop.example", "locale": "ja", **details}
+
+
+def test_a_day_is_the_shop_s_day():
+    assert day_of("2026-11-30T16:30:00.000Z", TOKYO) == "2026-12-01"  # 01:30 in Tokyo
+    assert day_of("2026-11-30T14:59:59.000Z", TOKYO) == "2026-11-30"
+    assert day_of("not a time", TOKYO) == ""
+
+
+def test_a_completion_counts_its_ranks_answers_and_segments_but_never_a_question_by_its_own_answer():
+    counts = counts_of(
+        event(
+            "completed",
+            products=["rose", "aqua"],
+            answers={"skin": "dry", "concerns": ["redness", "pores"], "age": 34.0},
+            campaign={"source": "instagram"},
+        )
+    )
+    assert counts["shown"] == {"rose": {"1": 1}, "aqua": {"2": 1}}
+    assert counts["answer"] == {"skin": {"dry": 1}, "concerns": {"redness": 1, "pores": 1}, "age": {"34": 1}}
+    assert counts["segment"]["answer:skin=dry"] == {"concerns": {"redness": 1, "pores": 1}, "age": {"34": 1}}
+    assert counts["segment"]["source:instagram"]["skin"] == {"dry": 1}
+    assert counts["traffic"]["site"] == {"https://shop.example": {"completed": 1}}
+
+
+def test_a_page_is_counted_without_its_query():
+    counts = counts_of(event("viewed", page="https://shop.example/p/1?utm_source=x#top"))
+    assert counts["traffic"]["page"] == {"https://shop.example/p/1": {"viewed": 1}}
+
+
+def test_answers_reach_the_next_question_and_opt_ins_count_by_channel():
+    assert counts_of(event("started", question="skin"))["reached"] == {"skin": 1}
+    answered = counts_of(event("answered", question="skin", answer="dry", next="fragrance"))
+    assert answered["answered"] == {"skin": 1} and answered["reached"] == {"fragrance": 1}
+    assert "reached" not in counts_of(event("answered", question="last", next="results"))
+    assert counts_of(event("opted_in", channel="line"))["funnel"] == {"opted_in": 1, "opted_in:line": 1}
+
+
+def test_a_flood_of_made_up_values_stops_growing_a_day_at_the_cap():
+    counts: dict = {}
+    for number in range(MAX_VALUES + 50):
+        merge(counts, {"traffic": {"campaign": {f"fake-{number}": {"viewed": 1}}}})
+    campaigns = counts["traffic"]["campaign"]
+    assert len(campaigns) == MAX_VALUES + 1 and campaigns[OTHER] == {"viewed": 50}
+
+
+def test_two_processes_counting_one_day_add_up(store):  # noqa: F811
+    tallies = [Tally(store, TOKYO) for _ in range(4)]
+    for tally in tallies:
+        for _ in range(25):
+            tally.count(event("viewed"))
+    together(lambda tally: [tally.flush(), tally.count(event("started")), tally.flush()], [(t,) for t in tallies])
+    record = store.get(ROLLUPS, rollup_id("serum", "2026-12-01"))
+    assert record is not None
+    assert record["counts"]["funnel"] == {"viewed": 100, "started": 4}
+    assert record["counts"]["traffic"]["locale"]["ja"] == {"viewed": 100, "started": 4}
+
+
+def test_counting_again_from_the_events_gives_what_was_counted_as_they_came(store):  # noqa: F811
+    tally = Tally(store, TOKYO)
+    stream = [
+        event("viewed"),
+        event("started", question="skin"),
+        event("answered", question="skin", answer="dry", next="fragrance"),
+        event("completed", at="2026-12-01T03:00:00.000Z", products=["rose"], answers={"skin": "dry"}),
+    ]
+    for one in stream:
+        store.add("events", one)
+        tally.count(one)
+    tally.flush()
+    counted = {record["id"]: record["counts"] for record in store.records(ROLLUPS)}
+    assert rebuild(store, TOKYO) == 1
+    assert {record["id"]: record["counts"] for record in store.records(ROLLUPS)} == counted
+    assert rebuild(store, ZoneInfo("UTC")) == 2  # in UTC the first three fall on 30 November
