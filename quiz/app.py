@@ -38,6 +38,20 @@ from quiz.line.login import line_callback, start_line_login
 from quiz.line.queue import LineQueue
 from quiz.line.webhook import line_webhook
 from quiz.marketer.api import describe_person, export_leads, forget_person
+from quiz.marketer.audit import AuditTrail
+from quiz.marketer.dashboard import show_answers, show_drop_off, show_funnel, show_recommendations, show_traffic
+from quiz.marketer.gate import (
+    ACCOUNT_TRIES,
+    CLIENT_TRIES,
+    PREFIX,
+    Dashboard,
+    show_sign_in,
+    sign_in,
+    sign_out,
+)
+from quiz.marketer.leadpages import confirm_erasure, download_leads, erase_person, show_leads, show_person
+from quiz.marketer.sessions import Sessions
+from quiz.marketer.users import Users
 from quiz.settings import Settings
 from quiz.store.opening import open_store
 from quiz.web.assets import STATIC, WIDGETS, Assets
@@ -55,7 +69,12 @@ from quiz.web.tokens import LinkTokens, ProgressTokens
 log = logging.getLogger(__name__)
 PACKAGE = Path(__file__).parent
 # Each package brings the templates of what it shows: the shopper's steps, the email channel, LINE.
-TEMPLATE_FOLDERS = [PACKAGE / "web" / "templates", PACKAGE / "leads" / "templates", PACKAGE / "line" / "templates"]
+TEMPLATE_FOLDERS = [
+    PACKAGE / "web" / "templates",
+    PACKAGE / "leads" / "templates",
+    PACKAGE / "line" / "templates",
+    PACKAGE / "marketer" / "templates",
+]
 
 TALLY_EVERY = 1.0  # seconds: the dashboard's counts trail the shoppers by about this much
 PRUNE_EVERY = 60 * 60.0  # seconds: LINE's logins, codes and event ids, and spent rate limits, hourly
@@ -82,6 +101,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/api/export", export_leads, methods=["GET"], name="export_leads"),  # streams: not compressed
         Route("/api/forget", forget_person, methods=["POST"], name="forget_person"),
         Route("/api/subject", describe_person, methods=["POST"], name="describe_person"),
+        *admin_routes(),
         Route("/static/{name:path}", static_file, methods=["GET", "HEAD"], name="static"),
         Route("/widget.js", widget_script, methods=["GET", "HEAD"], name="widget_script"),
     ]
@@ -128,6 +148,15 @@ def create_app(settings: Settings) -> Starlette:
     templates.env.globals["path_for"] = path_for
     templates.env.globals["asset"] = asset_path
     templates.env.filters["rich"] = rich_text
+    app.state.dashboard = Dashboard(
+        users=Users(store),
+        sessions=Sessions(store),
+        audit=AuditTrail(settings.data_dir, store),
+        templates=templates,
+        account_tries=limit("sign_in_account", ACCOUNT_TRIES),
+        client_tries=limit("sign_in_client", CLIENT_TRIES),
+        secure_cookies=settings.public_url.startswith("https://"),
+    )
     app.state.services = Services(
         settings=settings,
         library=QuizLibrary(settings.quizzes_dir),
@@ -176,8 +205,41 @@ def flush_tally(tally: Tally) -> None:
 
 
 def prune(book: LineBook) -> dict[str, int]:
-    """What has served: LINE's logins, codes and event ids (``LineBook.prune``), and spent rate-limit counts."""
-    return {**book.prune(), "rate_limits": prune_limits(book.store, now=time.time())}
+    """What has served: LINE's logins, codes and event ids, spent rate-limit counts, ended dashboard sessions."""
+    moment = time.time()
+    return {
+        **book.prune(),
+        "rate_limits": prune_limits(book.store, now=moment),
+        "sessions": Sessions(book.store).prune(moment),
+    }
+
+
+def admin_routes() -> list[Route]:
+    """The marketer's dashboard, under /admin: every page behind a session (quiz.marketer.gate)."""
+    pages = [
+        ("", show_funnel, "admin_funnel"),
+        ("/dropoff", show_drop_off, "admin_drop_off"),
+        ("/answers", show_answers, "admin_answers"),
+        ("/recommendations", show_recommendations, "admin_recommendations"),
+        ("/traffic", show_traffic, "admin_traffic"),
+        ("/leads", show_leads, "admin_leads"),
+        ("/leads/download", download_leads, "admin_download"),  # streams: not compressed
+        ("/leads/{key}", show_person, "admin_person"),
+        ("/leads/{key}/erase", confirm_erasure, "admin_confirm_erasure"),
+    ]
+    routes = [
+        Route(
+            f"{PREFIX}{path}", handler, methods=["GET"], name=name, middleware=[] if "download" in name else COMPRESSED
+        )
+        for path, handler, name in pages
+    ]
+    return [
+        Route(f"{PREFIX}/login", show_sign_in, methods=["GET"], name="admin_show_sign_in", middleware=COMPRESSED),
+        Route(f"{PREFIX}/login", sign_in, methods=["POST"], name="admin_sign_in"),
+        Route(f"{PREFIX}/logout", sign_out, methods=["POST"], name="admin_sign_out"),
+        Route(f"{PREFIX}/leads/{{key}}/erase", erase_person, methods=["POST"], name="admin_erase"),
+        *routes,
+    ]
 
 
 # Templates link by path, not absolute URL, so the server works behind any proxy or host name.

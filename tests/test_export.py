@@ -305,7 +305,7 @@ def data_dir(tmp_path, monkeypatch):
 
 
 def audit_lines(folder):
-    return [json.loads(line) for line in (folder / "exports.log").read_text(encoding="utf-8").splitlines()]
+    return [json.loads(line) for line in (folder / "audit.log").read_text(encoding="utf-8").splitlines()]
 
 
 def test_export_command_writes_the_file_and_an_audit_line(data_dir, tmp_path, caplog):
@@ -397,7 +397,7 @@ def test_a_missing_or_wrong_key_gets_the_same_401(tmp_path):
     assert {(answer.status_code, answer.text, answer.headers["www-authenticate"]) for answer in answers} == {
         (401, "This endpoint needs the API key: Authorization: Bearer KEY\n", "Bearer")
     }
-    assert not (tmp_path / "data" / "exports.log").exists()
+    assert not (tmp_path / "data" / "audit.log").exists()
 
 
 def test_the_right_key_streams_the_csv_and_records_who(tmp_path):
@@ -442,7 +442,7 @@ def test_audit_lines_from_two_writers_stay_whole(tmp_path):
     for number, audit in enumerate(audits):
         audit.finish(rows=number, complete=True)
     assert [entry["rows"] for entry in audit_lines(tmp_path)] == list(range(20))
-    assert os.stat(tmp_path / "exports.log").st_mode & 0o077 == 0
+    assert os.stat(tmp_path / "audit.log").st_mode & 0o077 == 0
 
 
 def test_with_a_shared_store_every_machine_s_exports_are_audited_in_it(tmp_path, postgres_database):
@@ -454,7 +454,7 @@ def test_with_a_shared_store_every_machine_s_exports_are_audited_in_it(tmp_path,
         ExportAudit(tmp_path, store, who="api", filters={"quiz": ["serum"]}, format="csv").finish(rows=3, complete=True)
         (entry,) = store.records("audit")
         assert entry["who"] == "api" and entry["rows"] == 3 and entry["action"] == "export"
-        assert not (tmp_path / "exports.log").exists()
+        assert not (tmp_path / "audit.log").exists()
     finally:
         store.close()
 
@@ -476,3 +476,13 @@ def test_line_identities_are_rows_with_their_user_id_friend_flag_and_line_consen
     assert row["recommended_ids"] == "ceramide-moist-serum; cica-calming-serum"
     _, rows = exported(list(line_leads([user, blocked])), consent="any")
     assert [row["line_friend"] for row in rows] == ["yes", "no"]
+
+
+def test_an_earlier_version_s_exports_log_becomes_the_audit_log(tmp_path):
+    from quiz.marketer.audit import ExportAudit
+    from quiz.store.memory import MemoryStore
+
+    (tmp_path / "exports.log").write_text('{"who": "cli:earlier"}\n', encoding="utf-8")
+    ExportAudit(tmp_path, MemoryStore(), who="cli:now", filters={}, format="csv").finish(rows=1, complete=True)
+    assert [entry["who"] for entry in audit_lines(tmp_path)] == ["cli:earlier", "cli:now"]
+    assert not (tmp_path / "exports.log").exists()

@@ -70,6 +70,11 @@ async def export_leads(request: Request) -> Response:
         )
     except ExportError as error:
         return PlainTextResponse(f"{error}\n", status_code=400)
+    return export_response(export)
+
+
+def export_response(export: Export) -> StreamingResponse:
+    """The export as a download, its audit line written however the stream ends (the API's and the dashboard's)."""
     return StreamingResponse(
         _audited(export),
         media_type=MEDIA_TYPES[export.format],

@@ -13,6 +13,7 @@ The record's ``counts``, map by map (every leaf a number):
     reached    {question id: runs shown it}     answered {question id: answers given}
     answer     {question id: {option id or number: completed runs}}
     segment    {"answer:q=opt" | "locale:ja" | "source:google" ...: {question id: {option: completed runs}}}
+    segment_runs {segment: completed runs in it}
     shown      {product id: {rank: times recommended}}   clicks {product id: clicks}
     traffic    {site | page | product_page | locale | source | medium | campaign: {value: {event kind: n}}}
 
@@ -92,6 +93,7 @@ def _completed(event: Mapping[str, Any], counts: Counts) -> None:
     counts["answer"] = {question: dict.fromkeys(options, 1) for question, options in answers.items()}
     segments = [f"answer:{question}={option}" for question, options in answers.items() for option in options]
     segments += [f"{name}:{value}" for name, value in dimensions(event).items() if name in SEGMENT_DIMENSIONS]
+    counts["segment_runs"] = dict.fromkeys(segments, 1)
     counts["segment"] = {
         segment: {
             question: dict.fromkeys(options, 1)
