@@ -3,7 +3,7 @@
    Puts the quiz in an iframe, inline where the script is (or in data-target), or in a dialog opened by
    a button (data-mode="popup"). Without data-quiz it only sizes the shop's own quiz iframes, those
    marked data-quiz-frame. Passes the page's context (data-product, data-locale or the page's
-   lang, and the page address without its query) and sizes the iframe to its content from the quiz's
+   lang, the page address without its query, and its utm_source, utm_medium and utm_campaign) and sizes the iframe to its content from the quiz's
    messages, checking their origin and source. Everything lives in a shadow root, so the shop's CSS
    and ours never meet. */
 (function () {
@@ -34,6 +34,12 @@
     var locale = options.locale || document.documentElement.lang;
     if (locale) url.searchParams.set("locale", locale);
     if (options.product) url.searchParams.set("product", options.product);
+    // Of the page's query, only the ad campaign that brought the shopper: the dashboard's traffic page.
+    var query = new URLSearchParams(location.search);
+    ["utm_source", "utm_medium", "utm_campaign"].forEach(function (name) {
+      var value = query.get(name);
+      if (value) url.searchParams.set(name, value.slice(0, 100));
+    });
     return url.href;
   }
 
