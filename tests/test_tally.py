@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 from test_store_contract import store  # noqa: F401  (the fixture: memory, embedded, PostgreSQL)
 from together import together
 
-from quiz.web.tally import MAX_VALUES, OTHER, ROLLUPS, Tally, counts_of, day_of, merge, rebuild, rollup_id
+from quiz.web.tally import MAX_VALUES, OTHER, ROLLUPS, Tally, counts_of, day_of, merge, read_counts, rebuild
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 
@@ -65,10 +65,10 @@ def test_two_processes_counting_one_day_add_up(store):  # noqa: F811
         for _ in range(25):
             tally.count(event("viewed"))
     together(lambda tally: [tally.flush(), tally.count(event("started")), tally.flush()], [(t,) for t in tallies])
-    record = store.get(ROLLUPS, rollup_id("serum", "2026-12-01"))
-    assert record is not None
-    assert record["counts"]["funnel"] == {"viewed": 100, "started": 4}
-    assert record["counts"]["traffic"]["locale"]["ja"] == {"viewed": 100, "started": 4}
+    counts = read_counts(store, "serum", "2026-12-01", ["funnel", "traffic:locale", "answer"])
+    assert counts["funnel"] == {"viewed": 100, "started": 4}
+    assert counts["traffic"] == {"locale": {"ja": {"viewed": 100, "started": 4}}}
+    assert "answer" not in counts  # nobody completed: no record of answers
 
 
 def test_counting_again_from_the_events_gives_what_was_counted_as_they_came(store):  # noqa: F811
@@ -86,4 +86,23 @@ def test_counting_again_from_the_events_gives_what_was_counted_as_they_came(stor
     counted = {record["id"]: record["counts"] for record in store.records(ROLLUPS)}
     assert rebuild(store, TOKYO) == 1
     assert {record["id"]: record["counts"] for record in store.records(ROLLUPS)} == counted
-    assert rebuild(store, ZoneInfo("UTC")) == 2  # in UTC the first three fall on 30 November
+    assert rebuild(store, ZoneInfo("UTC")) == 2
+    assert {record["day"] for record in store.records(ROLLUPS)} == {
+        "2026-11-30",
+        "2026-12-01",
+    }  # in UTC the first three fall on 30 November
+
+
+def test_a_flood_of_made_up_campaigns_stops_making_segments_at_the_cap_across_writes(store):  # noqa: F811
+    tally = Tally(store, TOKYO)
+    for batch in range(3):
+        for number in range(MAX_VALUES // 2 + 10):
+            campaign = {"campaign": f"fake-{batch}-{number}"}
+            tally.count(event("completed", answers={"skin": "dry"}, products=[], campaign=campaign))
+        tally.flush()
+    parts = [record["part"] for record in store.records(ROLLUPS)]
+    segments = [part for part in parts if part.startswith("segment:")]
+    assert len(segments) == MAX_VALUES + 1 and f"segment:{OTHER}" in segments
+    counts = read_counts(store, "serum", "2026-12-01", ["segment_runs", f"segment:{OTHER}"])
+    assert sum(counts["segment_runs"].values()) == 3 * (MAX_VALUES // 2 + 10) * 3  # answer, locale, campaign
+    assert counts["segment"][OTHER]["skin"] == {"dry": counts["segment_runs"][OTHER]}

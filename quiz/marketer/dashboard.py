@@ -8,6 +8,7 @@ htmx swapped in place as the URL follows.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -24,7 +25,7 @@ from quiz.marketer.gate import Visit, bad_filter, page, signed_in
 from quiz.marketer.periods import RANGES, Period, PeriodError, parse_period
 from quiz.store.base import Store
 from quiz.web.services import services
-from quiz.web.tally import DIMENSIONS, ROLLUPS, Counts, rollup_id
+from quiz.web.tally import DIMENSIONS, Counts, merge, read_counts
 
 MAX_FILTER_CHARS = 300
 
@@ -73,26 +74,27 @@ def _today(request: Request) -> date:
     return datetime.now(services(request).settings.time_zone).date()
 
 
-def day_counts(store: Store, quiz_ids: list[str], days: list[date]) -> dict[str, Counts]:
-    """Each day's counts, the quizzes added up: one store read per quiz and day."""
-    found: dict[str, Counts] = {}
-    for day in days:
-        records = [store.get(ROLLUPS, rollup_id(quiz_id, day.isoformat())) for quiz_id in quiz_ids]
-        found[day.isoformat()] = reports.summed(record for record in records if record)
-    return found
+def day_counts(store: Store, quiz_ids: list[str], days: list[date], parts: list[str]) -> dict[str, list[Counts]]:
+    """Each day's counts of the ``parts`` a page shows, one per quiz: a store read per quiz, day and part."""
+    return {
+        day.isoformat(): [read_counts(store, quiz_id, day.isoformat(), parts) for quiz_id in quiz_ids] for day in days
+    }
 
 
-async def _read(request: Request, view: View, library: dict[str, Quiz]) -> tuple[dict[str, Counts], Counts, Counts]:
-    """The period's counts by day, and the sums of the period and of the one before."""
-    quiz_ids = [view.quiz] if view.quiz else sorted(library)
-    store = services(request).store
-    now = await run_in_threadpool(day_counts, store, quiz_ids, view.period.days())
-    before = await run_in_threadpool(day_counts, store, quiz_ids, view.period.previous().days())
-    return (
-        now,
-        reports.summed({"counts": c} for c in now.values()),
-        reports.summed({"counts": c} for c in before.values()),
-    )
+@dataclass(frozen=True)
+class Report:
+    """What a report page read: its view, the library, the counts by day and summed, and the template's context."""
+
+    view: View
+    library: dict[str, Quiz]
+    by_day: dict[str, list[Counts]]
+    counts: Counts
+    before: Counts  # the previous period's, when the page compares
+    context: dict[str, Any]
+
+    @property
+    def quiz(self) -> Quiz | None:
+        return self.library.get(self.view.quiz)
 
 
 def titles(library: dict[str, Quiz], locale: str) -> list[tuple[str, str]]:
@@ -124,27 +126,62 @@ def _context(request: Request, visit: Visit, view: View, library: dict[str, Quiz
     }
 
 
-async def _report(request: Request, visit: Visit, section: str, *, needs_quiz: bool, choice: str = "") -> Any:
+async def _report(
+    request: Request,
+    visit: Visit,
+    section: str,
+    parts: Callable[[View], list[str]],
+    *,
+    needs_quiz: bool,
+    choice: str = "",
+    compare: bool = False,
+) -> Report | Response:
+    """Read what a page shows (only its ``parts``), or the 400 page for a filter it cannot use."""
     library = _library(request)
     try:
         view = view_of(request, library, needs_quiz=needs_quiz, choice=choice)
+        wanted = parts(view)
     except FilterError as error:
         return bad_filter(request, visit, error)
-    by_day, counts, before = await _read(request, view, library)
-    return view, library, by_day, counts, before, _context(request, visit, view, library, section)
+    quiz_ids = [view.quiz] if view.quiz else sorted(library)
+    store = services(request).store
+    by_day = await run_in_threadpool(day_counts, store, quiz_ids, view.period.days(), wanted)
+    before = (
+        await run_in_threadpool(day_counts, store, quiz_ids, view.period.previous().days(), wanted) if compare else {}
+    )
+    context = _context(request, visit, view, library, section)
+    return Report(view, library, by_day, _total(by_day), _total(before), context)
+
+
+def _total(by_day: dict[str, list[Counts]]) -> Counts:
+    total: Counts = {}
+    for counts in by_day.values():
+        for one in counts:
+            merge(total, one)
+    return total
+
+
+def _traffic_parts(view: View) -> list[str]:
+    dimension = view.choice or "site"
+    if dimension not in DIMENSIONS:
+        raise FilterError(f"by: {dimension[:40]!r} is not one of {', '.join(DIMENSIONS)}")
+    return [f"traffic:{dimension}"]
+
+
+def _answer_parts(view: View) -> list[str]:
+    return ["funnel", "answer", "segment_runs", *([f"segment:{view.choice}"] if view.choice else [])]
 
 
 @signed_in("viewer")
 async def show_funnel(request: Request, visit: Visit) -> Response:
-    found = await _report(request, visit, "funnel", needs_quiz=False)
+    found = await _report(request, visit, "funnel", lambda view: ["funnel"], needs_quiz=False, compare=True)
     if isinstance(found, Response):
         return found
-    view, _, by_day, counts, before, context = found
-    daily = reports.series(view.period.days(), by_day)
+    daily = reports.series(found.view.period.days(), found.by_day)
     ui = visit.words
     lines = [charts.Line(name, ui[name], [row[name] for row in daily]) for name in reports.SERIES]
-    context |= {
-        "stages": reports.funnel(counts, before),
+    context = found.context | {
+        "stages": reports.funnel(found.counts, found.before),
         "daily": daily,
         "chart": charts.daily_lines([row["day"].isoformat() for row in daily], lines),
     }
@@ -153,24 +190,21 @@ async def show_funnel(request: Request, visit: Visit) -> Response:
 
 @signed_in("viewer")
 async def show_drop_off(request: Request, visit: Visit) -> Response:
-    found = await _report(request, visit, "dropoff", needs_quiz=True)
+    found = await _report(request, visit, "dropoff", lambda view: ["reached", "answered"], needs_quiz=True)
     if isinstance(found, Response):
         return found
-    view, library, _, counts, _, context = found
-    quiz = library.get(view.quiz)
-    context["rows"] = reports.drop_off(quiz, counts, visit.locale) if quiz else []
+    context = found.context | {"rows": reports.drop_off(found.quiz, found.counts, visit.locale) if found.quiz else []}
     return page(request, visit.locale, "admin/dropoff.html", context)
 
 
 @signed_in("viewer")
 async def show_answers(request: Request, visit: Visit) -> Response:
-    found = await _report(request, visit, "answers", needs_quiz=True, choice="segment")
+    found = await _report(request, visit, "answers", _answer_parts, needs_quiz=True, choice="segment")
     if isinstance(found, Response):
         return found
-    view, library, _, counts, _, context = found
-    quiz = library.get(view.quiz)
-    questions = reports.answers(quiz, counts, visit.locale, segment=view.choice) if quiz else []
-    context |= {
+    quiz, counts = found.quiz, found.counts
+    questions = reports.answers(quiz, counts, visit.locale, segment=found.view.choice) if quiz else []
+    context = found.context | {
         "segments": reports.segments(quiz, counts, visit.locale) if quiz else [],
         "questions": [
             (question, charts.bars([(row.label, row.share or 0.0) for row in question.shares]))
@@ -182,25 +216,21 @@ async def show_answers(request: Request, visit: Visit) -> Response:
 
 @signed_in("viewer")
 async def show_recommendations(request: Request, visit: Visit) -> Response:
-    found = await _report(request, visit, "recommendations", needs_quiz=True)
+    found = await _report(request, visit, "recommendations", lambda view: ["shown", "clicks"], needs_quiz=True)
     if isinstance(found, Response):
         return found
-    view, library, _, counts, _, context = found
-    quiz = library.get(view.quiz)
-    rows, never = reports.recommendations(quiz, counts, visit.locale) if quiz else ([], [])
+    rows, never = reports.recommendations(found.quiz, found.counts, visit.locale) if found.quiz else ([], [])
     ranks = sorted({rank for row in rows for rank in row.ranks})
-    context |= {"rows": rows, "never": never, "ranks": ranks}
+    context = found.context | {"rows": rows, "never": never, "ranks": ranks}
     return page(request, visit.locale, "admin/recommendations.html", context)
 
 
 @signed_in("viewer")
 async def show_traffic(request: Request, visit: Visit) -> Response:
-    found = await _report(request, visit, "traffic", needs_quiz=False, choice="by")
+    found = await _report(request, visit, "traffic", _traffic_parts, needs_quiz=False, choice="by")
     if isinstance(found, Response):
         return found
-    view, _, _, counts, _, context = found
-    dimension = view.choice or "site"
-    if dimension not in DIMENSIONS:
-        return bad_filter(request, visit, f"by: {dimension[:40]!r} is not one of {', '.join(DIMENSIONS)}")
-    context |= {"rows": reports.traffic(counts, dimension), "dimension": dimension, "dimensions": DIMENSIONS}
+    dimension = found.view.choice or "site"
+    rows = reports.traffic(found.counts, dimension)
+    context = found.context | {"rows": rows, "dimension": dimension, "dimensions": DIMENSIONS}
     return page(request, visit.locale, "admin/traffic.html", context)

@@ -69,12 +69,12 @@ def funnel(counts: Counts, before: Counts) -> list[Stage]:
     return stages
 
 
-def series(days: list[date], by_day: Mapping[str, Counts]) -> list[dict[str, Any]]:
+def series(days: list[date], by_day: Mapping[str, list[Counts]]) -> list[dict[str, Any]]:
     """One row per day of the period: the day and its views, starts and completions (0 on a quiet day)."""
     rows = []
     for day in days:
-        counted = by_day.get(day.isoformat(), {}).get("funnel", {})
-        rows.append({"day": day, **{name: int(counted.get(name, 0)) for name in SERIES}})
+        counted = summed({"counts": {"funnel": counts.get("funnel", {})}} for counts in by_day.get(day.isoformat(), []))
+        rows.append({"day": day, **{name: int(counted.get("funnel", {}).get(name, 0)) for name in SERIES}})
     return rows
 
 
@@ -252,7 +252,7 @@ def traffic(counts: Counts, dimension: str) -> list[Source]:
 def segments(quiz: Quiz, counts: Counts, locale: str) -> list[tuple[str, str]]:
     """The segments an answers page can be cut by: (key, label), answers first, then locale and campaign."""
     found = []
-    keys = set(counts.get("segment", {}))
+    keys = set(counts.get("segment_runs", {}))
     for question in quiz.questions:
         title = resolve(question.title, locale, quiz.locale)
         for option in question.choices():

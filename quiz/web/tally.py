@@ -1,19 +1,20 @@
-"""Funnel events counted as they are written: one record of counts per quiz and day, which the dashboard reads.
+"""Funnel events counted as they are written: records of counts per quiz and day, which the dashboard reads.
 
-A page of the dashboard then reads one record per day of its range (60 for "30 days" and the period
-before), whether the store holds ten thousand events or ten million. The day is the shop's
+A page of the dashboard then reads a few records per day of its range (60 days for "30 days" and
+the period before), whether the store holds ten thousand events or ten million. Each map below is
+its own record (``part``; traffic one per dimension), so the funnel does not read the answers. The day is the shop's
 (``QUIZ_TIME_ZONE``), fixed when an event is counted: ``rebuild`` counts every stored event again,
 after the zone changed or for events stored before counting began.
 
 Each process adds up its events in memory and writes the sums each second, one keyed transaction
 per quiz and day, so processes sharing a store add to one another's counts, never overwrite them.
-The record's ``counts``, map by map (every leaf a number):
+The maps, each a record's ``counts`` (every leaf a number):
 
     funnel     {viewed, started, completed, clicked, opted_in, opted_in:email, opted_in:line}
     reached    {question id: runs shown it}     answered {question id: answers given}
     answer     {question id: {option id or number: completed runs}}
     segment    {"answer:q=opt" | "locale:ja" | "source:google" ...: {question id: {option: completed runs}}}
-    segment_runs {segment: completed runs in it}
+    segment_runs {segment: completed runs in it}   (segment and traffic: a record per key)
     shown      {product id: {rank: times recommended}}   clicks {product id: clicks}
     traffic    {site | page | product_page | locale | source | medium | campaign: {value: {event kind: n}}}
 
@@ -32,7 +33,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from quiz.errors import Unavailable
-from quiz.store.base import Record, Store
+from quiz.store.base import Record, Store, Writes
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +47,35 @@ SEGMENT_DIMENSIONS = ("locale", "source", "medium", "campaign")
 Counts = dict[str, Any]  # nested maps whose leaves are counts
 
 
-def rollup_id(quiz_id: str, day: str) -> str:
-    return f"{quiz_id}|{day}"
+def rollup_id(quiz_id: str, day: str, part: str) -> str:
+    return f"{quiz_id}|{day}|{part}"
+
+
+SPLIT = ("traffic", "segment")  # maps kept as a record per key: a page reads one dimension, one segment
+
+
+def parts_of(counts: Counts) -> dict[str, Counts]:
+    """The counts as the records they are kept in: a part per map, per dimension of traffic, per segment."""
+    parts = {name: value for name, value in counts.items() if name not in SPLIT}
+    for name in SPLIT:
+        for key, values in (counts.get(name) or {}).items():
+            parts[f"{name}:{key}"] = values
+    return parts
+
+
+def read_counts(store: Store, quiz_id: str, day: str, parts: Iterable[str]) -> Counts:
+    """The stored counts of one quiz and day, only the ``parts`` asked for, put back in their maps."""
+    counts: Counts = {}
+    for part in parts:
+        record = store.get(ROLLUPS, rollup_id(quiz_id, day, part))
+        if record is None:
+            continue
+        name, split, key = part.partition(":")
+        if split and name in SPLIT:
+            counts.setdefault(name, {})[key] = record["counts"]
+        else:
+            counts[part] = record["counts"]
+    return counts
 
 
 def day_of(at: str, zone: ZoneInfo) -> str:
@@ -133,16 +161,23 @@ def _bare_page(url: str) -> str:
 
 
 def merge(into: Counts, more: Mapping[str, Any]) -> Counts:
-    """Add ``more`` into ``into``, map by map; a map already at ``MAX_VALUES`` keys counts new keys as ``OTHER``."""
+    """Add ``more`` into ``into``, map by map; a map already at ``MAX_VALUES`` keys counts new keys as ``OTHER``.
+
+    The dashboard adds up thousands of maps a page: hence ``type() is`` (an ABC check costs three
+    times as much) and a first pass for the common case, a leaf already present.
+    """
     for key, value in more.items():
-        if key not in into and len(into) >= MAX_VALUES:
-            key = OTHER
-        if isinstance(value, Mapping):
-            found = into.get(key)
-            into[key] = merge(found if isinstance(found, dict) else {}, value)
+        found = into.get(key)
+        if found is None:
+            if len(into) >= MAX_VALUES:
+                key, found = OTHER, into.get(OTHER)
+            if found is None:
+                into[key] = merge({}, value) if type(value) is dict else value
+                continue
+        if type(value) is dict:
+            into[key] = merge(found if type(found) is dict else {}, value)
         else:
-            found = into.get(key, 0)
-            into[key] = (found if isinstance(found, int | float) else 0) + value
+            into[key] = (found if type(found) in (int, float) else 0) + value
     return into
 
 
@@ -181,12 +216,39 @@ class Tally:
 
 def add_counts(store: Store, quiz_id: str, day: str, counts: Counts) -> None:
     """Add to one quiz's day, in a transaction keyed by it: another process adding at once waits its turn."""
-    record_id = rollup_id(quiz_id, day)
-    with store.transaction(record_id) as writes:
-        record: Record = writes.get(ROLLUPS, record_id) or {"quiz": quiz_id, "day": day, "counts": {}}
-        record.pop("id", None)
-        merge(record["counts"], counts)
-        writes.put(ROLLUPS, record_id, record)
+    with store.transaction(f"{quiz_id}|{day}") as writes:
+        counts = _capped_segments(writes, quiz_id, day, counts)
+        for part, values in parts_of(counts).items():
+            record_id = rollup_id(quiz_id, day, part)
+            record: Record = writes.get(ROLLUPS, record_id) or _record(quiz_id, day, part, {})
+            record.pop("id", None)
+            merge(record["counts"], values)
+            writes.put(ROLLUPS, record_id, record)
+
+
+def _capped_segments(writes: Writes, quiz_id: str, day: str, counts: Counts) -> Counts:
+    """Segments past the day's ``MAX_VALUES`` counted under ``OTHER``, as ``merge`` does within one record.
+
+    A segment is a record of its own; ``segment_runs`` holds one key per segment, so its cap is theirs.
+    """
+    if not counts.get("segment_runs"):
+        return counts
+    stored = writes.get(ROLLUPS, rollup_id(quiz_id, day, "segment_runs"))
+    known = dict((stored or {}).get("counts") or {})
+    kept = set(merge(known, counts["segment_runs"]))
+    if kept >= set(counts["segment_runs"]):
+        return counts
+    runs: Counts = {}
+    segments: Counts = {}
+    for key, value in counts["segment_runs"].items():
+        merge(runs, {key if key in kept else OTHER: value})
+    for key, value in (counts.get("segment") or {}).items():
+        merge(segments, {key if key in kept else OTHER: value})
+    return {**counts, "segment_runs": runs, "segment": segments}
+
+
+def _record(quiz_id: str, day: str, part: str, counts: Counts) -> Record:
+    return {"quiz": quiz_id, "day": day, "part": part, "counts": counts}
 
 
 def rebuild(store: Store, zone: ZoneInfo) -> int:
@@ -200,6 +262,15 @@ def rebuild(store: Store, zone: ZoneInfo) -> int:
         if day and event.get("quiz"):
             merge(days.setdefault((str(event["quiz"]), day), {}), counts_of(event))
     store.remove(ROLLUPS)
-    records = [{"id": rollup_id(quiz, day), "quiz": quiz, "day": day, "counts": c} for (quiz, day), c in days.items()]
-    store.put_many(ROLLUPS, records)
+    store.put_many(
+        ROLLUPS, [record for (quiz, day), counts in days.items() for record in day_records(quiz, day, counts)]
+    )
     return len(days)
+
+
+def day_records(quiz_id: str, day: str, counts: Counts) -> list[Record]:
+    """The records that keep one quiz's day of ``counts``, each with its ``id`` (for ``put_many``)."""
+    return [
+        {"id": rollup_id(quiz_id, day, part), **_record(quiz_id, day, part, values)}
+        for part, values in parts_of(counts).items()
+    ]
