@@ -48,6 +48,7 @@ bench: install browser postgres
 	$(PY) bench/export.py
 	$(PY) bench/webhook.py
 	$(PY) bench/optins.py
+	$(PY) bench/dashboard.py
 
 schema: install
 	$(VENV)/bin/quiz schema > quizzes/quiz.schema.json

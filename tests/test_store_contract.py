@@ -219,3 +219,11 @@ def test_of_threads_inserting_one_id_at_once_exactly_one_is_new(store):
     together(insert, [(number,) for number in range(8)])
     assert sorted(new) == [False] * 7 + [True]
     assert store.count("line_events") == 1
+
+
+def test_get_many_returns_the_records_that_exist_by_id(store):
+    for number in range(5):
+        store.put("rollups", f"r{number}", {"n": number})
+    found = store.get_many("rollups", ["r4", "missing", "r1", "r1"])
+    assert found == {"r4": {"id": "r4", "n": 4}, "r1": {"id": "r1", "n": 1}}
+    assert store.get_many("rollups", []) == {}

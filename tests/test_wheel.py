@@ -48,6 +48,10 @@ def test_the_wheel_installs_without_warnings_and_serves_a_quiz_outside_the_check
             response = httpx.get(base + path, timeout=5)
             assert response.status_code == 200 and response.content, path
         assert "postMessage" in httpx.get(f"{base}/widget.js", timeout=5).text
+        sign_in = httpx.get(f"{base}/admin/login", timeout=5)  # the dashboard's templates and styles came too
+        assert sign_in.status_code == 200 and 'name="password"' in sign_in.text
+        (admin_css,) = re.findall(r'href="(/static/admin[^"]+)"', sign_in.text)
+        assert httpx.get(base + admin_css, timeout=5).status_code == 200
     finally:
         server.terminate()
         server.wait(timeout=10)

@@ -25,7 +25,7 @@ from quiz.marketer.gate import Visit, bad_filter, page, signed_in
 from quiz.marketer.periods import RANGES, Period, PeriodError, parse_period
 from quiz.store.base import Store
 from quiz.web.services import services
-from quiz.web.tally import DIMENSIONS, Counts, merge, read_counts
+from quiz.web.tally import DIMENSIONS, Counts, merge, read_days
 
 MAX_FILTER_CHARS = 300
 
@@ -75,10 +75,8 @@ def _today(request: Request) -> date:
 
 
 def day_counts(store: Store, quiz_ids: list[str], days: list[date], parts: list[str]) -> dict[str, list[Counts]]:
-    """Each day's counts of the ``parts`` a page shows, one per quiz: a store read per quiz, day and part."""
-    return {
-        day.isoformat(): [read_counts(store, quiz_id, day.isoformat(), parts) for quiz_id in quiz_ids] for day in days
-    }
+    """Each day's counts of the ``parts`` a page shows, one per quiz, in one read of the store."""
+    return read_days(store, quiz_ids, [day.isoformat() for day in days], parts)
 
 
 @dataclass(frozen=True)

@@ -81,6 +81,9 @@ class Store(Writes, Protocol):
         Only for records nobody is shown: a crash may lose the last second of them.
         """
 
+    def get_many(self, collection: str, record_ids: list[str]) -> dict[str, Record]:
+        """The records of those ids that exist, by id, in one read where the backend can (a dashboard page)."""
+
     def put_many(self, collection: str, records: list[Record]) -> None:
         """``put`` each record under its own ``id``, in order, faster than one by one (copying a store)."""
 

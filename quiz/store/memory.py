@@ -49,6 +49,10 @@ class MemoryStore:
             found = self._collection(collection).get(record_id)
             return None if found is None else _copy(found)
 
+    def get_many(self, collection: str, record_ids: list[str]) -> dict[str, Record]:
+        found = (self.get(collection, record_id) for record_id in record_ids)
+        return {record["id"]: record for record in found if record is not None}
+
     def update(self, collection: str, record_id: str, changes: Record) -> bool:
         with self._lock:
             current = self._collection(collection).get(record_id)

@@ -149,6 +149,10 @@ class PostgresStore:
         with self._sql() as run:
             return run.get(collection, record_id)
 
+    def get_many(self, collection: str, record_ids: list[str]) -> dict[str, Record]:
+        with self._sql() as run:
+            return run.get_many(collection, record_ids)
+
     def update(self, collection: str, record_id: str, changes: Record) -> bool:
         with self._sql() as run:
             return run.update(collection, record_id, changes)
@@ -259,6 +263,11 @@ class _Sql:
             "SELECT data FROM records WHERE collection = %s AND id = %s", [check_collection(collection), record_id]
         ).fetchone()
         return None if row is None else {**row[0], "id": record_id}
+
+    def get_many(self, collection: str, record_ids: list[str]) -> dict[str, Record]:
+        query = "SELECT id, data FROM records WHERE collection = %s AND id = ANY(%s)"
+        rows = self._run(query, [check_collection(collection), list(record_ids)]).fetchall()
+        return {record_id: {**data, "id": record_id} for record_id, data in rows}
 
     def find(self, collection: str, **equals: Any) -> list[Record]:
         where, values = _equal(check_collection(collection), equals)

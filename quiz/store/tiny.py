@@ -168,6 +168,10 @@ class TinyStore:
         with self._guard:
             return self._collection(collection).get(record_id)
 
+    def get_many(self, collection: str, record_ids: list[str]) -> dict[str, Record]:
+        found = (self.get(collection, record_id) for record_id in record_ids)
+        return {record["id"]: record for record in found if record is not None}
+
     def update(self, collection: str, record_id: str, changes: Record) -> bool:
         self._write_if_waiting(collection, record_id)
         with self._guard:

@@ -65,17 +65,32 @@ def parts_of(counts: Counts) -> dict[str, Counts]:
 
 def read_counts(store: Store, quiz_id: str, day: str, parts: Iterable[str]) -> Counts:
     """The stored counts of one quiz and day, only the ``parts`` asked for, put back in their maps."""
-    counts: Counts = {}
-    for part in parts:
-        record = store.get(ROLLUPS, rollup_id(quiz_id, day, part))
-        if record is None:
-            continue
-        name, split, key = part.partition(":")
-        if split and name in SPLIT:
-            counts.setdefault(name, {})[key] = record["counts"]
-        else:
-            counts[part] = record["counts"]
-    return counts
+    return read_days(store, [quiz_id], [day], list(parts))[day][0]
+
+
+def read_days(store: Store, quiz_ids: list[str], days: list[str], parts: list[str]) -> dict[str, list[Counts]]:
+    """Each day's counts of ``parts``, one per quiz, read at once (one query on PostgreSQL)."""
+    wanted = [rollup_id(quiz_id, day, part) for day in days for quiz_id in quiz_ids for part in parts]
+    found = store.get_many(ROLLUPS, wanted)
+    by_day: dict[str, list[Counts]] = {}
+    for day in days:
+        by_day[day] = []
+        for quiz_id in quiz_ids:
+            counts: Counts = {}
+            for part in parts:
+                record = found.get(rollup_id(quiz_id, day, part))
+                if record is not None:
+                    _place(counts, part, record["counts"])
+            by_day[day].append(counts)
+    return by_day
+
+
+def _place(counts: Counts, part: str, values: Counts) -> None:
+    name, split, key = part.partition(":")
+    if split and name in SPLIT:
+        counts.setdefault(name, {})[key] = values
+    else:
+        counts[part] = values
 
 
 def day_of(at: str, zone: ZoneInfo) -> str:
