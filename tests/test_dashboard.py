@@ -173,7 +173,10 @@ def test_signing_out_ends_the_session_on_the_server_and_removing_a_user_ends_the
     client.cookies.set("quiz_admin", cookie, path="/admin")  # the old cookie, kept by someone
     assert client.get("/admin", follow_redirects=False).status_code == 303
     sign_in(client, "viewer@example.com")
-    client.app.state.dashboard.users.remove("viewer@example.com")
+    users = client.app.state.dashboard.users
+    users.remove("viewer@example.com")
+    assert client.get("/admin", follow_redirects=False).status_code == 303
+    users.add("viewer@example.com", "owner", PASSWORD)  # the address again, another person perhaps
     assert client.get("/admin", follow_redirects=False).status_code == 303
 
 

@@ -24,7 +24,7 @@ from quiz.line.channel import LineChannel
 from quiz.marketer.api import export_response
 from quiz.marketer.dashboard import titles
 from quiz.marketer.export import ExportError, ExportFilter, by_id, line_leads, parse_filter
-from quiz.marketer.gate import PREFIX, Visit, bad_filter, dashboard, not_found, page, signed_in
+from quiz.marketer.gate import HEADERS, PREFIX, Visit, bad_filter, dashboard, not_found, page, signed_in
 from quiz.marketer.operations import People, begin_export, is_line_user
 from quiz.store.base import Record, Store
 from quiz.web.services import services
@@ -243,4 +243,4 @@ async def erase_person(request: Request, visit: Visit) -> Response:
         dashboard(request).audit.record, "erasure", f"dashboard:{visit.user.email}", erased=erased["erased"]
     )
     target = under_root(request, f"{PREFIX}/leads?erased=1")
-    return RedirectResponse(target, status_code=303)
+    return RedirectResponse(target, status_code=303, headers=HEADERS)

@@ -21,6 +21,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from quiz.consent import now
 from quiz.leads.records import EmailError, normalize_email
+from quiz.marketer.sessions import Sessions
 from quiz.store.base import Record, Store
 
 COLLECTION = "users"
@@ -61,7 +62,10 @@ class Users:
         return _user(record)
 
     def remove(self, email: str) -> bool:
-        return self.store.remove(COLLECTION, id=_address(email)) > 0
+        """Remove a user and end their sessions (so one added again later under the address starts afresh)."""
+        address = _address(email)
+        Sessions(self.store).end_all(address)
+        return self.store.remove(COLLECTION, id=address) > 0
 
     def all(self) -> list[User]:
         return sorted((_user(record) for record in self.store.records(COLLECTION)), key=lambda user: user.email)
