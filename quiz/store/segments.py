@@ -119,6 +119,19 @@ class Collection:
         found = self._table_for(number).get(lambda record: record["id"] == record_id)
         return dict(found) if isinstance(found, Document) else None
 
+    def get_many(self, record_ids: list[str]) -> dict[str, Record]:
+        """The records of those ids, each segment file read once however many of its records are asked."""
+        by_segment: dict[int, set[str]] = {}
+        for record_id in record_ids:
+            number = self.where.get(record_id)
+            if number is not None:
+                by_segment.setdefault(number, set()).add(record_id)
+        found: dict[str, Record] = {}
+        for number, wanted in by_segment.items():
+            for document in self._table_for(number).search(_one_of(wanted)):
+                found[document["id"]] = dict(document)
+        return found
+
     def put(self, record: Record) -> None:
         number = self.where.get(record["id"])
         if number is None:

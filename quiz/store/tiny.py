@@ -169,8 +169,12 @@ class TinyStore:
             return self._collection(collection).get(record_id)
 
     def get_many(self, collection: str, record_ids: list[str]) -> dict[str, Record]:
-        found = (self.get(collection, record_id) for record_id in record_ids)
-        return {record["id"]: record for record in found if record is not None}
+        wanted = set(record_ids)
+        with self._waiting:  # read your own writes, buffered or not
+            waiting = {r["id"]: dict(r) for r in self._pending.get(collection, ()) if r["id"] in wanted}
+        with self._guard:
+            stored = self._collection(collection).get_many([i for i in record_ids if i not in waiting])
+        return {**stored, **waiting}
 
     def update(self, collection: str, record_id: str, changes: Record) -> bool:
         self._write_if_waiting(collection, record_id)
