@@ -161,6 +161,9 @@ def test_line_login_links_the_shopper_records_consent_and_pushes_the_results(cli
     (evidence,) = [record for record in stored(client, "consent") if record["channel"] == "line"]
     assert evidence["line_user"] == platform.user_id and evidence["checkbox"] is True
     assert evidence["text"] == LINE_CONSENT and evidence["method"] == "line_login"
+    services_of(client.app).store.flush()
+    (opted,) = [event for event in stored(client, "events") if event["kind"] == "opted_in"]
+    assert opted["channel"] == "line" and opted["consent"] == "true" and opted["run"]  # the funnel counts it
 
 
 def test_the_widget_asks_again_and_shows_the_results_were_sent(client, platform):
@@ -399,6 +402,10 @@ def test_without_line_login_the_results_show_a_code_that_brings_the_results_in_c
         assert user["consent"]["status"] == "none"  # a code asks for results; marketing needs the box
         (evidence,) = [record for record in stored(client, "consent") if record["channel"] == "line"]
         assert evidence["method"] == "chat_code" and evidence["checkbox"] is False
+        services_of(client.app).store.flush()
+        (opted,) = [event for event in stored(client, "events") if event["kind"] == "opted_in"]
+        (started,) = [event for event in stored(client, "events") if event["kind"] == "started"]
+        assert opted["channel"] == "line" and opted["run"] == started["run"]  # the run, kept with the response
 
         body = platform.webhook_body(platform.message_event(code))
         post_webhook(client, body, sign(body, "bot-secret"))
