@@ -15,8 +15,9 @@ import sys
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import unquote
 
-import httpx
+import httpx2 as httpx
 from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
@@ -26,9 +27,9 @@ from live import bound_socket, serving
 from quiz.app import create_app
 from quiz.engine.flow import first_question, next_after, parse_answer
 from quiz.format.questions import RESULTS, Info, MultipleChoice, Number, Scale, ShortText
+from quiz.leads import optin
 from quiz.settings import Settings
 from quiz.web.services import services_of
-from quiz.web.tally import day_records, merge
 
 DOCS = Path(__file__).parent
 ROOT = DOCS.parent
@@ -52,10 +53,21 @@ def shopper(client: httpx.Client, quiz, rng: random.Random) -> None:
             return
         question = quiz.question(current)
         values = _answer(question, rng)
-        token = re.search(r'name="t" value="([^"]+)"', text)[1]  # type: ignore[index]
+        found = re.search(r'name="t" value="([^"]+)"', text)
+        if found is None:
+            raise RuntimeError(f"no token on the step for {current}: {text[:3000]}")
+        token = found[1]
         text = client.post(f"/q/{quiz.id}/answer", data={"t": token, "a": values, "action": "next"}).text
         answers[current] = parse_answer(question, values)
         current = next_after(quiz, question, answers)  # where the server went too
+    token = re.search(r'name="t" value="([^"]+)"', text)
+    if token and rng.random() < 0.25:
+        form = {"t": token[1], "email": f"shopper{rng.randrange(10**6)}@example.com", "action": "send"}
+        client.post(f"/q/{quiz.id}/optin", data={**form, "consent": "yes"}, headers={"HX-Request": "true"})
+    products = re.findall(rf'/q/{quiz.id}/go/([^/?"]+)\?t=([^"&]+)', text)
+    if products and rng.random() < 0.45:
+        product, product_token = products[0]
+        client.get(f"/q/{quiz.id}/go/{product}", params={"t": unquote(product_token)}, follow_redirects=False)
 
 
 def _answer(question, rng: random.Random) -> list[str]:
@@ -78,17 +90,24 @@ def spread_over_a_week(app) -> None:
     found.tally.flush()
     today = datetime.now(found.settings.time_zone).date()
     records = [record for record in found.store.records("rollups") if record["day"] == today.isoformat()]
-    for back, share in enumerate([0.9, 0.7, 1.1, 0.8, 0.6, 0.5], start=1):
+    shares = [0.9, 0.7, 1.1, 0.8, 0.6, 0.5, 0.7, 0.6, 0.8, 0.5, 0.6, 0.7, 0.4]  # this week and the one before
+    for back, share in enumerate(shares, start=1):
         day = (today - timedelta(days=back)).isoformat()
-        funnel = {}
-        for record in records:
-            if record["part"] == "funnel":
-                merge(funnel, {kind: int(count * share) for kind, count in record["counts"].items()})
-        found.store.put_many("rollups", day_records(records[0]["quiz"], day, {"funnel": funnel}))
+        thinned = [{**record, "id": record["id"].replace(today.isoformat(), day), "day": day} for record in records]
+        for record in thinned:
+            record["counts"] = _scaled(record["counts"], share)
+        found.store.put_many("rollups", thinned)
+
+
+def _scaled(counts: dict, share: float) -> dict:
+    return {
+        key: _scaled(value, share) if isinstance(value, dict) else int(value * share) for key, value in counts.items()
+    }
 
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as data:
+        optin.MIN_SECONDS_ON_FORM = 0  # these shoppers are a script: no need to wait as people read
         settings = Settings(quizzes_dir=ROOT / "quizzes", data_dir=Path(data), secret_keys=("screenshots",))
         app = create_app(settings)
         app.state.dashboard.users.add(OWNER, "owner", PASSWORD)
@@ -98,7 +117,7 @@ def main() -> None:
         assert quiz is not None
         with serving(app, sock):
             rng = random.Random(4)
-            with httpx.Client(base_url=base, timeout=10) as client:
+            with httpx.Client(base_url=base, timeout=10, follow_redirects=True) as client:
                 for _ in range(60):
                     shopper(client, quiz, rng)
             spread_over_a_week(app)

@@ -13,6 +13,7 @@ from markupsafe import Markup, escape
 
 WIDTH, HEIGHT = 720, 220
 LEFT, BOTTOM, TOP = 44, 28, 12
+BAR_LEFT, LABEL_CHARS = 250, 34  # a bar chart's labels: 34 characters fit in 250 units at 12 px
 
 
 @dataclass(frozen=True)
@@ -35,21 +36,18 @@ def daily_lines(days: Sequence[str], lines: Sequence[Line]) -> Markup:
     every = max(len(days) // 6, 1)
     for index, day in enumerate(days):
         if index % every == 0 or index == len(days) - 1:
+            anchor = "end" if index == len(days) - 1 and index else "start"  # the last label ends at its point
+            x = LEFT + index * step
             parts.append(
-                f'<text class="chart-tick" x="{LEFT + index * step:.1f}" y="{HEIGHT - 8}">{escape(day[5:])}</text>'
+                f'<text class="chart-tick" x="{x:.1f}" y="{HEIGHT - 8}" text-anchor="{anchor}">{escape(day[5:])}</text>'
             )
-    for number, line in enumerate(lines):
-        points = " ".join(point(index, value) for index, value in enumerate(line.values))
-        if len(line.values) == 1:
-            parts.append(
-                f'<circle class="chart-{line.name}" cx="{LEFT}" cy="{point(0, line.values[0]).split(",")[1]}" r="4"/>'
-            )
+    for line in lines:  # the legend is the figure's caption, in HTML
+        if len(line.values) == 1:  # one day: a dot, as a line needs two points
+            y = point(0, line.values[0]).split(",")[1]
+            parts.append(f'<circle class="chart-{line.name}" cx="{LEFT}" cy="{y}" r="4"/>')
         else:
+            points = " ".join(point(index, value) for index, value in enumerate(line.values))
             parts.append(f'<polyline class="chart-line chart-{line.name}" points="{points}"/>')
-        parts.append(
-            f'<text class="chart-legend chart-{line.name}-text" x="{LEFT + 8 + number * 150}" y="{TOP + 4}">'
-            f"{escape(line.label)}</text>"
-        )
     return _svg(parts)
 
 
@@ -67,10 +65,11 @@ def bars(rows: Sequence[tuple[str, float]]) -> Markup:
     parts = []
     for index, (label, value) in enumerate(rows):
         y = 4 + index * 26
-        width = max(value, 0) * (WIDTH - 260)
-        parts.append(f'<text class="chart-label" x="0" y="{y + 16}">{escape(label[:28])}</text>')
-        parts.append(f'<rect class="chart-bar" x="200" y="{y + 3}" width="{width:.1f}" height="18"/>')
-        parts.append(f'<text class="chart-tick" x="{206 + width:.1f}" y="{y + 16}">{value * 100:.0f}%</text>')
+        width = max(value, 0) * (WIDTH - BAR_LEFT - 60)
+        shown = label if len(label) <= LABEL_CHARS else label[: LABEL_CHARS - 1] + "…"  # the table has it whole
+        parts.append(f'<text class="chart-label" x="0" y="{y + 16}">{escape(shown)}</text>')
+        parts.append(f'<rect class="chart-bar" x="{BAR_LEFT}" y="{y + 3}" width="{width:.1f}" height="18"/>')
+        parts.append(f'<text class="chart-tick" x="{BAR_LEFT + 6 + width:.1f}" y="{y + 16}">{value * 100:.0f}%</text>')
     return _svg(parts, height=height)
 
 

@@ -167,7 +167,7 @@ def _traffic_parts(view: View) -> list[str]:
 
 
 def _answer_parts(view: View) -> list[str]:
-    return ["funnel", "answer", "segment_runs", *([f"segment:{view.choice}"] if view.choice else [])]
+    return ["answer", "answer_runs", "segment_runs", *([f"segment:{view.choice}"] if view.choice else [])]
 
 
 @signed_in("viewer")

@@ -147,9 +147,9 @@ def _runs_answering(quiz: Quiz, counts: Counts, question_id: str, segment: str) 
     given = counts.get("segment", {}).get(segment, {}) if segment else counts.get("answer", {})
     if quiz.question(question_id).type != "multiple":
         return sum(int(value) for value in (given.get(question_id) or {}).values())
-    if segment:
+    if segment:  # within a segment only its size is kept: runs that skipped the question count too
         return int(counts.get("segment_runs", {}).get(segment, 0))
-    return int(counts.get("funnel", {}).get("completed", 0))
+    return int(counts.get("answer_runs", {}).get(question_id, 0))
 
 
 def _choices(question: Question, tally: dict[str, int], runs: int, locale: str, quiz: Quiz) -> list[AnswerShare]:

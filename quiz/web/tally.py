@@ -12,7 +12,7 @@ The maps, each a record's ``counts`` (every leaf a number):
 
     funnel     {viewed, started, completed, clicked, opted_in, opted_in:email, opted_in:line}
     reached    {question id: runs shown it}     answered {question id: answers given}
-    answer     {question id: {option id or number: completed runs}}
+    answer     {question id: {option id or number: completed runs}}   answer_runs {question id: completed runs}
     segment    {"answer:q=opt" | "locale:ja" | "source:google" ...: {question id: {option: completed runs}}}
     segment_runs {segment: completed runs in it}   (segment and traffic: a record per key)
     shown      {product id: {rank: times recommended}}   clicks {product id: clicks}
@@ -134,6 +134,7 @@ def _completed(event: Mapping[str, Any], counts: Counts) -> None:
         if given is not None and given != []
     }
     counts["answer"] = {question: dict.fromkeys(options, 1) for question, options in answers.items()}
+    counts["answer_runs"] = dict.fromkeys(answers, 1)
     segments = [f"answer:{question}={option}" for question, options in answers.items() for option in options]
     segments += [f"{name}:{value}" for name, value in dimensions(event).items() if name in SEGMENT_DIMENSIONS]
     counts["segment_runs"] = dict.fromkeys(segments, 1)
