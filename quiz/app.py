@@ -202,6 +202,8 @@ def flush_tally(tally: Tally) -> None:
         tally.flush()
     except (QuizError, OSError) as error:  # kept in memory: the next second tries again
         log.warning("The funnel's counts could not be written yet: %s", error)
+    except Exception:  # whatever it is, counting goes on and the shutdown still closes the store
+        log.exception("The funnel's counts could not be written; trying again")
 
 
 def prune(book: LineBook) -> dict[str, int]:

@@ -137,6 +137,18 @@ def test_shoppers_then_a_marketer_reads_filters_downloads_and_erases(shop, page,
     expect(marketer).to_have_url(re.compile(r"by=source"))
     expect(marketer.locator('[data-value="instagram"]')).to_be_visible()
 
+    marketer.get_by_label("Period").select_option("custom")
+    marketer.get_by_label("From", exact=True).fill("2026-12-02")
+    marketer.get_by_label("To", exact=True).fill("2026-12-01")
+    marketer.get_by_role("button", name="Apply").click()  # a 400 is swapped in too, and read out
+    expect(marketer.get_by_role("heading", level=1)).to_contain_text("This filter cannot be used: until")
+    expect(marketer.locator("#admin-status")).to_contain_text("This filter cannot be used")
+    marketer.get_by_role("link", name="This page without filters").click()
+    expect(marketer.get_by_role("heading", level=1)).to_have_text("Traffic")
+    marketer.get_by_role("button", name="Apply").click()
+    expect(marketer.locator("#admin-apply")).to_be_focused()  # htmx swapped the form: the focus stays
+    expect(marketer.locator("#admin-status")).to_contain_text("Traffic: ")  # and the new view is read out
+
     for section in ("Drop-off", "Recommendations"):
         marketer.get_by_role("link", name=section).click()
         expect(marketer.get_by_role("heading", level=1)).to_have_text(section)

@@ -104,8 +104,8 @@ def test_sign_in_leads_to_the_page_asked_for_only_on_this_dashboard(client):
 def test_a_wrong_password_says_so_and_repeated_it_is_limited_per_account(client):
     response = sign_in(client, password="not the password at all")
     assert response.status_code == 401 and "do not match a user" in response.text
-    for _ in range(4):
-        sign_in(client, password="not the password at all")
+    for spelled in ("Owner@example.com", "OWNER@EXAMPLE.COM", " owner@Example.com", "owner@example.COM"):
+        sign_in(client, spelled, password="not the password at all")  # one account however it is typed
     limited = sign_in(client)  # even the right password waits: the account is being guessed
     assert limited.status_code == 429 and "Too many sign-in attempts for this account" in limited.text
     assert sign_in(client, "marketer@example.com").status_code == 303  # another account is not held up
@@ -191,6 +191,9 @@ def test_signing_out_ends_the_session_on_the_server_and_removing_a_user_ends_the
         ("quiz=%3Cscript%3E", "quiz: no quiz '<script>'"),
         ("quiz=" + "x" * 400, "quiz: longer than 300 characters"),
         ("range=custom&since=2026-12-01T00:00&until=2026-12-01", "is not a day"),
+        ("range=custom&since=0001-01-01&until=0001-01-01", "since: 0001-01-01 is out of range"),
+        ("range=custom&since=9999-12-31&until=9999-12-31", "since: 9999-12-31 is out of range"),
+        ("quiz=serum%00", "quiz: holds a control character"),
     ],
 )
 def test_a_hostile_range_or_filter_gets_a_400_that_says_what(client, query, said):
@@ -211,12 +214,65 @@ def test_a_hostile_range_or_filter_gets_a_400_that_says_what(client, query, said
         ("/admin/leads?page=%F0%9F%92%A5", "is not a page number"),
         ("/admin/leads/download?format=xlsx", "format: 'xlsx' is not a format"),
         ("/admin/leads?quiz=nope", "no quiz 'nope' in the library"),
+        ("/admin/answers?segment=source:ad%00mail", "segment: holds a control character"),
+        ("/admin/leads?locale=ja%00", "locale: holds a control character"),
+        ("/admin/leads/download?since=" + "9" * 400, "since: longer than 300 characters"),
     ],
 )
 def test_hostile_lead_and_traffic_filters_get_a_400_that_says_what(client, path, said):
     sign_in(client)
     response = client.get(path)
     assert response.status_code == 400 and said in html.unescape(response.text)
+
+
+def test_a_400_links_to_the_page_without_filters_and_htmx_swaps_it_in(client):
+    sign_in(client)
+    response = client.get("/admin/traffic?by=password", headers=HTMX)
+    assert response.status_code == 400 and response.text.startswith('<div id="admin-content">')
+    assert 'href="/admin/traffic">This page without filters' in response.text
+    assert '<p id="admin-status" hx-swap-oob="innerHTML">This filter cannot be used' in response.text
+
+
+def test_a_shop_page_with_control_characters_in_its_address_is_counted_cleaned(client):
+    hostile = SHOP + "?utm_source=ad%00mail&utm_campaign=%ED%A0%80sale"
+    client.get("/q/serum", params={"page": hostile + "\x00"})
+    page = Page(client.post("/q/serum/start", data={"page": hostile, "utm_medium": "e\x00mail"}).text)
+    for value in ("dry", "no"):
+        page = Page(client.post("/q/serum/answer", data={"t": page.value("t"), "a": value, "action": "next"}).text)
+    counted(client)
+    assert services_of(client.app).tally._pending == {}  # all written, PostgreSQL too
+    sign_in(client)
+    by_source = client.get("/admin/traffic?range=today&by=source").text
+    assert 'data-value="ad mail"' in by_source
+    by_medium = client.get("/admin/traffic?range=today&by=medium").text
+    assert 'data-value="e mail"' in by_medium
+    assert funnel_row(client.get("/admin?range=today").text, "completed") == 1
+
+
+def test_events_name_the_quiz_s_locale_the_shopper_reads(client):
+    client.post("/q/serum/start", data={"page": SHOP, "locale": "EN-gb"}, headers={"Accept-Language": "de"})
+    services_of(client.app).store.flush()
+    (started,) = services_of(client.app).store.find("events", kind="started")
+    assert started["locale"] == "en"
+
+
+def test_the_download_links_keep_every_quiz_asked_for(client):
+    sign_in(client)
+    table = client.get("/admin/leads?quiz=serum&quiz=serum&consent=any").text
+    assert "/admin/leads/download?quiz=serum&amp;quiz=serum&amp;consent=any&amp;format=csv" in table
+
+
+@pytest.mark.parametrize("client", ["tiny"], indirect=True)  # with PostgreSQL the trail is in the store itself
+def test_an_erasure_the_audit_trail_cannot_record_does_not_happen(client):
+    play(client, email="first@example.com")
+    sign_in(client)
+    store, data_dir = services_of(client.app).store, services_of(client.app).settings.data_dir
+    (lead,) = list(store.records("leads"))
+    (data_dir / "audit.log").unlink()
+    (data_dir / "audit.log").mkdir()  # cannot be appended to, as on a full or read-only disk
+    response = client.post(f"/admin/leads/{lead['id']}/erase", data={"csrf": csrf_of(client)})
+    assert response.status_code == 503 and "Traceback" not in response.text
+    assert store.get("leads", lead["id"]) is not None
 
 
 def test_unknown_or_malformed_person_ids_are_404(client):
@@ -319,3 +375,16 @@ def test_htmx_gets_the_content_alone_and_every_page_is_never_framed_cached_or_in
         headers = client.get(path).headers
         assert headers["cache-control"] == "no-store" and headers["x-frame-options"] == "DENY"
         assert "frame-ancestors 'none'" in headers["content-security-policy"] and "noindex" in headers["x-robots-tag"]
+
+
+def test_a_table_shows_the_biggest_500_rows_and_adds_the_rest_up_as_other():
+    from quiz.marketer import reports
+    from quiz.web.tally import OTHER
+
+    pages = {f"https://shop.example/{n}": {"viewed": n, "completed": 1} for n in range(1, 601)}
+    pages[OTHER] = {"viewed": 1000, "completed": 5}  # what the days themselves could not keep
+    rows = reports.traffic({"traffic": {"page": pages}}, "page")
+    assert len(rows) == reports.MAX_ROWS and rows[-1].value == OTHER
+    assert rows[0].value == "https://shop.example/600"
+    assert rows[-1].counts["viewed"] == 1000 + sum(range(1, 102)) and rows[-1].counts["completed"] == 5 + 101
+    assert sum(row.counts["completed"] for row in rows) == 605

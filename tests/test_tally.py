@@ -106,3 +106,59 @@ def test_a_flood_of_made_up_campaigns_stops_making_segments_at_the_cap_across_wr
     counts = read_counts(store, "serum", "2026-12-01", ["segment_runs", f"segment:{OTHER}"])
     assert sum(counts["segment_runs"].values()) == 3 * (MAX_VALUES // 2 + 10) * 3  # answer, locale, campaign
     assert counts["segment"][OTHER]["skin"] == {"dry": counts["segment_runs"][OTHER]}
+
+
+def test_a_nul_or_lone_surrogate_in_an_event_s_context_still_counts(store):  # noqa: F811
+    """Events stored before the shop's context was cleaned may hold them; a record's id cannot (PostgreSQL)."""
+    tally = Tally(store, TOKYO)
+    hostile = {"source": "ad\x00mail", "campaign": "\ud800sale"}
+    tally.count(event("completed", answers={"skin": "dry"}, products=["rose"], campaign=hostile))
+    tally.flush()
+    assert tally._pending == {}
+    counts = read_counts(store, "serum", "2026-12-01", ["traffic:source", "segment_runs"])
+    assert counts["traffic"]["source"] == {"ad mail": {"completed": 1}}
+    assert counts["segment_runs"]["campaign:sale"] == 1
+
+
+def test_a_record_edited_by_hand_counts_as_nothing_and_holds_up_no_other_day(store):  # noqa: F811
+    store.put(ROLLUPS, "serum|2026-12-01|funnel", {"quiz": "serum", "part": "funnel", "counts": []})
+    store.put(ROLLUPS, "serum|2026-12-01|clicks", {"counts": {"rose": "many", "gel": {"deep": 1}}})
+    assert read_counts(store, "serum", "2026-12-01", ["funnel", "clicks"]) == {"funnel": {}, "clicks": {}}
+    tally = Tally(store, TOKYO)
+    tally.count(event("clicked", product="rose"))
+    tally.count(event("viewed", at="2026-12-02T03:00:00.000Z"))
+    tally.flush()
+    assert read_counts(store, "serum", "2026-12-01", ["funnel", "clicks"]) == {
+        "funnel": {"clicked": 1},
+        "clicks": {"rose": 1},
+    }
+    assert read_counts(store, "serum", "2026-12-02", ["funnel"]) == {"funnel": {"viewed": 1}}
+
+
+def test_a_day_the_store_refuses_is_kept_and_the_other_days_are_written(store, monkeypatch):  # noqa: F811
+    from quiz.web import tally as tally_module
+
+    real = tally_module.add_counts
+
+    def refusing(store, quiz_id, day, counts):
+        if day == "2026-12-01":
+            raise KeyError("a record the code did not expect")
+        real(store, quiz_id, day, counts)
+
+    monkeypatch.setattr(tally_module, "add_counts", refusing)
+    tally = Tally(store, TOKYO)
+    tally.count(event("viewed"))
+    tally.count(event("viewed", at="2026-12-02T03:00:00.000Z"))
+    tally.flush()
+    assert read_counts(store, "serum", "2026-12-02", ["funnel"]) == {"funnel": {"viewed": 1}}
+    monkeypatch.setattr(tally_module, "add_counts", real)
+    tally.flush()
+    assert read_counts(store, "serum", "2026-12-01", ["funnel"]) == {"funnel": {"viewed": 1}}
+
+
+def test_a_period_adds_its_days_up_exactly_past_a_day_s_cap():
+    total: dict = {}
+    for day in range(3):
+        pages = {f"https://shop.example/{day}-{n}": {"viewed": 1} for n in range(400)}
+        merge(total, {"traffic": {"page": pages}}, None)
+    assert len(total["traffic"]["page"]) == 1200 and OTHER not in total["traffic"]["page"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from typing import Annotated
 
@@ -16,6 +17,21 @@ PlainText = Annotated[str, StringConstraints(max_length=2000)]
 Text = PlainText | Annotated[dict[Locale, PlainText], Field(min_length=1)]
 
 _PLACEHOLDER = re.compile(r"\{([a-z_]*)\}")
+
+
+def without_controls(text: str) -> str:
+    """``text`` with control characters as spaces and lone surrogates dropped: what a browser sent, safe to store.
+
+    A NUL cannot be kept in PostgreSQL's text at all, and a lone surrogate cannot even be encoded.
+    """
+    if text.isprintable():
+        return text
+    return "".join(_kept(char) for char in text)
+
+
+def _kept(char: str) -> str:
+    category = unicodedata.category(char)
+    return " " if category == "Cc" else "" if category == "Cs" else char
 
 
 def locale_chain(locale: str, default: str) -> list[str]:

@@ -1,7 +1,7 @@
 """The dashboard's report pages: funnel, drop-off, answers, recommendations and traffic, for a quiz or all.
 
 Every page reads the day records of ``quiz.web.tally`` for its period and the period before (one
-record per quiz and day), never the events themselves; ``quiz.marketer.reports`` works out the
+record per quiz, day and map), never the events themselves; ``quiz.marketer.reports`` works out the
 numbers. Filters are a GET form, so each view is a URL: bookmarked, shared, reloaded, and with
 htmx swapped in place as the URL follows.
 """
@@ -14,11 +14,12 @@ from datetime import date, datetime
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 
 from quiz.format.schema import Quiz
-from quiz.format.text import resolve
+from quiz.format.text import resolve, without_controls
 from quiz.marketer import charts, reports
 from quiz.marketer.export import by_id
 from quiz.marketer.gate import Visit, bad_filter, page, signed_in
@@ -51,11 +52,18 @@ class View:
         return {key: value for key, value in found.items() if value}
 
 
-def view_of(request: Request, library: dict[str, Quiz], *, needs_quiz: bool, choice: str = "") -> View:
-    params = request.query_params
+def check_parameters(params: QueryParams) -> None:
+    """Refuse a query parameter no filter form sends: too long, or holding a control character (a NUL)."""
     for name, value in params.multi_items():
         if len(value) > MAX_FILTER_CHARS:
             raise FilterError(f"{name[:40]}: longer than {MAX_FILTER_CHARS} characters")
+        if without_controls(value) != value:
+            raise FilterError(f"{name[:40]}: holds a control character")
+
+
+def view_of(request: Request, library: dict[str, Quiz], *, needs_quiz: bool, choice: str = "") -> View:
+    params = request.query_params
+    check_parameters(params)
     quiz_id = params.get("quiz", "").strip()
     if quiz_id and quiz_id not in library:
         raise FilterError(f"quiz: no quiz {quiz_id[:60]!r}; known: {', '.join(sorted(library)) or 'none'}")
@@ -155,7 +163,7 @@ def _total(by_day: dict[str, list[Counts]]) -> Counts:
     total: Counts = {}
     for counts in by_day.values():
         for one in counts:
-            merge(total, one)
+            merge(total, one, limit=None)  # exact sums; the reports keep the top rows
     return total
 
 

@@ -24,7 +24,7 @@ from starlette.templating import Jinja2Templates
 
 from quiz.marketer.audit import AuditTrail
 from quiz.marketer.sessions import Session, Sessions
-from quiz.marketer.users import User, Users
+from quiz.marketer.users import User, Users, account_key
 from quiz.marketer.words import WORDS, locale_of
 from quiz.web.limits import Limit, Limiter
 from quiz.web.steps import is_htmx, under_root
@@ -165,7 +165,7 @@ async def sign_in(request: Request) -> Response:
     if not expected or not hmac.compare_digest(str(form.get("csrf", "")).encode(), expected.encode()):
         return _sign_in_page(request, status_code=403, error=words["form_expired"], email=email)
     client = request.client.host if request.client else "unknown"
-    account_ok = await run_in_threadpool(found.account_tries.allow, email.lower())
+    account_ok = await run_in_threadpool(found.account_tries.allow, account_key(email))
     client_ok = account_ok and await run_in_threadpool(found.client_tries.allow, client)
     if not account_ok or not client_ok:
         await run_in_threadpool(found.audit.record, "sign_in_limited", f"dashboard:{email}", client=client)
@@ -198,13 +198,15 @@ async def sign_out(request: Request, visit: Visit) -> Response:
     return response
 
 
-def message(request: Request, visit: Visit, title: str, status_code: int) -> Response:
+def message(request: Request, visit: Visit, title: str, status_code: int, back: str = "") -> Response:
     """A page of one sentence: what went wrong (a filter, a missing page) and the way back."""
-    return page(request, visit.locale, "admin/message.html", {"title": title, "visit": visit}, status_code)
+    context = {"title": title, "visit": visit, "back": back}
+    return page(request, visit.locale, "admin/message.html", context, status_code)
 
 
 def bad_filter(request: Request, visit: Visit, error: object) -> Response:
-    return message(request, visit, visit.words["bad_filter"].format(error=error), 400)
+    sentence = visit.words["bad_filter"].format(error=error)
+    return message(request, visit, sentence, 400, back=request.url.path)  # the same page, filters reset
 
 
 def not_found(request: Request, visit: Visit) -> Response:

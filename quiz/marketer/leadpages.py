@@ -22,7 +22,7 @@ from quiz.format.text import resolve
 from quiz.leads.channel import EmailChannel
 from quiz.line.channel import LineChannel
 from quiz.marketer.api import export_response
-from quiz.marketer.dashboard import titles
+from quiz.marketer.dashboard import FilterError, check_parameters, titles
 from quiz.marketer.export import ExportError, ExportFilter, by_id, line_leads, parse_filter
 from quiz.marketer.gate import HEADERS, PREFIX, Visit, bad_filter, dashboard, not_found, page, signed_in
 from quiz.marketer.operations import People, begin_export, is_line_user
@@ -105,13 +105,16 @@ def _title(quiz: Quiz | None, product_id: str, locale: str) -> str:
 async def show_leads(request: Request, visit: Visit) -> Response:
     library = by_id(services(request).library.all())
     try:
+        check_parameters(request.query_params)
         wanted = _filter(request, library)
         number = _page_number(request.query_params.get("page"))
-    except ExportError as error:
+    except (ExportError, FilterError) as error:
         return bad_filter(request, visit, error)
     kept = await run_in_threadpool(matching, services(request).store, wanted)
     shown = kept[(number - 1) * PAGE_SIZE : number * PAGE_SIZE]
     query = {name: request.query_params.get(name, "") for name in FILTERS}
+    # every filter as given, a repeated quiz too: the download and the next page keep exactly this set
+    kept_filters = [(name, value) for name, value in request.query_params.multi_items() if name in FILTERS and value]
     context = {
         "visit": visit,
         "section": "leads",
@@ -123,7 +126,8 @@ async def show_leads(request: Request, visit: Visit) -> Response:
         "first": (number - 1) * PAGE_SIZE + 1 if shown else 0,
         "last": (number - 1) * PAGE_SIZE + len(shown),
         "more": number * PAGE_SIZE < len(kept),
-        "kept": {key: value for key, value in query.items() if value},
+        "kept": kept_filters,
+        "chosen_quizzes": wanted.quizzes or (),
     }
     return page(request, visit.locale, "admin/leads.html", context)
 
@@ -133,6 +137,7 @@ async def download_leads(request: Request, visit: Visit) -> Response:
     found = services(request)
     params = request.query_params
     try:
+        check_parameters(params)
         export = begin_export(
             found.store,
             found.library.all(),
@@ -146,7 +151,7 @@ async def download_leads(request: Request, visit: Visit) -> Response:
             format=params.get("format"),
             excel=False,
         )
-    except ExportError as error:
+    except (ExportError, FilterError) as error:
         return bad_filter(request, visit, error)
     return export_response(export)
 
@@ -238,9 +243,9 @@ async def erase_person(request: Request, visit: Visit) -> Response:
     person = await run_in_threadpool(person_of, services(request).store, key)
     if person is None:
         return not_found(request, visit)
+    audit = dashboard(request).audit
+    await run_in_threadpool(audit.check)  # an erasure the trail could not record does not happen
     erased = await run_in_threadpool(_people(request).forget, person)
-    await run_in_threadpool(
-        dashboard(request).audit.record, "erasure", f"dashboard:{visit.user.email}", erased=erased["erased"]
-    )
+    await run_in_threadpool(audit.record, "erasure", f"dashboard:{visit.user.email}", erased=erased["erased"])
     target = under_root(request, f"{PREFIX}/leads?erased=1")
     return RedirectResponse(target, status_code=303, headers=HEADERS)

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 
 RANGES = ("today", "7d", "30d", "custom")
 LENGTHS = {"today": 1, "7d": 7, "30d": 30}
+FIRST_YEAR, LAST_YEAR = 1970, 9000  # the period before a range must still be a date: year 1 has none
 MAX_DAYS = 366  # a page reads one record per quiz and day, twice: a year is the most it is asked to read
 
 
@@ -60,6 +61,9 @@ def _day(raw: str | None, parameter: str) -> date:
     try:
         if len(text) != 10:
             raise ValueError(text)
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise PeriodError(parameter, f"{text[:40]!r} is not a day; use YYYY-MM-DD") from None
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise PeriodError(parameter, f"{text} is out of range; use a day from {FIRST_YEAR} to {LAST_YEAR}")
+    return day

@@ -28,6 +28,7 @@ STAGES = (
 )
 SERIES = ("viewed", "started", "completed")
 HISTOGRAM_BINS = 8
+MAX_ROWS = 500  # a table's rows: a page of made-up URLs cannot make a page of megabytes
 TRAFFIC_COLUMNS = ("viewed", "started", "completed", "opted_in", "clicked")
 
 
@@ -246,7 +247,16 @@ def traffic(counts: Counts, dimension: str) -> list[Source]:
         for value, kinds in found.items()
     ]
     rows.sort(key=lambda row: (-row.counts["viewed"], -row.counts["started"], row.value))
-    return rows
+    return _top(rows)
+
+
+def _top(rows: list[Source]) -> list[Source]:
+    """The first ``MAX_ROWS`` rows and the rest added up as one ``OTHER`` row: a day keeps 500 values, a period more."""
+    if len(rows) <= MAX_ROWS:
+        return rows
+    kept = [row for row in rows[:MAX_ROWS] if row.value != OTHER]
+    rest = [row for row in rows[:MAX_ROWS] if row.value == OTHER] + rows[MAX_ROWS:]
+    return [*kept, Source(OTHER, {column: sum(row.counts[column] for row in rest) for column in TRAFFIC_COLUMNS})]
 
 
 def segments(quiz: Quiz, counts: Counts, locale: str) -> list[tuple[str, str]]:
@@ -259,6 +269,8 @@ def segments(quiz: Quiz, counts: Counts, locale: str) -> list[tuple[str, str]]:
             key = f"answer:{question.id}={option.id}"
             if key in keys:
                 found.append((key, f"{title}: {resolve(option.label, locale, quiz.locale)}"))
-    others = sorted(key for key in keys if not key.startswith("answer:"))
+    runs = counts.get("segment_runs", {})
+    biggest = sorted((key for key in keys if not key.startswith("answer:")), key=lambda key: -runs[key])[:MAX_ROWS]
+    others = sorted(biggest)
     found += [(key, key.replace(":", ": ", 1)) for key in others]
     return found

@@ -110,6 +110,14 @@ def generated_password() -> str:
     return secrets.token_urlsafe(18)
 
 
+def account_key(email: str) -> str:
+    """The account a sign-in names, as the store keeps it: the limit on tries counts "A@x.jp" and "a@X.JP" as one."""
+    try:
+        return normalize_email(email)
+    except EmailError:
+        return email.lower()  # not an address: no account, but its tries are still counted
+
+
 def _address(email: str) -> str:
     try:
         return normalize_email(email)

@@ -23,8 +23,10 @@ from quiz.errors import Unavailable
 from quiz.format.conditions import Answer
 from quiz.format.questions import RESULTS, Question, ShortText
 from quiz.format.schema import Quiz
+from quiz.format.text import without_controls
 from quiz.web.results import page_site
 from quiz.web.services import services
+from quiz.web.steps import locale_for
 from quiz.web.tokens import Progress
 
 log = logging.getLogger(__name__)
@@ -91,7 +93,8 @@ def record_event(
         "quiz_version": quiz_version(quiz),
         "run": run,
         "at": now(),
-        "locale": getattr(request.state, "locale", "") or context.get("locale", "") or quiz.locale,
+        # the quiz's locale the shopper reads ("ja" for an embed's "ja-JP"), as chosen for the step
+        "locale": getattr(request.state, "locale", "") or locale_for(request, quiz, context),
         "site": page_site(context),
         "product_page": context.get("product", ""),
         "campaign": campaign(context),
@@ -110,8 +113,8 @@ def campaign(context: dict[str, str]) -> dict[str, str]:
         from_page = {}
     found = {}
     for name in CAMPAIGN_FIELDS:
-        value = context.get(name) or (from_page.get(name) or [""])[0]
-        if value:
+        value = without_controls(context.get(name) or (from_page.get(name) or [""])[0]).strip()
+        if value:  # the page's query is decoded here: "%00" becomes a NUL
             found[name.removeprefix("utm_")] = value[:MAX_CAMPAIGN_CHARS]
     return found
 

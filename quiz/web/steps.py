@@ -20,7 +20,7 @@ from quiz.errors import QuizNotFound
 from quiz.format.conditions import Answer
 from quiz.format.questions import RESULTS, Question
 from quiz.format.schema import Quiz
-from quiz.format.text import best_locale, resolve
+from quiz.format.text import best_locale, resolve, without_controls
 from quiz.web.middleware import content_security_policy
 from quiz.web.offers import Offer
 from quiz.web.results import embedders_for, results_for
@@ -161,8 +161,9 @@ def page_context(source: QueryParams | FormData) -> dict[str, str]:
     context = {}
     for name in CONTEXT_FIELDS:
         value = source.get(name)
-        if isinstance(value, str) and value.strip():
-            context[name] = value.strip()[:MAX_CONTEXT_CHARS]
+        text = without_controls(value).strip() if isinstance(value, str) else ""
+        if text:
+            context[name] = text[:MAX_CONTEXT_CHARS]
     return context
 
 

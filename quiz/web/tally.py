@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from quiz.errors import Unavailable
+from quiz.format.text import without_controls
 from quiz.store.base import Record, Store, Writes
 
 log = logging.getLogger(__name__)
@@ -80,9 +81,36 @@ def read_days(store: Store, quiz_ids: list[str], days: list[str], parts: list[st
             for part in parts:
                 record = found.get(rollup_id(quiz_id, day, part))
                 if record is not None:
-                    _place(counts, part, record["counts"])
+                    _place(counts, part, stored_counts(record, part))
             by_day[day].append(counts)
     return by_day
+
+
+DEPTHS = {"answer": 2, "shown": 2, "traffic": 2, "segment": 2}  # any other map: a number per key
+
+
+def stored_counts(record: Record | None, part: str) -> Counts:
+    """A rollup record's counts in its part's shape; anything else there (a record edited by hand) counts as nothing.
+
+    Checked on every read (a pass of type checks), copied only when something must go.
+    """
+    counts = (record or {}).get("counts")
+    if type(counts) is not dict:
+        return {}
+    depth = DEPTHS.get(part.partition(":")[0], 1)
+    return counts if _shaped(counts, depth) else _reshaped(counts, depth)
+
+
+def _shaped(counts: Counts, depth: int) -> bool:
+    if depth == 1:
+        return all(type(value) is int or type(value) is float for value in counts.values())
+    return all(type(value) is dict and _shaped(value, depth - 1) for value in counts.values())
+
+
+def _reshaped(counts: Counts, depth: int) -> Counts:
+    if depth == 1:
+        return {key: value for key, value in counts.items() if type(value) is int or type(value) is float}
+    return {key: _reshaped(value, depth - 1) for key, value in counts.items() if type(value) is dict}
 
 
 def _place(counts: Counts, part: str, values: Counts) -> None:
@@ -164,7 +192,8 @@ def dimensions(event: Mapping[str, Any]) -> dict[str, str]:
         "locale": str(event.get("locale") or ""),
         **{name: str(campaign.get(name) or "") for name in ("source", "medium", "campaign")},
     }
-    return {name: value for name, value in found.items() if value}
+    # an event stored before its context was cleaned may hold a NUL, which a record's id cannot
+    return {name: without_controls(value) for name, value in found.items() if value}
 
 
 def _bare_page(url: str) -> str:
@@ -176,22 +205,24 @@ def _bare_page(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}{parts.path}" if parts.scheme in ("http", "https") else ""
 
 
-def merge(into: Counts, more: Mapping[str, Any]) -> Counts:
-    """Add ``more`` into ``into``, map by map; a map already at ``MAX_VALUES`` keys counts new keys as ``OTHER``.
+def merge(into: Counts, more: Mapping[str, Any], limit: int | None = MAX_VALUES) -> Counts:
+    """Add ``more`` into ``into``, map by map; a map already at ``limit`` keys counts new keys as ``OTHER``.
 
-    The dashboard adds up thousands of maps a page: hence ``type() is`` (an ABC check costs three
-    times as much) and a first pass for the common case, a leaf already present.
+    A stored day keeps the limit; a page adding up its days passes None, so a period's sums are
+    exact and the page itself keeps the top rows. The dashboard adds up thousands of maps a page:
+    hence ``type() is`` (an ABC check costs three times as much).
     """
     for key, value in more.items():
+        kind = type(value)
         found = into.get(key)
         if found is None:
-            if len(into) >= MAX_VALUES:
+            if limit is not None and len(into) >= limit:
                 key, found = OTHER, into.get(OTHER)
             if found is None:
-                into[key] = merge({}, value) if type(value) is dict else value
+                into[key] = merge({}, value, limit) if kind is dict else value
                 continue
-        if type(value) is dict:
-            into[key] = merge(found if type(found) is dict else {}, value)
+        if kind is dict:
+            into[key] = merge(found if type(found) is dict else {}, value, limit)
         else:
             into[key] = (found if type(found) in (int, float) else 0) + value
     return into
@@ -223,6 +254,9 @@ class Tally:
             except (Unavailable, OSError):
                 self._keep([*pending.items()][done:])
                 raise
+            except Exception:  # one day the store refuses (a record edited by hand) must not hold up the others
+                log.exception("The counts of quiz %r on %s could not be written; kept for the next try", quiz_id, day)
+                self._keep([((quiz_id, day), counts)])
 
     def _keep(self, unwritten: Iterable[tuple[tuple[str, str], Counts]]) -> None:
         with self._lock:
@@ -236,9 +270,8 @@ def add_counts(store: Store, quiz_id: str, day: str, counts: Counts) -> None:
         counts = _capped_segments(writes, quiz_id, day, counts)
         for part, values in parts_of(counts).items():
             record_id = rollup_id(quiz_id, day, part)
-            record: Record = writes.get(ROLLUPS, record_id) or _record(quiz_id, day, part, {})
-            record.pop("id", None)
-            merge(record["counts"], values)
+            stored = writes.get(ROLLUPS, record_id)
+            record = _record(quiz_id, day, part, merge(stored_counts(stored, part), values))
             writes.put(ROLLUPS, record_id, record)
 
 
@@ -250,7 +283,7 @@ def _capped_segments(writes: Writes, quiz_id: str, day: str, counts: Counts) -> 
     if not counts.get("segment_runs"):
         return counts
     stored = writes.get(ROLLUPS, rollup_id(quiz_id, day, "segment_runs"))
-    known = dict((stored or {}).get("counts") or {})
+    known = dict(stored_counts(stored, "segment_runs"))
     kept = set(merge(known, counts["segment_runs"]))
     if kept >= set(counts["segment_runs"]):
         return counts
