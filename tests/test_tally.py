@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 from test_store_contract import store  # noqa: F401  (the fixture: memory, embedded, PostgreSQL)
 from together import together
 
-from quiz.web.tally import MAX_VALUES, OTHER, ROLLUPS, Tally, counts_of, day_of, merge, read_counts, rebuild
+from quiz.web.tally import MAX_VALUES, OTHER, ROLLUPS, Tally, add_up, counts_of, day_of, merge, read_counts, rebuild
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 
@@ -123,12 +123,18 @@ def test_a_nul_or_lone_surrogate_in_an_event_s_context_still_counts(store):  # n
 def test_a_record_edited_by_hand_counts_as_nothing_and_holds_up_no_other_day(store):  # noqa: F811
     store.put(ROLLUPS, "serum|2026-12-01|funnel", {"quiz": "serum", "part": "funnel", "counts": []})
     store.put(ROLLUPS, "serum|2026-12-01|clicks", {"counts": {"rose": "many", "gel": {"deep": 1}}})
-    assert read_counts(store, "serum", "2026-12-01", ["funnel", "clicks"]) == {"funnel": {}, "clicks": {}}
+    store.put(ROLLUPS, "serum|2026-12-01|traffic:page", {"counts": {"https://a.example/": 3, "https://b.example/": []}})
+    parts = ["funnel", "clicks", "traffic:page"]
+    assert add_up({}, read_counts(store, "serum", "2026-12-01", parts)) == {
+        "funnel": {},
+        "clicks": {},
+        "traffic": {"page": {}},
+    }
     tally = Tally(store, TOKYO)
     tally.count(event("clicked", product="rose"))
     tally.count(event("viewed", at="2026-12-02T03:00:00.000Z"))
     tally.flush()
-    assert read_counts(store, "serum", "2026-12-01", ["funnel", "clicks"]) == {
+    assert add_up({}, read_counts(store, "serum", "2026-12-01", ["funnel", "clicks"])) == {
         "funnel": {"clicked": 1},
         "clicks": {"rose": 1},
     }
@@ -160,5 +166,5 @@ def test_a_period_adds_its_days_up_exactly_past_a_day_s_cap():
     total: dict = {}
     for day in range(3):
         pages = {f"https://shop.example/{day}-{n}": {"viewed": 1} for n in range(400)}
-        merge(total, {"traffic": {"page": pages}}, None)
+        add_up(total, {"traffic": {"page": pages}})
     assert len(total["traffic"]["page"]) == 1200 and OTHER not in total["traffic"]["page"]

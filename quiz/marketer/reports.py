@@ -15,7 +15,7 @@ from typing import Any
 from quiz.format.questions import Info, Number, Question, Scale, ShortText
 from quiz.format.schema import Quiz
 from quiz.format.text import resolve
-from quiz.web.tally import DIMENSIONS, OTHER, Counts, merge
+from quiz.web.tally import DIMENSIONS, OTHER, Counts, add_up
 
 # The funnel's stages, each with the stage its rate is taken from.
 STAGES = (
@@ -36,7 +36,7 @@ def summed(records: Iterable[Mapping[str, Any]]) -> Counts:
     """The counts of several day records (of one quiz or many) added up."""
     total: Counts = {}
     for record in records:
-        merge(total, record.get("counts") or {})
+        add_up(total, record.get("counts") or {})
     return total
 
 
