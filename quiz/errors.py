@@ -5,6 +5,7 @@ QuizError                     400  the base
 │   ├── QuizNotFound               no quiz has this id
 │   └── ProductNotFound            the quiz has no product with this id
 ├── LinkInvalid               400  link_invalid: a signed link that is forged, expired or already used
+├── FormRefused               400  form_refused: a form no page of the quiz sends (too many fields, a file)
 └── Unavailable               503  unavailable: nothing could be saved just now, and nothing was lost
     └── StoreError                 the store cannot be used as asked; the message says which file and why
         └── StoreLocked            another process is the writer of this data folder
@@ -44,6 +45,11 @@ class ProductNotFound(NotFound):
 class LinkInvalid(QuizError):
     status_code = 400
     wording = "link_invalid"
+
+
+class FormRefused(QuizError):
+    status_code = 400
+    wording = "form_refused"
 
 
 class Unavailable(QuizError):

@@ -99,3 +99,23 @@ def test_a_forged_link_is_link_invalid_in_one_place(client, path):
     assert response.status_code == 400
     assert Page(response.text).text("quiz-title") == "このリンクは使えません"
     assert response.headers["Referrer-Policy"] == "no-referrer"
+
+
+@pytest.mark.parametrize("path", ["/q/serum/start", "/q/serum/answer", "/q/serum/optin", "/admin/login"])
+def test_a_form_of_a_thousand_fields_or_a_file_is_refused_with_a_sentence(client, path):
+    start = Page(client.post("/q/serum/start", data={}).text)
+    fields = {"t": start.value("t"), **{f"f{number}": "x" for number in range(999)}}
+    response = client.post(path, data=fields, headers={"Accept-Language": "ja"})
+    assert response.status_code == 400 and "Traceback" not in response.text
+    if path.startswith("/q/"):
+        assert Page(response.text).text("quiz-title") == "このフォームは読み取れません"
+    with_file = client.post(path, data={"t": start.value("t")}, files={"a": ("a.txt", b"x")})
+    assert with_file.status_code == 400
+
+
+def test_a_step_of_a_hundred_ticked_options_is_still_read(client):
+    start = Page(client.post("/q/serum/start", data={}).text)
+    fields = {"t": start.value("t"), "action": "next", "a": [f"option-{number}" for number in range(100)]}
+    response = client.post("/q/serum/answer", data=fields)
+    assert response.status_code in (200, 422)  # read, then judged: not refused as a form
+    assert "このフォーム" not in response.text and "This form cannot be read" not in response.text

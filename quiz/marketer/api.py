@@ -18,6 +18,7 @@ from quiz.line.channel import LineChannel
 from quiz.marketer.export import ExportError, batched
 from quiz.marketer.operations import Export, People, begin_export, is_line_user
 from quiz.web.services import services
+from quiz.web.steps import form_of
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +157,7 @@ async def _email_from(request: Request) -> str | Response:
             return PlainTextResponse("the body is not valid JSON\n", status_code=400)
         fields = body if isinstance(body, dict) else {}
     else:
-        fields = dict(await request.form())
+        fields = dict(await form_of(request))
     line_user = fields.get("line_user")
     if isinstance(line_user, str):
         if is_line_user(line_user):

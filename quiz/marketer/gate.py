@@ -27,7 +27,7 @@ from quiz.marketer.sessions import Session, Sessions
 from quiz.marketer.users import User, Users, account_key
 from quiz.marketer.words import WORDS, locale_of
 from quiz.web.limits import Limit, Limiter
-from quiz.web.steps import is_htmx, under_root
+from quiz.web.steps import form_of, is_htmx, under_root
 
 COOKIE = "quiz_admin"
 LOGIN_COOKIE = "quiz_admin_login"  # the sign-in form's CSRF token, before there is a session
@@ -99,7 +99,7 @@ def signed_in(role: str) -> Callable[[Handler], Callable[[Request], Awaitable[Re
                 return page(request, locale, "admin/message.html", {"title": WORDS[locale]["not_found"]}, 404)
             form = None
             if request.method == "POST":
-                form = await request.form()
+                form = await form_of(request)
                 if not session.allows(str(form.get("csrf", ""))):
                     return page(request, locale, "admin/message.html", {"title": WORDS[locale]["form_expired"]}, 403)
             return await handler(request, Visit(user, session, locale, form))
@@ -159,7 +159,7 @@ async def sign_in(request: Request) -> Response:
     found = dashboard(request)
     locale = locale_of(request.headers.get("accept-language", ""))
     words = WORDS[locale]
-    form = await request.form()
+    form = await form_of(request)
     email, password = str(form.get("email", "")).strip()[:320], str(form.get("password", ""))
     expected = request.cookies.get(LOGIN_COOKIE, "")
     if not expected or not hmac.compare_digest(str(form.get("csrf", "")).encode(), expected.encode()):

@@ -24,6 +24,7 @@ from quiz.web.results import embedders_for, shop_origin, tracked
 from quiz.web.runs import answered, keep_response, record_event, told
 from quiz.web.steps import (
     Step,
+    form_of,
     is_htmx,
     locale_for,
     page_context,
@@ -49,7 +50,7 @@ async def show_intro(request: Request) -> Response:
 
 async def start_quiz(request: Request) -> Response:
     quiz = quiz_for(request)
-    form = await request.form()
+    form = await form_of(request)
     context = page_context(form)
     first = first_question(quiz).id
     run = secrets.token_hex(8)  # this run's events, tied together; nothing about who runs it

@@ -12,11 +12,12 @@ from typing import Any
 from urllib.parse import urlencode
 
 from starlette.datastructures import FormData, QueryParams
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from quiz.engine.flow import predicted_path, trail
-from quiz.errors import QuizNotFound
+from quiz.errors import FormRefused, QuizNotFound
 from quiz.format.conditions import Answer
 from quiz.format.questions import RESULTS, Question
 from quiz.format.schema import Quiz
@@ -30,6 +31,9 @@ from quiz.web.wording import preferred_locales, ui_locale, words
 
 CONTEXT_FIELDS = ("locale", "product", "page", "utm_source", "utm_medium", "utm_campaign")
 MAX_CONTEXT_CHARS = 500
+# A step posts its token, its action, the page's context and its answer: one field per option
+# ticked, and a question has at most 100 options. A form of a thousand fields is no step's.
+MAX_FORM_FIELDS = 150
 
 
 @dataclass(frozen=True)
@@ -87,10 +91,18 @@ class Posted:
     progress: Progress
 
 
+async def form_of(request: Request) -> FormData:
+    """The posted form, parsed only as far as a quiz's forms go: no files, at most ``MAX_FORM_FIELDS`` fields."""
+    try:
+        return await request.form(max_files=0, max_fields=MAX_FORM_FIELDS)
+    except HTTPException as error:  # Starlette's own 400 for a form past the limits, as a located sentence
+        raise FormRefused(f"form: {error.detail}") from None
+
+
 async def posted(request: Request) -> Posted | Response:
     """The form a step posted, or the restart page where its token is refused."""
     quiz = quiz_for(request)
-    form = await request.form()
+    form = await form_of(request)
     token = str(form.get("t", ""))
     progress = progress_for(request, quiz, token)
     if progress is None:
