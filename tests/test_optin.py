@@ -392,3 +392,26 @@ def test_a_full_disk_on_the_email_links_is_a_page_not_a_500(client, monkeypatch)
     assert client.get(link(message, "unsubscribe")).status_code == 503
     monkeypatch.undo()
     assert client.post(link(message, "confirm")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("typed", "kept"),
+    [
+        ("Foo@Example.com", "foo@example.com"),
+        ("a@shop.example", "a@shop.example"),  # the documentation names are accepted
+        ("Foo@Example.TEST", None),  # special-use names no mail can reach are refused
+        ("a@x.local", None),
+        ("a@localhost", None),
+        ("a@x.invalid", None),
+        ("a@x.onion", None),
+        ("a@1.in-addr.arpa", None),
+    ],
+)
+def test_which_addresses_are_kept_and_which_refused(typed, kept):
+    from quiz.leads.records import EmailError, normalize_email
+
+    if kept is None:
+        with pytest.raises(EmailError):
+            normalize_email(typed)
+    else:
+        assert normalize_email(typed) == kept
