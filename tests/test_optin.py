@@ -244,10 +244,23 @@ def test_too_many_opt_ins_from_one_client_get_429(client):
     assert len(stored(client, "leads")) == 10
 
 
-def test_one_address_gets_at_most_three_emails_an_hour(client):
+def test_one_address_gets_at_most_three_emails_a_day(client):
     for _ in range(5):
         opt_in(client, results_page(client), "target@example.com")
     assert len(mails(client)) == 3
+
+
+def test_the_address_limit_is_a_day_long():
+    from quiz.leads.channel import OptInLimits
+    from quiz.web.limits import RateLimiter
+
+    moment = [0.0]
+    limits = OptInLimits(lambda name, limit: RateLimiter(limit, clock=lambda: moment[0]))
+    assert [limits.per_address.allow("a@example.com") for _ in range(4)] == [True, True, True, False]
+    moment[0] = 23 * 3600.0
+    assert not limits.per_address.allow("a@example.com")
+    moment[0] = 24 * 3600.0 + 1
+    assert limits.per_address.allow("a@example.com")
 
 
 @pytest.mark.parametrize("tamper", ["forged", "other-salt", "truncated"])

@@ -26,7 +26,8 @@ class OptInLimits:
     def __init__(self, make: Callable[[str, Limit], Limiter] = lambda name, limit: RateLimiter(limit)) -> None:
         self.per_client = make("optin_client", Limit(attempts=10, seconds=600))
         self.per_quiz = make("optin_quiz", Limit(attempts=600, seconds=60))
-        self.per_address = make("optin_address", Limit(attempts=3, seconds=3600))  # nobody gets mail-bombed
+        # nobody gets mail-bombed: three mails a day to one address, however many quizzes and clients
+        self.per_address = make("optin_address", Limit(attempts=3, seconds=24 * 3600))
 
     def allow(self, client: str, quiz_id: str) -> bool:
         return self.per_client.allow(client) and self.per_quiz.allow(quiz_id)
