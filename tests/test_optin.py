@@ -297,7 +297,7 @@ def test_opt_in_needs_a_completed_quiz(client):
     sent = client.post("/q/serum/optin", data={"t": page.value("t"), "email": "a@example.com"}, headers=HTMX)
     assert sent.status_code == 200 and not stored(client, "leads")
     forged = client.post("/q/serum/optin", data={"t": "forged", "email": "a@example.com"}, headers=HTMX)
-    assert forged.status_code == 200 and "started again" in forged.text
+    assert forged.status_code == 400 and "started again" in forged.text
 
 
 def test_a_full_disk_shows_an_error_keeps_nothing_half_written_and_recovers(client, monkeypatch):

@@ -120,11 +120,15 @@ def respond(request: Request, quiz: Quiz, progress: Progress) -> Response:
 
 
 def restart(request: Request, quiz: Quiz) -> Response:
-    """The intro again, saying why: the token was refused (forged, expired, or the quiz changed)."""
+    """The intro again, saying why: the token was refused (forged, expired, or the quiz changed).
+
+    A 400, so a program (or a test) can tell a refused token from a fresh start; browsers show the
+    page all the same, and htmx swaps it in (``responseHandling`` in ``quiz/page.html``).
+    """
     context = page_context(request.query_params)
     locale = locale_for(request, quiz, context)
     notice = words(locale)["restarted"]
-    return render(request, Step(quiz=quiz, locale=locale, notice=notice, context=context), status_code=200)
+    return render(request, Step(quiz=quiz, locale=locale, notice=notice, context=context), status_code=400)
 
 
 def step_for(request: Request, quiz: Quiz, progress: Progress) -> Step:
