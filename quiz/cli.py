@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 _T = TypeVar("_T")
 
 
+INTERNAL_ERROR = 70  # EX_SOFTWARE of sysexits.h: the tool failed, not the file
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -38,6 +41,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader went away (`quiz simulate ... | head`): stop quietly, as Unix tools do.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:  # a bug: its own exit code and one line, never a traceback taken for "problems found"
+        print(f"quiz: internal error ({type(error).__name__}: {str(error)[:200]}); please report it", file=sys.stderr)
+        return INTERNAL_ERROR
 
 
 def _parser() -> argparse.ArgumentParser:

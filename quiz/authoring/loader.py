@@ -6,9 +6,12 @@ Nothing a merchant writes may crash it: every failure becomes a located ``Proble
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
+import unicodedata
 from dataclasses import dataclass, field, replace
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from typing import Any
 
 from pydantic import ValidationError
@@ -103,12 +106,16 @@ def parse_quiz(text: str, *, file: str = "<quiz>", base_dir: Path | None = None)
 
 
 def _read_text(path: Path, limit: int, problems: list[Problem]) -> str | None:
+    """The file's text, or None with a problem: never blocks, never reads more than ``limit`` bytes.
+
+    Opened without blocking and checked to be a regular file once open: a FIFO, a device or a
+    folder named like a quiz would otherwise hang the loader (and with it every request) forever.
+    """
     try:
-        size = path.stat().st_size
-        if size > limit:
-            problems.append(Problem((), f"the file is {size:,} bytes; the limit is {limit:,}", file=str(path)))
-            return None
-        raw = path.read_bytes()
+        raw = _read_regular(path, limit)
+    except _NotRegular as refusal:
+        problems.append(Problem((), str(refusal), file=str(path)))
+        return None
     except OSError as error:
         problems.append(Problem((), f"cannot read the file: {error.strerror or error}", file=str(path)))
         return None
@@ -121,6 +128,31 @@ def _read_text(path: Path, limit: int, problems: list[Problem]) -> str | None:
             Problem((), "the file is not UTF-8 text; save it as UTF-8", file=str(path), line=line, column=column)
         )
         return None
+
+
+class _NotRegular(ValueError):
+    """A path that is not a plain file of a readable size; the message says what it is instead."""
+
+
+def _read_regular(path: Path, limit: int) -> bytes:
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    found = os.fstat(descriptor)
+    if not stat.S_ISREG(found.st_mode):
+        os.close(descriptor)
+        raise _NotRegular(f"not a regular file ({_kind(found.st_mode)}); a quiz or catalog is a plain file")
+    with os.fdopen(descriptor, "rb") as opened:
+        if found.st_size > limit:
+            raise _NotRegular(f"the file is {found.st_size:,} bytes; the limit is {limit:,}")
+        raw = opened.read(limit + 1)
+    if len(raw) > limit:  # grew since fstat
+        raise _NotRegular(f"the file is over {limit:,} bytes; the limit is {limit:,}")
+    return raw
+
+
+def _kind(mode: int) -> str:
+    kinds = {stat.S_ISDIR: "a folder", stat.S_ISFIFO: "a named pipe", stat.S_ISSOCK: "a socket"}
+    kinds |= {stat.S_ISCHR: "a character device", stat.S_ISBLK: "a block device"}
+    return next((name for test, name in kinds.items() if test(mode)), "not a file")
 
 
 class _DuplicateKey(ValueError):
@@ -192,10 +224,8 @@ def _read_catalog_of(document: dict[str, Any], base_dir: Path | None, problems: 
     name = document.get("catalog")
     if not isinstance(name, str) or base_dir is None:
         return None  # the model reports a wrong type; without a folder there is nothing to read
-    base = base_dir.resolve()
-    path = (base / name).resolve()
-    if not path.is_relative_to(base):
-        problems.append(Problem(("catalog",), f"the catalog {name!r} must be inside the quiz's folder"))
+    path = _catalog_path(name, base_dir, problems)
+    if path is None:
         return None
     text = _read_text(path, MAX_CATALOG_BYTES, problems)
     if text is None:
@@ -203,3 +233,28 @@ def _read_catalog_of(document: dict[str, Any], base_dir: Path | None, problems: 
     catalog = read_catalog(text, file=str(base_dir / name))
     problems.extend(catalog.problems)
     return catalog
+
+
+def _catalog_path(name: str, base_dir: Path, problems: list[Problem]) -> Path | None:
+    """Where the catalog ``name`` is, checked before anything opens it: inside the quiz's folder, as written."""
+    shown = repr(name[:200])
+    refusal = ""
+    if not name.strip():
+        refusal = 'is empty; name a CSV or JSON file next to the quiz, such as "products.csv"'
+    elif any(unicodedata.category(char) in ("Cc", "Cs") for char in name):
+        refusal = "holds a control character (a NUL?); a file name cannot"
+    elif Path(name).is_absolute() or PureWindowsPath(name).drive:
+        refusal = 'is an absolute path; write it relative to the quiz\'s folder, such as "products.csv"'
+    if refusal:
+        problems.append(Problem(("catalog",), f"the catalog path {shown} {refusal}"))
+        return None
+    try:
+        base = base_dir.resolve()
+        path = (base / name).resolve()  # a symbolic link is followed: where it leads is what is checked
+    except (OSError, RuntimeError, ValueError) as error:  # a loop of links, a name too long for the system
+        problems.append(Problem(("catalog",), f"the catalog path {shown} cannot be followed: {error}"))
+        return None
+    if not path.is_relative_to(base):
+        problems.append(Problem(("catalog",), f"the catalog {shown} must be inside the quiz's folder"))
+        return None
+    return path
