@@ -44,6 +44,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as error:  # a bug: its own exit code and one line, never a traceback taken for "problems found"
+        if args.run is run_serve:
+            raise  # a server's operator needs the whole traceback in the log
         print(f"quiz: internal error ({type(error).__name__}: {str(error)[:200]}); please report it", file=sys.stderr)
         return INTERNAL_ERROR
 
