@@ -9,7 +9,6 @@ import json
 import os
 import re
 import stat
-import unicodedata
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PureWindowsPath
 from typing import Any
@@ -21,6 +20,7 @@ from quiz.authoring.problems import Problem, from_validation_error, locate, reme
 from quiz.authoring.references import check_references
 from quiz.format.migrations import MigrationError, migrate
 from quiz.format.schema import Quiz
+from quiz.format.text import without_controls
 
 MAX_QUIZ_BYTES = 2 * 1024 * 1024
 MAX_DEPTH = 40
@@ -241,7 +241,7 @@ def _catalog_path(name: str, base_dir: Path, problems: list[Problem]) -> Path | 
     refusal = ""
     if not name.strip():
         refusal = 'is empty; name a CSV or JSON file next to the quiz, such as "products.csv"'
-    elif any(unicodedata.category(char) in ("Cc", "Cs") for char in name):
+    elif without_controls(name) != name:
         refusal = "holds a control character (a NUL?); a file name cannot"
     elif Path(name).is_absolute() or PureWindowsPath(name).drive:
         refusal = 'is an absolute path; write it relative to the quiz\'s folder, such as "products.csv"'
