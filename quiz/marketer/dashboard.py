@@ -26,7 +26,7 @@ from quiz.marketer.gate import Visit, bad_filter, page, signed_in
 from quiz.marketer.periods import RANGES, Period, PeriodError, parse_period
 from quiz.store.base import Store
 from quiz.web.services import services
-from quiz.web.tally import DIMENSIONS, Counts, add_up, read_days
+from quiz.web.tally import DIMENSIONS, Counts, read_days
 
 MAX_FILTER_CHARS = 300
 
@@ -160,11 +160,7 @@ async def _report(
 
 
 def _total(by_day: dict[str, list[Counts]]) -> Counts:
-    total: Counts = {}
-    for counts in by_day.values():
-        for one in counts:
-            add_up(total, one)  # exact sums; the reports keep the top rows
-    return total
+    return reports.summed(one for counts in by_day.values() for one in counts)  # the reports keep the top rows
 
 
 def _traffic_parts(view: View) -> list[str]:

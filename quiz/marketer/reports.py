@@ -1,7 +1,7 @@
 """What the dashboard's pages show, worked out from the day records of ``quiz.web.tally``: pure, no I/O.
 
-counts = summed(records_of_the_period)
-stages = funnel(counts, summed(records_of_the_period_before))
+counts = summed(counts_of_each_day_and_quiz)
+stages = funnel(counts, summed(counts_of_the_period_before))
 """
 
 from __future__ import annotations
@@ -32,11 +32,11 @@ MAX_ROWS = 500  # a table's rows: a page of made-up URLs cannot make a page of m
 TRAFFIC_COLUMNS = ("viewed", "started", "completed", "opted_in", "clicked")
 
 
-def summed(records: Iterable[Mapping[str, Any]]) -> Counts:
-    """The counts of several day records (of one quiz or many) added up."""
+def summed(days: Iterable[Counts]) -> Counts:
+    """The counts of several days (of one quiz or many) added up, exactly."""
     total: Counts = {}
-    for record in records:
-        add_up(total, record.get("counts") or {})
+    for counts in days:
+        add_up(total, counts)
     return total
 
 
@@ -74,7 +74,7 @@ def series(days: list[date], by_day: Mapping[str, list[Counts]]) -> list[dict[st
     """One row per day of the period: the day and its views, starts and completions (0 on a quiet day)."""
     rows = []
     for day in days:
-        counted = summed({"counts": {"funnel": counts.get("funnel", {})}} for counts in by_day.get(day.isoformat(), []))
+        counted = summed({"funnel": counts.get("funnel", {})} for counts in by_day.get(day.isoformat(), []))
         rows.append({"day": day, **{name: int(counted.get("funnel", {}).get(name, 0)) for name in SERIES}})
     return rows
 
