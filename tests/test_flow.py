@@ -118,6 +118,7 @@ def test_optional_question_may_be_skipped_and_info_needs_no_answer():
     with pytest.raises(AnswerError) as caught:
         parse_answer(quiz.question("note"), ["too long"])
     assert caught.value.code == "too_long"
+    assert parse_answer(quiz.question("note"), ["a\x00b\tc"]) == "a b c"  # PostgreSQL cannot keep a NUL
 
 
 def test_skipping_an_optional_multiple_choice_records_no_answer():

@@ -1,4 +1,4 @@
-"""Checks that need the whole quiz: unique ids, references that resolve, branching without loops."""
+"""Checks that need the whole quiz: unique ids, references that resolve, branching without loops, answers that fit."""
 
 from __future__ import annotations
 
@@ -8,8 +8,17 @@ from collections.abc import Iterable, Iterator
 from quiz.authoring.problems import Loc, Problem
 from quiz.format.conditions import NUMERIC_OPERATORS, Condition, answer_tests
 from quiz.format.products import ProductFilter
-from quiz.format.questions import CHOICE_TYPES, NUMERIC_TYPES, RESULTS, Effect, MultipleChoice, Question
+from quiz.format.questions import (
+    CHOICE_TYPES,
+    NUMERIC_TYPES,
+    RESULTS,
+    Effect,
+    MultipleChoice,
+    Question,
+    ShortText,
+)
 from quiz.format.schema import Quiz
+from quiz.format.sizes import ANSWERS_MAX_BYTES, answer_bytes, answers_bytes
 from quiz.format.text import Text
 
 
@@ -22,6 +31,7 @@ def check_references(quiz: Quiz) -> list[Problem]:
     problems += _effects(quiz)
     problems += _locales(quiz)
     problems += _cycles(quiz)
+    problems += _answers_fit(quiz)
     if not quiz.products:
         problems.append(Problem(("products",), "the quiz has no products to recommend; add products or a catalog"))
     return problems
@@ -48,6 +58,21 @@ def _duplicate_ids(quiz: Quiz) -> Iterator[Problem]:
         if product.id in products:
             yield Problem(("products", index, "id"), f"duplicate product id {product.id!r}")
         products.add(product.id)
+
+
+def _answers_fit(quiz: Quiz) -> Iterator[Problem]:
+    """A shopper's answers must fit their progress token, whatever they answer: else the quiz fails them late."""
+    total = answers_bytes(quiz.questions)
+    if total <= ANSWERS_MAX_BYTES:
+        return
+    index, largest = max(enumerate(quiz.questions), key=lambda item: answer_bytes(item[1]))
+    hint = "lower its max_length" if isinstance(largest, ShortText) else "shorten its option ids or lower max"
+    yield Problem(
+        ("questions", index),
+        f"the answers to this quiz can take {total:,} bytes, more than the {ANSWERS_MAX_BYTES:,} a shopper's"
+        f" progress carries; the largest is {largest.id!r} ({answer_bytes(largest):,} bytes): {hint}"
+        " (a text character counts as 4 bytes, the most UTF-8 takes)",
+    )
 
 
 def _branches(quiz: Quiz) -> Iterator[Problem]:

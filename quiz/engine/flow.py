@@ -21,7 +21,7 @@ from quiz.format.questions import (
     YesNo,
 )
 from quiz.format.schema import Quiz
-from quiz.format.text import format_number
+from quiz.format.text import format_number, without_controls
 
 
 class AnswerError(ValueError):
@@ -128,7 +128,7 @@ def parse_answer(question: Question, values: Sequence[str]) -> Answer | None:
     assert isinstance(question, ShortText)
     if len(values[0]) > question.max_length:
         raise AnswerError("too_long", f"at most {question.max_length} characters", max=question.max_length)
-    return values[0]
+    return without_controls(values[0])  # a NUL cannot be stored in PostgreSQL; a tab in a one-line box is a slip
 
 
 def _pick(question: SingleChoice | ImageChoice | YesNo, values: Sequence[str]) -> str:

@@ -26,13 +26,12 @@ from quiz.format.schema import Quiz
 from quiz.format.text import without_controls
 from quiz.web.results import page_site
 from quiz.web.services import services
-from quiz.web.steps import locale_for
+from quiz.web.steps import MAX_CAMPAIGN_CHARS, locale_for
 from quiz.web.tokens import Progress
 
 log = logging.getLogger(__name__)
 
 CAMPAIGN_FIELDS = ("utm_source", "utm_medium", "utm_campaign")
-MAX_CAMPAIGN_CHARS = 100
 
 
 async def keep_response(request: Request, quiz: Quiz, progress: Progress, locale: str) -> dict[str, Any]:

@@ -29,8 +29,17 @@ from quiz.web.services import services
 from quiz.web.tokens import Progress, TokenError
 from quiz.web.wording import preferred_locales, ui_locale, words
 
-CONTEXT_FIELDS = ("locale", "product", "page", "utm_source", "utm_medium", "utm_campaign")
-MAX_CONTEXT_CHARS = 500
+MAX_CAMPAIGN_CHARS = 100
+# What the embedding page may tell, and at most how many characters of each are kept: every field
+# travels in the progress token, whose room is counted in quiz.format.sizes.
+CONTEXT_FIELDS = {
+    "locale": 35,
+    "product": 200,
+    "page": 500,
+    "utm_source": MAX_CAMPAIGN_CHARS,
+    "utm_medium": MAX_CAMPAIGN_CHARS,
+    "utm_campaign": MAX_CAMPAIGN_CHARS,
+}
 # A step posts its token, its action, the page's context and its answer: one field per option
 # ticked, and a question has at most 100 options. A form of a thousand fields is no step's.
 MAX_FORM_FIELDS = 150
@@ -175,11 +184,11 @@ def _gated(quiz: Quiz, progress: Progress, offers: tuple[Offer, ...]) -> bool:
 def page_context(source: QueryParams | FormData) -> dict[str, str]:
     """The embedding page's context (locale, product, page URL), kept short and textual."""
     context = {}
-    for name in CONTEXT_FIELDS:
+    for name, most in CONTEXT_FIELDS.items():
         value = source.get(name)
         text = without_controls(value).strip() if isinstance(value, str) else ""
         if text:
-            context[name] = text[:MAX_CONTEXT_CHARS]
+            context[name] = text[:most]
     return context
 
 

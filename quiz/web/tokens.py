@@ -1,15 +1,25 @@
-"""Signed progress tokens: a shopper's answers travel in the form, never in a cookie or server memory.
+"""Progress tokens and signed links: a shopper's answers travel in the form, never in a cookie or server memory.
 
-Signing is not encryption: a token carries answers and page context, never personal data.
+Progress tokens are encrypted, not only signed: on the no-JavaScript path and in step URLs they sit in
+browser history, server logs and Referer headers, and a text answer may be a phone number. Fernet
+(AES-128-CBC with HMAC-SHA256, from ``cryptography``) is authenticated encryption with a timestamp and
+key rotation built in; each secret key gives its own Fernet key through HKDF. The links in emails name
+records, not people, so they are only signed.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from cryptography.fernet import Fernet as FernetKey
+from cryptography.fernet import InvalidToken, MultiFernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from quiz.format.conditions import Answer
@@ -19,7 +29,10 @@ CONFIRM_SALT = "quiz.confirm"
 UNSUBSCRIBE_SALT = "quiz.unsubscribe"
 LINE_STATE_SALT = "quiz.line-state"
 LINE_STATE_MAX_AGE = 10 * 60  # a LINE Login must come back within ten minutes
-MAX_TOKEN_CHARS = 8 * 1024
+# 16 KiB of token carry 12,200 bytes of JSON: the most a quiz's answers may take (quiz.format.sizes,
+# checked when a quiz is loaded) plus the longest page context, so no shopper outgrows it.
+MAX_TOKEN_CHARS = 16 * 1024
+SIGNED_ONLY = ("ey", ".")  # how the signed-only tokens of earlier versions begin (JSON, or "." when compressed)
 CONFIRM_MAX_AGE = 7 * 24 * 60 * 60  # a week to click the confirmation link
 LEAD_STATES = ("", "sent", "confirm", "skipped")
 
@@ -49,8 +62,10 @@ class Progress:
 
 class ProgressTokens:
     def __init__(self, secret_keys: Sequence[str], *, max_age: int) -> None:
-        # itsdangerous signs with the last key and accepts every key: rotation, oldest first.
-        self._serializer = URLSafeTimedSerializer(list(secret_keys), salt=PROGRESS_SALT)
+        # The newest key (last) encrypts; every key decrypts: rotation as for the signed links.
+        self._fernet = MultiFernet([derived_fernet(key, PROGRESS_SALT) for key in reversed(secret_keys)])
+        # Read for one token lifetime after an upgrade, so shoppers mid-quiz keep their place; never issued.
+        self._signed_only = URLSafeTimedSerializer(list(secret_keys), salt=PROGRESS_SALT)
         self._max_age = max_age
 
     def dump(self, progress: Progress) -> str:
@@ -64,22 +79,45 @@ class ProgressTokens:
             "o": progress.lead,
             "u": progress.run,
         }
-        return str(self._serializer.dumps(payload))
+        plain = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        return self._fernet.encrypt(plain).decode().rstrip("=")  # "=" is padding, restored when read
 
     def load(self, token: str, *, quiz_id: str) -> Progress:
         """The progress a token carries, for this quiz only; raises ``TokenError`` otherwise."""
         if len(token) > MAX_TOKEN_CHARS:
             raise TokenError("oversized")
+        payload, issued = self._signed_only_payload(token) if token.startswith(SIGNED_ONLY) else self._decrypt(token)
+        progress = _progress(payload, issued)
+        if progress.quiz_id != quiz_id:
+            raise TokenError("other_quiz")
+        return progress
+
+    def _decrypt(self, token: str) -> tuple[Any, float]:
+        padded = token + "=" * (-len(token) % 4)
         try:
-            payload, issued = self._serializer.loads(token, max_age=self._max_age, return_timestamp=True)
+            plain = self._fernet.decrypt(padded)
+            issued = float(self._fernet.extract_timestamp(padded))
+            payload = json.loads(plain)
+        except (InvalidToken, ValueError, TypeError):  # TypeError: not ASCII; ValueError: not JSON
+            raise TokenError("tampered") from None
+        if not -60 <= time.time() - issued <= self._max_age:  # a minute of clock skew between machines
+            raise TokenError("expired")
+        return payload, issued
+
+    def _signed_only_payload(self, token: str) -> tuple[Any, float]:
+        try:
+            payload, issued = self._signed_only.loads(token, max_age=self._max_age, return_timestamp=True)
         except SignatureExpired:
             raise TokenError("expired") from None
         except BadSignature:
             raise TokenError("tampered") from None
-        progress = _progress(payload, issued.timestamp())
-        if progress.quiz_id != quiz_id:
-            raise TokenError("other_quiz")
-        return progress
+        return payload, issued.timestamp()
+
+
+def derived_fernet(secret_key: str, purpose: str) -> FernetKey:
+    """A Fernet key for one purpose from one secret key: HKDF-SHA256, so purposes never share a key."""
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode())
+    return FernetKey(base64.urlsafe_b64encode(hkdf.derive(secret_key.encode())))
 
 
 def _progress(payload: Any, issued: float) -> Progress:
