@@ -21,6 +21,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
+from quiz.consent import Provenance
 from quiz.delivery.folders import move_folder_queues
 from quiz.delivery.mail import MailQueue, transport_for
 from quiz.delivery.outbox import Outbox
@@ -31,6 +32,7 @@ from quiz.leads.book import LeadBook
 from quiz.leads.channel import EmailChannel, OptInLimits
 from quiz.leads.optin import submit_optin
 from quiz.leads.subscriptions import confirm_subscription, show_confirm, unsubscribe
+from quiz.leads.suppressions import Suppressions
 from quiz.line.api import LineApi
 from quiz.line.book import LineBook
 from quiz.line.channel import CODE_TRIES, LineChannel
@@ -54,7 +56,7 @@ from quiz.marketer.sessions import Sessions
 from quiz.marketer.users import Users
 from quiz.settings import Settings
 from quiz.store.opening import open_store
-from quiz.web.assets import STATIC, WIDGETS, Assets
+from quiz.web.assets import STATIC, WIDGETS, Assets, widget_version
 from quiz.web.failures import render_error
 from quiz.web.library import QuizLibrary
 from quiz.web.limits import Limit, Limiter, limiter_for, prune_limits
@@ -112,14 +114,22 @@ def create_app(settings: Settings) -> Starlette:
     # A full disk under a queue or an audit log is an OSError: shown as QuizError's Unavailable.
     exception_handlers = {QuizError: render_error, OSError: render_error}
     store = open_store(settings)  # the embedded store refuses if another server writes its folder
+    suppressions = Suppressions(store, settings.suppression_secret)
+    try:
+        suppressions.check_key()  # a changed key would let erased people be mailed again: refuse to start
+    except BaseException:
+        store.close()
+        raise
     outbox = Outbox(store)
+    assets = Assets([STATIC, WIDGETS])
+    provenance = Provenance(settings.controller, widget_version(assets, TEMPLATE_FOLDERS))
 
     def limit(name: str, limit: Limit) -> Limiter:
         return limiter_for(store, name, limit, salt=settings.secret_keys[-1])
 
     mail = MailQueue(outbox, transport_for(settings))
-    email = EmailChannel(book=LeadBook(store), mail=mail, limits=OptInLimits(limit))
-    linebook = LineBook(store)
+    email = EmailChannel(book=LeadBook(store, suppressions, provenance), mail=mail, limits=OptInLimits(limit))
+    linebook = LineBook(store, provenance)
     queue = LineQueue(outbox, LineApi(settings.line), linebook.may_push) if settings.line else None
     line = LineChannel(line=settings.line, book=linebook, queue=queue, code_tries=limit("line_code", CODE_TRIES))
 
@@ -164,7 +174,7 @@ def create_app(settings: Settings) -> Starlette:
         tokens=ProgressTokens(settings.secret_keys, max_age=settings.progress_max_age),
         links=LinkTokens(settings.secret_keys),
         templates=templates,
-        assets=Assets([STATIC, WIDGETS]),
+        assets=assets,
         channels=(email, line),  # the results step shows their offers in this order
         tally=tally,
     )

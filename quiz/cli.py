@@ -234,7 +234,8 @@ def run_serve(args: argparse.Namespace) -> int:
         return _serve_workers(args, settings, host, port)
     try:
         app = create_app(settings)
-    except StoreError as error:  # another server owns the data folder, a data file is damaged, PostgreSQL is away
+    # Another server owns the data folder, a data file is damaged, PostgreSQL is away, the suppression key changed.
+    except (StoreError, SettingsError) as error:
         print(f"quiz serve: {error}", file=sys.stderr)
         return 2
     found = services_of(app)
@@ -253,8 +254,8 @@ def run_serve(args: argparse.Namespace) -> int:
 
 def _serve_workers(args: argparse.Namespace, settings: Settings, host: str, port: int) -> int:
     """N uvicorn worker processes on one port, each building the app from the environment."""
+    from quiz.settings import SettingsError
     from quiz.store.base import StoreError
-    from quiz.store.opening import open_store
 
     if args.workers < 1:
         print("quiz serve: --workers must be 1 or more", file=sys.stderr)
@@ -271,14 +272,26 @@ def _serve_workers(args: argparse.Namespace, settings: Settings, host: str, port
         print("quiz serve: the demo shop runs with one worker; drop --demo-port or --workers", file=sys.stderr)
         return 2
     try:
-        open_store(settings).close()  # reachable, and migrated once, before the workers start
-    except StoreError as error:
+        _check_store(settings)  # once, before the workers start
+    except (StoreError, SettingsError) as error:
         print(f"quiz serve: {error}", file=sys.stderr)
         return 2
     if args.folder:
         os.environ["QUIZ_QUIZZES_DIR"] = args.folder  # the workers read their settings from the environment
     print(f"quiz serve: {args.workers} workers on http://{host}:{port}")
     return run_workers("quiz.app:app_from_environment", host=host, port=port, workers=args.workers, root=args.root_path)
+
+
+def _check_store(settings: Settings) -> None:
+    """The store is reachable, migrated, and its suppression list made with the configured key."""
+    from quiz.leads.suppressions import Suppressions
+    from quiz.store.opening import open_store
+
+    store = open_store(settings)
+    try:
+        Suppressions(store, settings.suppression_secret).check_key()
+    finally:
+        store.close()
 
 
 def run_workers(app: str, *, host: str, port: int, workers: int, root: str = "", log_level: str = "info") -> int:
@@ -466,10 +479,12 @@ def _about_person(raw: str, name: str) -> int:
 
 
 def _person_document(named: str, settings: Settings, *, erase: bool) -> dict[str, Any]:
+    from quiz.consent import Provenance
     from quiz.delivery.mail import MailQueue, transport_for
     from quiz.delivery.outbox import Outbox
     from quiz.errors import StoreLocked
     from quiz.leads.book import LeadBook
+    from quiz.leads.suppressions import Suppressions
     from quiz.line.book import LineBook
     from quiz.marketer.operations import People
     from quiz.store.opening import open_store
@@ -481,9 +496,12 @@ def _person_document(named: str, settings: Settings, *, erase: bool) -> dict[str
             f"a quiz server is running on {settings.data_dir}; erase through it (POST /api/forget with the"
             " API key, see the README) or stop it first"
         ) from None
-    mail = MailQueue(Outbox(store), transport_for(settings))
-    people = People(leads=LeadBook(store), lines=LineBook(store), mail=mail)
     try:
+        suppressions = Suppressions(store, settings.suppression_secret)
+        suppressions.check_key(remember=erase)
+        provenance = Provenance(settings.controller)  # erasing and describing write no consent evidence
+        mail = MailQueue(Outbox(store), transport_for(settings))
+        people = People(leads=LeadBook(store, suppressions, provenance), lines=LineBook(store, provenance), mail=mail)
         return people.forget(named) if erase else people.describe(named)
     finally:
         store.close()

@@ -1,7 +1,8 @@
 """What both channels share about consent: the exact text a shopper agreed to, its version, and the time.
 
 Email (``quiz.leads``) and LINE (``quiz.line``) keep their own evidence records; both take the wording,
-its version and its hash from here, and write times in one format: UTC ISO 8601 with milliseconds.
+its version, its hash and its language from here, who asks (the controller) and which widget showed
+it, and write times in one format: UTC ISO 8601 with milliseconds.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from quiz.format.schema import Quiz
-from quiz.format.text import resolve
+from quiz.format.text import resolved
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,18 @@ class ConsentText:
     text: str
     version: str
     sha256: str
+    locale: str = ""  # the language the text was shown in
+
+
+NOTHING_SHOWN = ConsentText("", "", "")
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """What every piece of evidence records besides the text: who asked, and with which widget."""
+
+    controller: str = ""  # the shop's legal name (QUIZ_CONTROLLER)
+    widget_version: str = ""  # the server's version and a hash of what it shows shoppers
 
 
 def consent_text(quiz: Quiz, locale: str, *, channel: str = "email") -> ConsentText | None:
@@ -29,9 +42,18 @@ def consent_text(quiz: Quiz, locale: str, *, channel: str = "email") -> ConsentT
     consent = None if capture is None else capture.line_consent if channel == "line" else capture.consent
     if consent is None:
         return None
-    text = resolve(consent.text, locale, quiz.locale)
+    shown, text = resolved(consent.text, locale, quiz.locale)
     digest = hashlib.sha256(text.encode()).hexdigest()
-    return ConsentText(text=text, version=consent.version or digest[:12], sha256=digest)
+    return ConsentText(text=text, version=text_version(consent.version, digest), sha256=digest, locale=shown)
+
+
+def text_version(label: str | None, digest: str) -> str:
+    """The merchant's label with the text's own hash: an edited wording is a new version, label or not.
+
+    A label alone ("2024-06") would put two different wordings under one version if the merchant
+    forgot to change it; with the hash, the version the evidence names can only be that text.
+    """
+    return f"{label}+{digest[:12]}" if label else digest[:12]
 
 
 def now() -> str:

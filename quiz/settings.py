@@ -41,6 +41,19 @@ DECLARED = (
         "Comma-separated signing keys, oldest first; the newest signs. Empty: one is generated in DATA_DIR.",
     ),
     Setting(
+        "SUPPRESSION_KEY",
+        "",
+        "Key of the suppression list (people who were erased, named by a keyed HMAC of the address)."
+        " Empty: the oldest of SECRET_KEYS. The server refuses to start with a key other than the one"
+        " the list was made with.",
+    ),
+    Setting(
+        "CONTROLLER",
+        "",
+        "The shop's legal name, the data controller: recorded in every piece of consent evidence."
+        " Empty: the evidence names none.",
+    ),
+    Setting(
         "TIME_ZONE",
         "UTC",
         "The shop's time zone, an IANA name such as `Asia/Tokyo`: where the dashboard's days begin and end.",
@@ -126,6 +139,8 @@ class Settings:
     data_dir: Path
     secret_keys: tuple[str, ...]
     store_url: str = field(default="", repr=False)  # holds a password; empty: the embedded store
+    suppression_key: str = field(default="", repr=False)
+    controller: str = ""
     time_zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
     host: str = "127.0.0.1"
     port: int = 8000
@@ -138,6 +153,11 @@ class Settings:
     api_key: str = ""
     line: Line | None = None  # None: no LINE channel configured
     generated_key: bool = field(default=False, compare=False)
+
+    @property
+    def suppression_secret(self) -> str:
+        """The suppression list's key: its own setting, else the oldest signing key (it outlives rotations)."""
+        return self.suppression_key or self.secret_keys[0]
 
 
 def from_environment(environ: Mapping[str, str] | None = None, *, quizzes_dir: str | None = None) -> Settings:
@@ -162,6 +182,8 @@ def from_environment(environ: Mapping[str, str] | None = None, *, quizzes_dir: s
         data_dir=data_dir,
         secret_keys=keys,
         store_url=store_url,
+        suppression_key=values["SUPPRESSION_KEY"].strip(),
+        controller=_controller(values["CONTROLLER"]),
         time_zone=_time_zone(values["TIME_ZONE"]),
         host=values["HOST"],
         port=_integer(values, "PORT", low=1, high=65535),
@@ -197,6 +219,13 @@ def _origins(values: Mapping[str, str], name: str) -> tuple[str, ...]:
                 " (no path, no trailing slash)"
             )
     return origins
+
+
+def _controller(raw: str) -> str:
+    name = " ".join(raw.split())
+    if len(name) > 200 or not name.isprintable():
+        raise SettingsError(f"{PREFIX}CONTROLLER must be the shop's legal name on one line, at most 200 characters")
+    return name
 
 
 def _time_zone(raw: str) -> ZoneInfo:

@@ -7,6 +7,7 @@ webhook: signatures, redeliveries, follow/unfollow, withdrawals.
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import re
 import threading
@@ -21,7 +22,7 @@ from line_platform import LinePlatform, sign
 from starlette.testclient import TestClient
 
 from quiz.app import create_app, prune_every
-from quiz.consent import iso_time
+from quiz.consent import Provenance, iso_time
 from quiz.delivery.outbox import Outbox
 from quiz.line.api import LineApi
 from quiz.line.book import LOGIN_SECONDS, LineBook, line_code
@@ -37,6 +38,7 @@ from quiz.web.wording import words
 
 HTMX = {"HX-Request": "true"}
 LINE_CONSENT = "LINEでお得な情報を受け取る"
+LINE_VERSION = "line-v1+" + hashlib.sha256(LINE_CONSENT.encode()).hexdigest()[:12]
 SKIP = words("en")["optin_skip"]
 
 
@@ -72,6 +74,7 @@ def make_client(tmp_path, platform, *, login=True, line=True, **capture_changes)
     (quizzes / "serum.json").write_text(json.dumps(document), encoding="utf-8")
     environ = {
         "QUIZ_DATA_DIR": str(tmp_path / "data"),
+        "QUIZ_CONTROLLER": "Serum Shop K.K.",
         "QUIZ_LINE_CHANNEL_SECRET": platform.bot_secret,
         "QUIZ_LINE_CHANNEL_ACCESS_TOKEN": platform.access_token,
         "QUIZ_LINE_ADD_FRIEND_URL": "https://line.me/R/ti/p/@123abcde",
@@ -157,10 +160,13 @@ def test_line_login_links_the_shopper_records_consent_and_pushes_the_results(cli
     assert "utm_medium=line" in json.dumps(flex)
     (user,) = stored(client, "line_users")
     assert user["id"] == platform.user_id and user["friend"] is True
-    assert user["consent"]["status"] == "subscribed" and user["consent"]["version"] == "line-v1"
+    assert user["consent"]["status"] == "subscribed" and user["consent"]["version"] == LINE_VERSION
     (evidence,) = [record for record in stored(client, "consent") if record["channel"] == "line"]
     assert evidence["line_user"] == platform.user_id and evidence["checkbox"] is True
     assert evidence["text"] == LINE_CONSENT and evidence["method"] == "line_login"
+    assert evidence["controller"] == "Serum Shop K.K." and evidence["locale"] == user["latest"]["locale"]
+    assert evidence["quiz_version"] == user["latest"]["quiz_version"]
+    assert evidence["widget_version"].startswith("0.1.0+")
     services_of(client.app).store.flush()
     (opted,) = [event for event in stored(client, "events") if event["kind"] == "opted_in"]
     assert opted["channel"] == "line" and opted["consent"] == "true" and opted["run"]  # the funnel counts it
@@ -472,7 +478,7 @@ def test_a_line_only_gate_can_be_skipped_and_is_no_gate_on_a_server_without_line
 def test_taken_or_stale_logins_codes_and_event_ids_are_pruned_and_nothing_else(tmp_path):
     store = TinyStore(tmp_path / "data")
     clock = [1_000_000.0]
-    book = LineBook(store, clock=lambda: clock[0])
+    book = LineBook(store, Provenance(), clock=lambda: clock[0])
     taken = book.begin_login("serum", "token", ticked=True, verifier="v", nonce="n")
     book.begin_login("serum", "token", ticked=True, verifier="v", nonce="n")
     book.take_login(taken)
@@ -539,7 +545,7 @@ def test_a_line_user_appears_in_the_export_and_is_erased_and_described_by_their_
         export = client.get("/api/export?format=jsonl&consent=subscribed", headers=key)
         (row,) = [json.loads(line) for line in export.text.splitlines()]
         assert row["channel"] == "line" and row["line_user_id"] == platform.user_id and row["line_friend"] == "yes"
-        assert row["consent_version"] == "line-v1" and row["recommended_ids"]
+        assert row["consent_version"] == LINE_VERSION and row["recommended_ids"]
 
         described = client.post("/api/subject", json={"line_user": platform.user_id}, headers=key).json()
         assert described["user"]["friend"] is True and len(described["consent"]) == 1

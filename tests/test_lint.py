@@ -106,17 +106,6 @@ def test_missing_translations_for_declared_locales():
     assert "warning questions[0].title: 'Your skin?' is one string for every locale; translate it per locale" in found
 
 
-def test_consent_without_version_is_an_error():
-    quiz = make_quiz(lead_capture={"channels": ["email"], "consent": {"text": "Send me offers"}})
-    found = messages(quiz)
-    assert (
-        "error lead_capture.consent: consent text has no 'version'; without it you cannot prove "
-        "which wording a shopper agreed to" in found
-    )
-    versioned = make_quiz(lead_capture={"channels": ["email"], "consent": {"text": "Offers", "version": "2026-11"}})
-    assert not any("consent" in line for line in messages(versioned))
-
-
 def test_sold_out_product_is_explained_not_called_unreachable():
     document = quiz_document()
     document["products"][2]["in_stock"] = False

@@ -23,6 +23,7 @@ from test_optin_crash import EXAMPLES, _free_port, _opt_in, _results_token
 from together import together
 
 from quiz import cli
+from quiz.consent import Provenance
 from quiz.leads import optin
 from quiz.store.postgres import PostgresStore
 
@@ -243,7 +244,7 @@ def test_one_chat_code_sent_to_two_machines_at_once_links_one_user(postgres_data
 
     store = PostgresStore(postgres_database)
     store.put("responses", "r-shared", {"quiz": "serum-finder", "locale": "ja", "answers": {}, "products": []})
-    LineBook(store).remember_code("r-shared")
+    LineBook(store, Provenance()).remember_code("r-shared")
     with LinePlatform() as platform:
         machines, ports = _machines(postgres_database, tmp_path, **_line_environment(platform))
         try:

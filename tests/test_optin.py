@@ -21,6 +21,8 @@ from quiz.web.services import services_of
 
 HTMX = {"HX-Request": "true"}
 CONSENT = "Email me new serums. Unsubscribe anytime."
+CONSENT_VERSION = "v1+" + hashlib.sha256(CONSENT.encode()).hexdigest()[:12]  # the label, and the text's own hash
+CONTROLLER = "Serum Shop K.K."
 
 
 def capture(**overrides):
@@ -37,7 +39,8 @@ def make_client(tmp_path, **lead_capture):
     quizzes.mkdir(exist_ok=True)
     document = quiz_document(embed={"allowed_origins": ["https://shop.example"]}, lead_capture=capture(**lead_capture))
     (quizzes / "serum.json").write_text(json.dumps(document), encoding="utf-8")
-    settings = from_environment({"QUIZ_DATA_DIR": str(tmp_path / "data")}, quizzes_dir=str(quizzes))
+    environment = {"QUIZ_DATA_DIR": str(tmp_path / "data"), "QUIZ_CONTROLLER": CONTROLLER}
+    settings = from_environment(environment, quizzes_dir=str(quizzes))
     return TestClient(create_app(settings), base_url="http://quiz.test")
 
 
@@ -95,7 +98,7 @@ def test_an_opt_in_keeps_a_pending_lead_its_evidence_and_sends_the_results(clien
     assert "confirm your subscription" in Page(response.text).text("quiz-optin-sent")
     (lead,) = stored(client, "leads")
     assert lead["email"] == "shopper@example.com"
-    assert lead["consent"]["status"] == "pending" and lead["consent"]["version"] == "v1"
+    assert lead["consent"]["status"] == "pending" and lead["consent"]["version"] == CONSENT_VERSION
     assert lead["answers"] == {"skin": "dry", "fragrance": "no"}
     assert lead["products"][0]["id"] and lead["context"]["page"] == "https://shop.example/p/1"
     (evidence,) = stored(client, "consent")
@@ -105,6 +108,9 @@ def test_an_opt_in_keeps_a_pending_lead_its_evidence_and_sends_the_results(clien
     assert "shopper" not in json.dumps(stored(client, "events"))  # the funnel never holds the address
     assert evidence["text"] == CONSENT and evidence["text_sha256"] == hashlib.sha256(CONSENT.encode()).hexdigest()
     assert evidence["origin"] == "https://shop.example" and evidence["quiz"] == "serum"
+    assert evidence["controller"] == CONTROLLER and evidence["locale"] == "en"
+    assert evidence["quiz_version"] == lead["quiz_version"] and len(evidence["quiz_version"]) == 12
+    assert re.fullmatch(r"0\.1\.0\+[0-9a-f]{10}", evidence["widget_version"])
     (message,) = mails(client)
     assert message["To"] == "shopper@example.com" and message["Subject"] == "Your matches from Serum finder"
     html = message.get_body(("html",)).get_content()
@@ -428,3 +434,23 @@ def test_which_addresses_are_kept_and_which_refused(typed, kept):
             normalize_email(typed)
     else:
         assert normalize_email(typed) == kept
+
+
+def test_an_edited_consent_text_is_a_new_version_even_under_the_old_label():
+    from factory import make_quiz
+
+    from quiz.consent import consent_text
+
+    def shown(text, locale="en"):
+        capture = {"channels": ["email"], "consent": {"text": text, "version": "v1"}}
+        quiz = make_quiz(locale="en", locales=["en", "ja"], lead_capture=capture)
+        return consent_text(quiz, locale)
+
+    first, edited = shown("Email me offers."), shown("Email me offers and share my address with partners.")
+    assert first.version.startswith("v1+") and edited.version.startswith("v1+") and first.version != edited.version
+    per_locale = {"en": "Email me offers.", "ja": "お得な情報をメールで受け取る"}
+    japanese, fallback = shown(per_locale, "ja-JP"), shown(per_locale, "fr")
+    assert (japanese.locale, japanese.text) == ("ja", per_locale["ja"])
+    assert (fallback.locale, fallback.version) == ("en", first.version)  # the text shown, in the language shown
+    unlabelled = make_quiz(lead_capture={"channels": ["email"], "consent": {"text": "Email me offers."}})
+    assert consent_text(unlabelled, "en").version == first.version.removeprefix("v1+")

@@ -250,13 +250,6 @@ def _consent(quiz: Quiz) -> Iterator[Problem]:
     capture = quiz.lead_capture
     if capture is None:
         return
-    for name in ("consent", "line_consent"):
-        consent = getattr(capture, name)
-        if consent is not None and not consent.version:
-            yield _error(
-                ("lead_capture", name),
-                "consent text has no 'version'; without it you cannot prove which wording a shopper agreed to",
-            )
     if "line" in capture.channels and capture.line_consent is None:
         yield _warning(("lead_capture",), "the LINE channel is on but 'line_consent' is missing")
     if capture.required and capture.placement == "after_results":

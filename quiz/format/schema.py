@@ -64,7 +64,12 @@ class ResultsScreen(Model):
 
 class Consent(Model):
     text: Text
-    version: str | None = Field(None, max_length=64, description="Change it whenever the text changes.")
+    version: str | None = Field(
+        None,
+        max_length=64,
+        description="A label such as '2026-11'. The version evidence records is the label with a hash of the text"
+        " shown ('2026-11+3f2a9c1b7d0e'), so an edited text is a new version even under an old label.",
+    )
 
 
 class LeadCapture(Model):

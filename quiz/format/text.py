@@ -56,13 +56,21 @@ def best_locale(requested: str, available: Iterable[str], default: str) -> str:
 
 def resolve(text: Text, locale: str, default: str) -> str:
     """The string a shopper reading ``locale`` sees, following the fallback chain."""
+    return resolved(text, locale, default)[1]
+
+
+def resolved(text: Text, locale: str, default: str) -> tuple[str, str]:
+    """The locale of the string a shopper reading ``locale`` sees, and the string.
+
+    One string for every locale is written in the quiz's default locale.
+    """
     if isinstance(text, str):
-        return text
-    lowered = {key.lower(): value for key, value in text.items()}
+        return default, text
+    lowered = {key.lower(): (key, value) for key, value in text.items()}
     for candidate in locale_chain(locale.lower(), default.lower()):
         if candidate in lowered:
             return lowered[candidate]
-    return next(iter(text.values()))
+    return next(iter(text.items()))
 
 
 def missing_locales(text: Text, locales: Iterable[str]) -> list[str]:

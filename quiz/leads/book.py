@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
 
-from quiz.consent import ConsentText, now
+from quiz.consent import NOTHING_SHOWN, ConsentText, Provenance, now
 from quiz.leads.records import lead_id, person_id
+from quiz.leads.suppressions import Suppressions
 from quiz.store.base import Record, Store, Writes
 
 
@@ -49,11 +50,13 @@ class Outcome:
 class LeadBook:
     """Call it from worker threads, not the event loop: every call is store I/O."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, suppressions: Suppressions, provenance: Provenance) -> None:
         self.store = store
+        self.suppressions = suppressions
+        self.provenance = provenance
 
     def is_suppressed(self, email: str) -> bool:
-        return self.store.get("suppressions", person_id(email)) is not None
+        return self.suppressions.contains(email)
 
     def opt_in(self, form: OptIn, letter: Letter | None = None, send: Send | None = None) -> Outcome:
         """Keep the lead with its evidence, and ``send(letter(lead), writes)`` in the same transaction.
@@ -77,8 +80,9 @@ class LeadBook:
             if existing != before:  # changed meanwhile: the lead, and its letter, as they are now
                 lead = _lead_record(form, identifier, existing, _status_after_opt_in(form, existing))
                 message = letter({**lead, "id": identifier}) if letter else None
-            shown = form.consent or ConsentText("", "", "")  # the line shown, whether ticked or not
-            _append_consent(writes, lead, identifier, shown, action="opt_in", method="checkbox", checkbox=form.ticked)
+            shown = form.consent or NOTHING_SHOWN  # the line shown, whether ticked or not
+            evidence = self._evidence(lead, identifier, shown)
+            _append_consent(writes, evidence, action="opt_in", method="checkbox", checkbox=form.ticked)
             _remember_person(writes, form.email, identifier)
             writes.put("leads", identifier, lead)
             if message is not None and send is not None:
@@ -98,9 +102,10 @@ class LeadBook:
                 return None
             consent = {key: value for key, value in lead["consent"].items() if key != "nonce"}
             consent.update(status="subscribed", at=now())
-            _append_consent(writes, lead, identifier, _agreed(lead), action="confirmed", method="double_opt_in")
+            evidence = self._evidence(lead, identifier, _agreed(lead))
+            _append_consent(writes, evidence, action="confirmed", method="double_opt_in")
             writes.update("leads", identifier, {"consent": consent, "updated_at": now()})
-            writes.remove("suppressions", id=person_id(lead["email"]))  # fresh, proven consent lifts an erasure's block
+            self.suppressions.lift(writes, lead["email"])  # fresh, proven consent lifts an erasure's block
         return {**lead, "consent": consent}
 
     def withdraw(self, person: str, *, method: str) -> str | None:
@@ -114,16 +119,17 @@ class LeadBook:
                 if lead is None or lead["consent"]["status"] in ("none", "unsubscribed"):
                     continue
                 text = _agreed(lead)
-                _append_consent(writes, lead, identifier, text, action="withdrawn", method=method)
-                consent = {"status": "unsubscribed", "at": now(), "version": text.version, "text_sha256": text.sha256}
+                _append_consent(writes, self._evidence(lead, identifier, text), action="withdrawn", method=method)
+                consent = {"status": "unsubscribed", "at": now(), **_consent_fields(text)}
                 writes.update("leads", identifier, {"consent": consent, "updated_at": now()})
         return str(record["email"])
 
     def forget(self, email: str) -> dict[str, int]:
         """Erase a person: leads, the responses they sent, consent evidence, their person record.
 
-        What stays is a suppression record (a hash of the address) so no later import or replayed form
-        mails them again without fresh consent. Funnel events hold nothing about a person, so they stay.
+        What stays is a suppression entry (a keyed hash of the address, see ``Suppressions``) so no later
+        import or replayed form mails them again without fresh consent. Funnel events hold nothing about a
+        person, so they stay.
         """
         person = person_id(email)
         with self.store.transaction(person) as writes:
@@ -135,8 +141,7 @@ class LeadBook:
                 "consent": writes.remove("consent", email=email),
                 "people": writes.remove("people", id=person),
             }
-            digest = hashlib.sha256(email.encode()).hexdigest()
-            writes.put("suppressions", person, {"email_sha256": digest, "at": now(), "reason": "erasure request"})
+            self.suppressions.add(writes, email, reason="erasure request")
         return erased
 
     def subject(self, email: str) -> dict[str, Any]:
@@ -152,37 +157,30 @@ class LeadBook:
             "consent": self.store.find("consent", email=email),
         }
 
-
-def _append_consent(
-    writes: Writes,
-    lead: Record,
-    identifier: str,
-    text: ConsentText,
-    *,
-    action: str,
-    method: str,
-    checkbox: bool | None = None,
-) -> None:
-    """One piece of evidence about ``lead``: who and where come from the lead, what was shown from ``text``."""
-    writes.add(
-        "consent",
-        {
+    def _evidence(self, lead: Record, identifier: str, text: ConsentText) -> Record:
+        """What all evidence about ``lead`` says: who and where from the lead, what was shown from ``text``."""
+        return {
             "email": lead["email"],
             "channel": "email",
             "purpose": "marketing",
-            "action": action,
-            "checkbox": checkbox,
-            "method": method,
+            "controller": self.provenance.controller,
             "text": text.text,
             "text_version": text.version,
             "text_sha256": text.sha256,
-            "at": now(),
+            "locale": text.locale,
             "quiz": lead["quiz"],
+            "quiz_version": lead.get("quiz_version", ""),
+            "widget_version": self.provenance.widget_version,
             "lead": identifier,
             "page": lead.get("context", {}).get("page", ""),
             "origin": lead.get("site", ""),
-        },
-    )
+        }
+
+
+def _append_consent(
+    writes: Writes, evidence: Record, *, action: str, method: str, checkbox: bool | None = None
+) -> None:
+    writes.add("consent", {**evidence, "action": action, "checkbox": checkbox, "method": method, "at": now()})
 
 
 def _remember_person(writes: Writes, email: str, identifier: str) -> None:
@@ -198,9 +196,15 @@ def _responses_of(leads: list[Record]) -> list[str]:
 
 
 def _agreed(lead: Record) -> ConsentText:
-    """The consent line a lead ticked, as its record keeps it."""
+    """The consent line a lead ticked, as its record keeps it (leads made before the locale was kept: the lead's)."""
     consent = lead["consent"]
-    return ConsentText(lead.get("consent_text", ""), consent["version"], consent["text_sha256"])
+    locale = consent.get("locale", lead.get("locale", ""))
+    return ConsentText(lead.get("consent_text", ""), consent["version"], consent["text_sha256"], locale)
+
+
+def _consent_fields(text: ConsentText) -> Record:
+    """What a lead's consent status keeps of the text, so later evidence can name it again."""
+    return {"version": text.version, "text_sha256": text.sha256, "locale": text.locale}
 
 
 def submission_key(token: str) -> str:
@@ -225,11 +229,11 @@ def _lead_record(form: OptIn, identifier: str, existing: Record | None, status: 
         assert existing is not None
         consent, consent_text = existing["consent"], existing.get("consent_text", "")
     else:
+        agreed = form.consent if form.consent and form.ticked else None
         consent = {
             "status": status,
             "at": at if status != "none" else None,
-            "version": form.consent.version if form.consent and form.ticked else None,
-            "text_sha256": form.consent.sha256 if form.consent and form.ticked else None,
+            **(_consent_fields(agreed) if agreed else {"version": None, "text_sha256": None}),
         }
         if status == "pending":
             consent["nonce"] = secrets.token_urlsafe(12)

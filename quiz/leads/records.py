@@ -8,18 +8,20 @@ No I/O here: ``quiz.leads.book`` keeps these records in the store. The shapes, f
 
 ``leads`` (one per email and quiz, id ``lead_id(email, quiz)``, so a replayed form replaces, never adds)
     id, email, quiz, quiz_version, locale, answers, products, response (id), context, site,
-    created_at, updated_at, consent {status, at, version, text_sha256}, where status is
+    created_at, updated_at, consent {status, at, version, text_sha256, locale}, where status is
     ``none`` (results only, box unticked), ``pending`` (ticked, waiting for the confirmation link),
     ``subscribed`` or ``unsubscribed``
 
 ``people`` (id ``person_id(email)``): email, leads [lead ids]; how one unsubscribe reaches every lead
 
 ``consent`` (append-only evidence; one per opt-in, confirmation and withdrawal)
-    email, channel, purpose, action (``opt_in``, ``confirmed``, ``withdrawn``), checkbox (ticked or not;
-    None when no box was involved), method, text, text_version, text_sha256, at, quiz, lead, page, origin
+    email, channel, purpose, controller (the shop, ``QUIZ_CONTROLLER``), action (``opt_in``, ``confirmed``,
+    ``withdrawn``), checkbox (ticked or not; None when no box was involved), method, text, text_version
+    (the quiz's label and the text's hash), text_sha256, locale (the language it was shown in), at, quiz,
+    quiz_version, widget_version, lead, page, origin
 
-``suppressions`` (id ``person_id(email)``): what ``quiz forget`` leaves: a hash of the address, never the
-    address, so a forgotten person is not mailed again without fresh consent.
+``suppressions`` (id: a keyed HMAC of the address, see ``quiz.leads.suppressions``): what ``quiz forget``
+    leaves, never the address, so a forgotten person is not mailed again without fresh consent.
 
 Times are UTC ISO 8601 with milliseconds (``quiz.consent.now``).
 """

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from quiz.consent import ConsentText, now
+from quiz.consent import NOTHING_SHOWN, ConsentText, Provenance, now
 from quiz.store.base import Record, Store, Writes
 
 LOGIN_SECONDS = 10 * 60  # a LINE Login started from the quiz must come back within ten minutes
@@ -51,8 +51,9 @@ class Linking:
 
 
 class LineBook:
-    def __init__(self, store: Store, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, store: Store, provenance: Provenance, *, clock: Callable[[], float] = time.time) -> None:
         self.store = store
+        self.provenance = provenance
         self._clock = clock
 
     # --- flow A: LINE Login -------------------------------------------------------------------------
@@ -116,13 +117,12 @@ class LineBook:
                 user["friend"] = linking.friend or user["friend"]
             user["updated_at"] = now()
             user["latest"] = {key: response.get(key) for key in LATEST_FIELDS}  # the export reads no other record
-            shown = linking.consent or ConsentText("", "", "")
+            shown = linking.consent or NOTHING_SHOWN
             if linking.ticked and linking.consent is not None:
                 user["consent"] = _consent("subscribed", shown)
                 user["consent_text"] = shown.text
-            _append_consent(
-                writes, user_id, response, shown, action="opt_in", method=linking.method, box=linking.ticked
-            )
+            evidence = self._evidence(user_id, response, shown)
+            _append_consent(writes, evidence, action="opt_in", method=linking.method, box=linking.ticked)
             writes.put("line_users", user_id, user)
             writes.put("line_links", response["id"], {"user": user_id, "status": "linked", "at": now()})
         return {**user, "id": user_id}
@@ -156,12 +156,11 @@ class LineBook:
                 return
             changes: Record = {**(flags or {}), "updated_at": now()}
             if user["consent"]["status"] == "subscribed":
-                text = ConsentText(
-                    user.get("consent_text", ""), user["consent"]["version"], user["consent"]["text_sha256"]
-                )
+                text = _agreed(user)
                 changes["consent"] = _consent("unsubscribed", text)
                 latest = writes.get("responses", user["responses"][-1]) if user["responses"] else None
-                _append_consent(writes, user_id, latest or {}, text, action="withdrawn", method=method, box=None)
+                evidence = self._evidence(user_id, latest or user.get("latest") or {}, text)
+                _append_consent(writes, evidence, action="withdrawn", method=method, box=None)
             writes.update("line_users", user_id, changes)
 
     def may_push(self, user_id: str) -> bool:
@@ -204,6 +203,26 @@ class LineBook:
                 "consent": writes.remove("consent", line_user=user_id),
             }
 
+    def _evidence(self, user_id: str, response: Record, text: ConsentText) -> Record:
+        """What all evidence about a LINE user says: where from the response, what was shown from ``text``."""
+        return {
+            "email": "",
+            "line_user": user_id,
+            "channel": "line",
+            "purpose": "marketing",
+            "controller": self.provenance.controller,
+            "text": text.text,
+            "text_version": text.version,
+            "text_sha256": text.sha256,
+            "locale": text.locale,
+            "quiz": response.get("quiz", ""),
+            "quiz_version": response.get("quiz_version", ""),
+            "widget_version": self.provenance.widget_version,
+            "response": response.get("id", ""),
+            "page": response.get("context", {}).get("page", ""),
+            "origin": response.get("site", ""),
+        }
+
     def subject(self, user_id: str) -> dict[str, Any]:
         user = self.store.get("line_users", user_id)
         responses = sorted(set(user["responses"])) if user else []
@@ -215,29 +234,15 @@ class LineBook:
         }
 
 
-def _append_consent(
-    writes: Writes, user_id: str, response: Record, text: ConsentText, *, action: str, method: str, box: bool | None
-) -> None:
-    writes.add(
-        "consent",
-        {
-            "email": "",
-            "line_user": user_id,
-            "channel": "line",
-            "purpose": "marketing",
-            "action": action,
-            "checkbox": box,
-            "method": method,
-            "text": text.text,
-            "text_version": text.version,
-            "text_sha256": text.sha256,
-            "at": now(),
-            "quiz": response.get("quiz", ""),
-            "response": response.get("id", ""),
-            "page": response.get("context", {}).get("page", ""),
-            "origin": response.get("site", ""),
-        },
-    )
+def _append_consent(writes: Writes, evidence: Record, *, action: str, method: str, box: bool | None) -> None:
+    writes.add("consent", {**evidence, "action": action, "checkbox": box, "method": method, "at": now()})
+
+
+def _agreed(user: Record) -> ConsentText:
+    """The LINE consent line a user agreed to, as their record keeps it."""
+    consent = user["consent"]
+    locale = consent.get("locale", (user.get("latest") or {}).get("locale", ""))
+    return ConsentText(user.get("consent_text", ""), consent["version"], consent["text_sha256"], locale)
 
 
 def line_code(response_id: str) -> str:
@@ -272,4 +277,4 @@ def _new_user() -> Record:
 
 
 def _consent(status: str, text: ConsentText) -> Record:
-    return {"status": status, "at": now(), "version": text.version, "text_sha256": text.sha256}
+    return {"status": status, "at": now(), "version": text.version, "text_sha256": text.sha256, "locale": text.locale}

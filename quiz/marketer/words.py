@@ -105,11 +105,11 @@ WORDS: dict[str, dict[str, str]] = {
         "erase": "Erase this person",
         "erase_confirm_title": "Erase {person}?",
         "erase_confirm_text": "Every lead, consent record, queued message and response tie of this person is"
-        " deleted. A suppression record (a hash of the address) stays so they are not mailed again."
+        " deleted. A suppression record (a keyed hash of the address) stays so they are not mailed again."
         " This cannot be undone.",
         "erase_yes": "Yes, erase everything",
         "cancel": "Cancel",
-        "erased": "The person was erased. A suppression record (a hash of the address) stays.",
+        "erased": "The person was erased. A suppression record (a keyed hash of the address) stays.",
         "bad_filter": "This filter cannot be used: {error}",
         "without_filters": "This page without filters",
         "not_found": "Not found",
@@ -214,10 +214,10 @@ WORDS: dict[str, dict[str, str]] = {
         "erase": "この人のデータを消去",
         "erase_confirm_title": "{person} を消去しますか？",
         "erase_confirm_text": "この人のリード、同意の記録、送信待ちのメッセージ、回答とのひも付けをすべて削除します。"
-        "再びメールが送られないよう、アドレスのハッシュによる抑止記録だけが残ります。元に戻せません。",
+        "再びメールが送られないよう、アドレスの鍵付きハッシュによる抑止記録だけが残ります。元に戻せません。",
         "erase_yes": "はい、すべて消去します",
         "cancel": "やめる",
-        "erased": "消去しました。アドレスのハッシュによる抑止記録だけが残ります。",
+        "erased": "消去しました。アドレスの鍵付きハッシュによる抑止記録だけが残ります。",
         "bad_filter": "この条件は使えません：{error}",
         "without_filters": "条件なしでこのページを表示",
         "not_found": "見つかりません",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import importlib.metadata
 import mimetypes
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -48,6 +49,10 @@ class Assets:
                     self._by_name[asset.name] = asset
                     self._by_versioned[asset.versioned] = asset
 
+    def digests(self) -> list[str]:
+        """Every file's name and content hash, in name order."""
+        return [f"{name}:{asset.digest}" for name, asset in sorted(self._by_name.items())]
+
     def url(self, name: str) -> str:
         """The versioned path of a file, for templates: it changes whenever the file does."""
         return "/static/" + self._by_name[name].versioned
@@ -68,6 +73,23 @@ class Assets:
         if encoding != "identity":
             headers["Content-Encoding"] = encoding
         return Response(asset.bodies[encoding], media_type=asset.media_type, headers=headers)
+
+
+def widget_version(assets: Assets, template_folders: list[Path]) -> str:
+    """The server's release and a hash of every script, style and template it shows, e.g. ``0.1.0+3f2a9c1b7d``.
+
+    Consent evidence records it, so a dispute can be answered with the exact widget a shopper used,
+    even from a checkout between releases.
+    """
+    try:
+        release = importlib.metadata.version("quiz-server")
+    except importlib.metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        release = "unreleased"
+    digest = hashlib.sha256("\n".join(assets.digests()).encode())
+    for folder in template_folders:
+        for path in sorted(item for item in folder.rglob("*") if item.is_file()):
+            digest.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes())
+    return f"{release}+{digest.hexdigest()[:10]}"
 
 
 def _read(path: Path, name: str) -> Asset:
