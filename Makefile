@@ -42,6 +42,7 @@ lint: install
 
 bench: install browser postgres
 	$(PY) bench/scoring.py
+	$(PY) bench/validate_limits.py
 	$(PY) bench/widget_weight.py
 	$(PY) bench/load.py
 	$(PY) bench/store.py

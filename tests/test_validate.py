@@ -134,3 +134,36 @@ def test_schema_lets_editors_accept_the_options_shorthand():
 
     single = json_schema()["$defs"]["SingleChoice"]["properties"]["options"]
     assert {"type": "string"} in single["items"]["anyOf"]
+
+
+def test_a_thousand_mistakes_show_the_first_hundred_and_count_the_rest(tmp_path):
+    from quiz.authoring.loader import MAX_PROBLEMS
+
+    document = quiz_document()
+    document["products"] += [{"id": f"p{index}", "title": "P", "url": "/p", "price": -1} for index in range(1000)]
+    path = tmp_path / "many.json"
+    path.write_text(json.dumps(document, indent=2), encoding="utf-8")
+    *shown, last = load_quiz(path).problems
+    assert len(shown) == MAX_PROBLEMS and all(problem.location[:1] == ("products",) for problem in shown)
+    assert [problem.line for problem in shown] == sorted(problem.line for problem in shown) and shown[0].line > 1
+    assert last.message == "900 more problems not shown; fix these and validate again"
+
+
+def test_bad_references_stop_being_searched_after_the_hundredth(tmp_path):
+    branches = [{"if": {"question": "q0", "is": "dry"}, "goto": f"nowhere{index}"} for index in range(100)]
+    questions = [dict(quiz_document()["questions"][0], id=f"q{index}", next=branches) for index in range(3)]
+    path = tmp_path / "references.json"
+    path.write_text(json.dumps(quiz_document(questions=questions)), encoding="utf-8")
+    *shown, last = load_quiz(path).problems
+    assert len(shown) == 100 and "no question 'nowhere0'" in shown[0].message
+    assert last.message == "More problems not shown; fix these and validate again"
+
+
+def test_a_question_has_at_most_a_hundred_branches_and_a_group_fifty_parts(tmp_path):
+    many = [{"goto": "results"}] * 101
+    group = {"all": [{"question": "skin", "is": "dry"}] * 51}
+    for name, next_ in (("branches", many), ("parts", [{"if": group, "goto": "results"}])):
+        document = quiz_document()
+        document["questions"][0]["next"] = next_
+        (problem,) = problems_of(document)
+        assert problem.startswith("questions[0].next") and "at most" in problem, (name, problem)

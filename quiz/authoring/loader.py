@@ -22,8 +22,9 @@ from quiz.format.migrations import MigrationError, migrate
 from quiz.format.schema import Quiz
 from quiz.format.text import without_controls
 
-MAX_QUIZ_BYTES = 2 * 1024 * 1024
+MAX_QUIZ_BYTES = 1024 * 1024  # 1 MiB: larger catalogs go in a catalog file (README, "Limits": kept under a second)
 MAX_DEPTH = 40
+MAX_PROBLEMS = 100  # shown per file
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 _BRACKET = re.compile(r"[\[\]{}]")
 remember_field_names(Quiz)
@@ -40,10 +41,15 @@ class Loaded:
     catalog: Catalog | None = None
     inline_products: int = 0
 
-    def locate(self, problems: list[Problem]) -> list[Problem]:
-        """Line and column for each problem: in the quiz file, or in the catalog for its products."""
+    def locate(self, problems: list[Problem], *, counted: bool = True) -> list[Problem]:
+        """Line and column for each problem: in the quiz file, or in the catalog for its products.
+
+        Only the first ``MAX_PROBLEMS`` are shown, and a last line counts the rest: a generated file
+        with a mistake in every product would otherwise print tens of thousands of lines, and take
+        seconds to locate, for one fix to make.
+        """
         in_quiz, in_catalog = [], []
-        for problem in problems:
+        for problem in problems[:MAX_PROBLEMS]:
             index = self._catalog_index(problem)
             if index is None:
                 in_quiz.append(problem)
@@ -51,7 +57,8 @@ class Loaded:
                 assert self.catalog is not None
                 line = self.catalog.lines[index]
                 in_catalog.append(replace(problem, file=self.catalog.file, line=line, column=1))
-        return locate(in_quiz, self.source, self.file) + in_catalog
+        located = locate(in_quiz, self.source, self.file) + in_catalog
+        return _counting_the_rest(located, problems, self.file, counted=counted)
 
     def _catalog_index(self, problem: Problem) -> int | None:
         location = problem.location
@@ -61,6 +68,14 @@ class Loaded:
         if not isinstance(index, int) or index < self.inline_products:
             return None
         return index - self.inline_products
+
+
+def _counting_the_rest(shown: list[Problem], found: list[Problem], file: str, *, counted: bool = True) -> list[Problem]:
+    """``shown`` and, when ``found`` had more, a last line saying so (how many, if they were all counted)."""
+    if len(found) <= MAX_PROBLEMS:
+        return shown
+    more = f"{len(found) - MAX_PROBLEMS:,} more problems" if counted else "More problems"
+    return [*shown, Problem((), f"{more} not shown; fix these and validate again", file=file)]
 
 
 def load_quiz(path: str | Path) -> Loaded:
@@ -86,7 +101,9 @@ def parse_quiz(text: str, *, file: str = "<quiz>", base_dir: Path | None = None)
         return loaded
     loaded.catalog = _read_catalog_of(document, base_dir, loaded.problems)
     if loaded.problems:
-        loaded.problems = [problem if problem.file else loaded.locate([problem])[0] for problem in loaded.problems]
+        found = loaded.problems  # the catalog's are located in it already
+        shown = [problem if problem.file else loaded.locate([problem])[0] for problem in found[:MAX_PROBLEMS]]
+        loaded.problems = _counting_the_rest(shown, found, file)
         return loaded
     inline = document.get("products", [])
     if loaded.catalog is not None and isinstance(inline, list):
@@ -97,9 +114,9 @@ def parse_quiz(text: str, *, file: str = "<quiz>", base_dir: Path | None = None)
     except ValidationError as error:
         loaded.problems = loaded.locate(from_validation_error(error, document))
         return loaded
-    problems = check_references(quiz)
+    problems = check_references(quiz, limit=MAX_PROBLEMS + 1)  # one more tells that there are more
     if problems:
-        loaded.problems = loaded.locate(problems)
+        loaded.problems = loaded.locate(problems, counted=len(problems) <= MAX_PROBLEMS)
         return loaded
     loaded.quiz = quiz
     return loaded

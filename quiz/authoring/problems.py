@@ -8,9 +8,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-import json_source_map
 from pydantic import BaseModel, ValidationError
 
+from quiz.authoring.positions import Positions
 from quiz.format.products import CURRENCY_PATTERN, PRODUCT_ID_PATTERN, SLUG_PATTERN, URL_PATTERN
 from quiz.format.schema import COLOUR_PATTERN, FONT_PATTERN, ORIGIN_PATTERN
 from quiz.format.text import LOCALE_PATTERN
@@ -53,27 +53,13 @@ def dotted(location: Loc) -> str:
 
 def locate(problems: Iterable[Problem], source: str, file: str) -> list[Problem]:
     """Give each problem the line and column of the value (or key) its path names in ``source``."""
-    try:
-        entries = json_source_map.calculate(source)
-    except Exception:  # the library raises bare errors on text json accepted; positions are a nicety
-        entries = {}
+    problems = list(problems)
+    positions = Positions(source, [problem.location for problem in problems])
     located = []
     for problem in problems:
-        line, column = _position(entries, problem.location)
+        line, column = positions.line_column(problem.location)
         located.append(replace(problem, file=file, line=line, column=column))
     return sorted(located, key=lambda problem: (problem.line, problem.column))
-
-
-def _position(entries: dict[str, Any], location: Loc) -> tuple[int, int]:
-    parts = [str(part).replace("~", "~0").replace("/", "~1") for part in location]
-    while True:
-        entry = entries.get("".join(f"/{part}" for part in parts))
-        if entry is not None:
-            spot = entry.key_start or entry.value_start
-            return spot.line + 1, spot.column + 1
-        if not parts:
-            return 1, 1
-        parts.pop()
 
 
 def from_validation_error(error: ValidationError, data: Any, *, prefix: Loc = ()) -> list[Problem]:

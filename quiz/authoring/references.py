@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import itertools
 from collections.abc import Iterable, Iterator
 
 from quiz.authoring.problems import Loc, Problem
@@ -22,19 +23,24 @@ from quiz.format.sizes import ANSWERS_MAX_BYTES, answer_bytes, answers_bytes
 from quiz.format.text import Text
 
 
-def check_references(quiz: Quiz) -> list[Problem]:
-    """Every cross-reference problem, each at the path of the bad reference."""
+def check_references(quiz: Quiz, *, limit: int | None = None) -> list[Problem]:
+    """The cross-reference problems, each at the path of the bad reference: all, or the first ``limit``.
+
+    With a limit the search stops there: each bad reference looks for the name it may have meant,
+    and thousands of them would take seconds to list when only the first few are shown.
+    """
     problems = list(_duplicate_ids(quiz))
     if problems:
-        return problems  # lookups by id are ambiguous until ids are unique
-    problems += _branches(quiz)
-    problems += _effects(quiz)
-    problems += _locales(quiz)
-    problems += _cycles(quiz)
-    problems += _answers_fit(quiz)
+        return problems[:limit]  # lookups by id are ambiguous until ids are unique
+    found = itertools.chain(
+        _branches(quiz), _effects(quiz), _locales(quiz), _cycles(quiz), _answers_fit(quiz), _has_products(quiz)
+    )
+    return list(itertools.islice(found, limit))
+
+
+def _has_products(quiz: Quiz) -> Iterator[Problem]:
     if not quiz.products:
-        problems.append(Problem(("products",), "the quiz has no products to recommend; add products or a catalog"))
-    return problems
+        yield Problem(("products",), "the quiz has no products to recommend; add products or a catalog")
 
 
 def _duplicate_ids(quiz: Quiz) -> Iterator[Problem]:
@@ -97,10 +103,10 @@ def _condition(quiz: Quiz, condition: Condition, where: Loc) -> Iterator[Problem
         if test.question not in quiz.question_index:
             yield Problem(where, f"no question {test.question!r}{_closest(test.question, quiz.question_index)}")
             continue
-        yield from _operator_fits(quiz.question(test.question), test.operator(), where)
+        yield from _operator_fits(quiz, quiz.question(test.question), test.operator(), where)
 
 
-def _operator_fits(question: Question, operator: tuple[str, object], where: Loc) -> Iterator[Problem]:
+def _operator_fits(quiz: Quiz, question: Question, operator: tuple[str, object], where: Loc) -> Iterator[Problem]:
     name, value = operator
     kind = question.type
     if name in NUMERIC_OPERATORS and not isinstance(question, NUMERIC_TYPES):
@@ -114,7 +120,7 @@ def _operator_fits(question: Question, operator: tuple[str, object], where: Loc)
     elif kind == "info" and name != "answered":
         yield Problem(where, f"question {question.id!r} is an info slide and has no answer to test")
     elif isinstance(question, CHOICE_TYPES) and name in ("is", "in", "includes"):
-        known = {option.id for option in question.choices()}
+        known = _option_ids(quiz, question)
         wanted = value if isinstance(value, list) else [value]
         for option_id in wanted:
             if option_id not in known:
@@ -123,6 +129,15 @@ def _operator_fits(question: Question, operator: tuple[str, object], where: Loc)
                     where,
                     f"question {question.id!r} has no option {option_id!r}{_closest(str(option_id), options)}",
                 )
+
+
+def _option_ids(quiz: Quiz, question: Question) -> frozenset[str]:
+    """Once per question, not once per condition: a large quiz tests the same question thousands of times."""
+    key = ("option_ids", question.id)
+    if key not in quiz.derived:
+        quiz.derived[key] = frozenset(option.id for option in question.choices())
+    known: frozenset[str] = quiz.derived[key]
+    return known
 
 
 def _effects(quiz: Quiz) -> Iterator[Problem]:

@@ -14,6 +14,10 @@ Scalar = str | float
 
 OPERATORS = ("is", "in", "includes", "gt", "gte", "lt", "lte", "answered")
 NUMERIC_OPERATORS = ("gt", "gte", "lt", "lte")
+# Bounds that keep the largest allowed quiz quick to validate (README, "Limits"): no question has
+# more than 100 options, so no test needs more values, and no sensible rule more than 50 parts.
+MAX_VALUES = 100
+MAX_PARTS = 50
 
 
 class _Model(BaseModel):
@@ -25,8 +29,10 @@ class AnswerIs(_Model):
 
     question: str = Field(description="The id of the question whose answer is tested.")
     is_: Scalar | None = Field(None, alias="is", description="The answer equals this option id or value.")
-    in_: list[Scalar] | None = Field(None, alias="in", min_length=1, description="The answer is one of these.")
-    includes: str | list[str] | None = Field(
+    in_: list[Scalar] | None = Field(
+        None, alias="in", min_length=1, max_length=MAX_VALUES, description="The answer is one of these."
+    )
+    includes: str | Annotated[list[str], Field(max_length=MAX_VALUES)] | None = Field(
         None, description="A multiple-choice answer includes this option id (or all of these)."
     )
     gt: float | None = None
@@ -51,8 +57,9 @@ class AnswerIs(_Model):
         return [name for name in OPERATORS if values[name] is not None]
 
     def operator(self) -> tuple[str, Any]:
-        name = self.operators()[0]
-        return name, self._values()[name]
+        values = self._values()
+        name = next(name for name in OPERATORS if values[name] is not None)
+        return name, values[name]
 
     def _values(self) -> dict[str, Any]:
         return {
@@ -68,11 +75,11 @@ class AnswerIs(_Model):
 
 
 class All(_Model):
-    all: list[Condition] = Field(min_length=1)
+    all: list[Condition] = Field(min_length=1, max_length=MAX_PARTS)
 
 
 class Any_(_Model):
-    any: list[Condition] = Field(min_length=1)
+    any: list[Condition] = Field(min_length=1, max_length=MAX_PARTS)
 
 
 class Not(_Model):

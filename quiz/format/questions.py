@@ -79,6 +79,8 @@ def _expand_shorthand(options: Any) -> Any:
     return expanded
 
 
+MAX_BRANCHES = 100  # as many as options, and an answer per option is the most a question can branch on
+
 Options = Annotated[
     list[Option],
     BeforeValidator(_expand_shorthand, json_schema_input_type=list[Option | str]),
@@ -91,7 +93,7 @@ class _Question(Model):
     title: Text
     help: Text | None = None
     optional: bool = False
-    next: str | list[Branch] | None = Field(
+    next: str | Annotated[list[Branch], Field(max_length=MAX_BRANCHES)] | None = Field(
         None, description="Where to go after this question; defaults to the next question in the file."
     )
 
