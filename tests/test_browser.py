@@ -8,6 +8,7 @@ loopback, and every screen is scanned with axe-core.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -241,4 +242,77 @@ def test_a_mistyped_selector_still_shows_the_quiz(servers, page):
         f"{quiz_origin}/widget.js",
     )
     frame = embedded_frame(page, quiz_origin)
+    assert_frame_fits(frame)
+
+
+def walk_two_questions(view: Page | Frame, quiz: Quiz) -> list[str]:
+    """Start and answer two questions; return the keys of the three steps seen (the third unanswered)."""
+    view.locator("#quiz-step button").first.click()
+    keys = [wait_for_new_step(view, "intro")]
+    for _ in range(2):
+        answer(view, quiz)
+        view.locator("button[value=next]").click()
+        keys.append(wait_for_new_step(view, keys[-1]))
+    return keys
+
+
+def wait_for_step(view: Page | Frame, wanted: str) -> None:
+    """Until ``wanted`` is the step on screen (history navigation reloads the page in between)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            if step_key(view) == wanted:
+                return
+        except playwright_api.Error:  # between two documents
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"on {step_key(view)!r}, wanted {wanted!r}")
+
+
+def test_back_forward_and_reload_keep_the_shoppers_place_on_the_hosted_page(servers, page):
+    quiz_origin, _, quizzes = servers
+    quiz = quizzes["serum-finder"]
+    page.goto(f"{quiz_origin}/q/serum-finder")
+    first, second, third = walk_two_questions(page, quiz)
+    assert "/q/serum-finder/step?t=" in page.url and "dry" not in page.url  # a real address, no answer in it
+    page.go_back()
+    wait_for_step(page, second)
+    page.go_back()
+    wait_for_step(page, first)
+    page.go_forward()
+    wait_for_step(page, second)
+    page.go_forward()
+    wait_for_step(page, third)
+    page.reload()
+    wait_for_step(page, third)
+    key = third
+    while key != "results":
+        answer(page, quiz)
+        page.locator("button[value=next]").click()
+        key = wait_for_new_step(page, key)
+    titles = page.locator(".quiz-product-title").all_inner_texts()
+    page.reload()  # the results are an address too: reloaded (or shared) they come back
+    wait_for_step(page, "results")
+    assert page.locator(".quiz-product-title").all_inner_texts() == titles
+
+
+def test_the_shop_pages_back_button_steps_back_through_the_embedded_quiz(servers, page):
+    quiz_origin, shop_origin, quizzes = servers
+    page.set_viewport_size({"width": 375, "height": 740})
+    page.goto(f"{shop_origin}/quizzes/serum-finder")
+    frame = embedded_frame(page, quiz_origin)
+    first, second, third = walk_two_questions(frame, quizzes["serum-finder"])
+    # The shop page's own history: the frame's entries are part of it, so its back button (or a
+    # phone's swipe) steps back through the quiz. (page.go_back would wait for the shop page to load.)
+    page.evaluate("history.back()")
+    wait_for_step(frame, second)
+    assert page.url == f"{shop_origin}/quizzes/serum-finder"  # the shopper stays on the shop's page
+    page.evaluate("history.back()")
+    wait_for_step(frame, first)
+    page.evaluate("history.forward()")
+    wait_for_step(frame, second)
+    page.evaluate("history.forward()")
+    wait_for_step(frame, third)
+    frame.evaluate("location.reload()")
+    wait_for_step(frame, third)
     assert_frame_fits(frame)

@@ -120,12 +120,24 @@ async def posted(request: Request) -> Posted | Response:
 
 
 def respond(request: Request, quiz: Quiz, progress: Progress) -> Response:
-    """The next step: its fragment for htmx, otherwise a redirect to its page."""
+    """The next step: its fragment for htmx, otherwise a redirect to its page.
+
+    Either way the step gets its own address, ``/q/<quiz>/step?t=<token>``: htmx pushes it into the
+    browser's history (``HX-Push-Url``), so back, forward and reload keep the shopper's place, on the
+    hosted page and inside a frame, whose history the browser joins to the shop page's. The token
+    in it is encrypted (``quiz.web.tokens``): the address shows no answer.
+    """
     if is_htmx(request):
-        return render(request, step_for(request, quiz, progress), status_code=200)
-    token = services(request).tokens.dump(progress)
+        step = step_for(request, quiz, progress)
+        response = render(request, step, status_code=200)
+        response.headers["HX-Push-Url"] = step_url(request, quiz, step.token)
+        return response
+    return RedirectResponse(step_url(request, quiz, services(request).tokens.dump(progress)), status_code=303)
+
+
+def step_url(request: Request, quiz: Quiz, token: str) -> str:
     path = under_root(request, request.app.url_path_for("show_step", quiz_id=quiz.id))
-    return RedirectResponse(f"{path}?{urlencode({'t': token})}", status_code=303)
+    return f"{path}?{urlencode({'t': token})}"
 
 
 def restart(request: Request, quiz: Quiz) -> Response:
