@@ -24,16 +24,31 @@
     }
   }
 
+  // Where focus goes after a swap: what the server marked (a confirmation, with data-focus), else
+  // the first control a shopper must correct (a fieldset cannot take focus; its first input can),
+  // else the new step's heading.
+  function focusTarget(step) {
+    var marked = step.querySelector("[data-focus]");
+    if (marked) return marked;
+    var invalid = step.querySelector("[aria-invalid=true]");
+    if (invalid && invalid.matches("input, select, textarea")) return invalid;
+    var control = invalid && invalid.querySelector("input:not([type=hidden]), select, textarea");
+    return control || step.querySelector("h1");
+  }
+
   function focusStep(step) {
-    var error = step.querySelector(".quiz-error");
-    var target = error ? step.querySelector("fieldset input, fieldset") : step.querySelector("h1");
+    var target = focusTarget(step);
     if (target) target.focus({ preventScroll: true });
+    var heading = !target || target.tagName === "H1";
     var announce = document.getElementById("quiz-announce");
-    if (announce) announce.textContent = step.getAttribute("data-announce") || "";
+    // An error or a confirmation reads itself out (role alert or status): nothing to talk over it.
+    if (announce) announce.textContent = heading ? step.getAttribute("data-announce") || "" : "";
+    var box = (heading ? step : target).getBoundingClientRect();
     if (framed) {
-      post({ type: "step" });
-    } else if (step.getBoundingClientRect().top < 0) {
-      step.scrollIntoView({ block: "start" });
+      // Where it is in the frame, so the shop page can bring that spot into view.
+      post({ type: "step", top: heading ? 0 : Math.max(0, Math.round(box.top + window.scrollY)) });
+    } else if (box.top < 0 || (!heading && box.bottom > window.innerHeight)) {
+      (heading ? step : target).scrollIntoView({ block: heading ? "start" : "center" });
     }
   }
 

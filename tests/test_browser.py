@@ -316,3 +316,30 @@ def test_the_shop_pages_back_button_steps_back_through_the_embedded_quiz(servers
     frame.evaluate("location.reload()")
     wait_for_step(frame, third)
     assert_frame_fits(frame)
+
+
+def test_after_an_unanswered_question_focus_is_on_its_first_option(servers, page):
+    quiz_origin, _, _ = servers
+    page.goto(f"{quiz_origin}/q/serum-finder")
+    page.locator("#quiz-step button").first.click()
+    wait_for_new_step(page, "intro")
+    page.locator("button[value=next]").click()  # nothing chosen
+    expect(page.locator(".quiz-error")).to_be_visible()
+    # The first option of the group the error describes: a fieldset cannot take focus, and <body> says nothing.
+    expect(page.locator("fieldset[aria-invalid=true] input").first).to_be_focused()
+    assert page.locator("fieldset[aria-invalid=true]").get_attribute("aria-describedby") == "quiz-error"
+
+
+@pytest.mark.parametrize("mode", ["inline", "popup", "iframe"])
+def test_the_widget_says_nothing_in_the_shops_console(servers, page, mode):
+    quiz_origin, shop_origin, _ = servers
+    said: list[str] = []
+    page.on("console", lambda message: said.append(f"{message.type}: {message.text}"))
+    page.goto(f"{shop_origin}/quizzes/coffee-finder?mode={mode}")
+    if mode == "popup":
+        page.locator("quiz-widget button").last.click()  # the opening button, after the dialog's close
+    frame = embedded_frame(page, quiz_origin)
+    frame.locator("#quiz-step button").first.click()
+    wait_for_new_step(frame, "intro")
+    page.wait_for_timeout(300)  # messages a late frame might still cause
+    assert [line for line in said if not line.startswith(("log:", "debug:"))] == []

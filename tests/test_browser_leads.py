@@ -145,3 +145,36 @@ def _export(settings: Settings, *arguments: str) -> list[dict[str, Any]]:
     finished = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=60, check=False)
     assert finished.returncode == 0, finished.stderr
     return [json.loads(line) for line in finished.stdout.splitlines()]
+
+
+def _in_view_of_the_shop(page: Page, frame: Frame, selector: str) -> bool:
+    """The element inside the quiz frame is within the shop page's viewport."""
+    frame_top = frame.frame_element().bounding_box()["y"]  # relative to the shop page's viewport
+    box = frame.locator(selector).evaluate("element => element.getBoundingClientRect().toJSON()")
+    top = frame_top + box["top"]
+    return top >= 0 and top + box["height"] <= page.viewport_size["height"]
+
+
+def test_focus_goes_to_the_address_to_correct_then_to_the_confirmation_in_view(shop_with_mail, page):
+    page.set_viewport_size({"width": 375, "height": 640})
+    frame = _results_on_the_shop(shop_with_mail, page)
+    frame.get_by_label("Email address").fill("kaori@")
+    frame.get_by_role("button", name="Email me my results").click()
+    expect(frame.locator("#quiz-optin-error")).to_be_visible()
+    # Focus lands on the field to correct (which the error describes), not on the page's body.
+    focused = "() => [document.activeElement.id, document.activeElement.getAttribute('aria-describedby')]"
+    deadline = time.monotonic() + 5
+    while frame.evaluate(focused) != ["quiz-email", "quiz-optin-error"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert frame.evaluate(focused) == ["quiz-email", "quiz-optin-error"]
+    frame.get_by_label("Email address").fill("shown.in.view@example.jp")
+    frame.get_by_role("button", name="Email me my results").click()
+    sent = frame.locator(".quiz-optin-sent")
+    expect(sent).to_be_focused()
+    assert sent.get_attribute("role") == "status"  # read out as it appears
+    deadline = time.monotonic() + 5
+    while not _in_view_of_the_shop(page, frame, ".quiz-optin-sent") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _in_view_of_the_shop(page, frame, ".quiz-optin-sent"), "the confirmation is out of sight"
+    assert _one_message(shop_with_mail["inbox"])["To"] == "shown.in.view@example.jp"
+    shop_with_mail["inbox"].envelopes.clear()  # the other tests here count the messages they cause

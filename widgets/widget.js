@@ -61,16 +61,21 @@
       if (!message || message.source !== "quiz-widget") return;
       if (message.type === "height" && typeof message.height === "number" && isFinite(message.height) && message.height > 0) {
         css(frame, { height: Math.min(Math.ceil(message.height), MAX_HEIGHT) + "px" });
-      } else if (message.type === "step" && frame.getBoundingClientRect().top < 0) {
-        frame.scrollIntoView({ block: "start" });
+      } else if (message.type === "step") {
+        // The spot of the frame to show: its top for a new step, the confirmation or the error further down.
+        var spot = frame.getBoundingClientRect().top + (typeof message.top === "number" && isFinite(message.top) ? Math.max(0, message.top) : 0);
+        if (spot < 0 || spot > window.innerHeight - 48) window.scrollBy(0, spot - 16);
       } else if (message.type === "escape" && onEscape) {
         onEscape();  // focus is inside the quiz, so the dialog never sees the key itself
       }
     });
     // The quiz may have told its height before this script listened (a plain iframe loads on its
     // own): ask again now and at each load. Sent to the quiz server's origin only.
+    // To any origin: the frame may still hold its first blank page, of this page's origin, and a
+    // message aimed at the quiz's origin would make the browser log an error on every shop page.
+    // "hello" carries nothing, and the quiz answers only to an origin allowed to embed it.
     function hello() {
-      if (frame.contentWindow) frame.contentWindow.postMessage({ source: "quiz-widget", type: "hello" }, server);
+      if (frame.contentWindow) frame.contentWindow.postMessage({ source: "quiz-widget", type: "hello" }, "*");
     }
     frame.addEventListener("load", hello);
     hello();
