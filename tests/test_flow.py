@@ -1,5 +1,8 @@
 """The shopper's path: next question, branching, and answer validation."""
 
+import re
+from pathlib import Path
+
 import pytest
 from factory import make_quiz, quiz_document
 
@@ -126,3 +129,20 @@ def test_skipping_an_optional_multiple_choice_records_no_answer():
         questions=[{"id": "likes", "type": "multiple", "title": "?", "options": ["A", "B"], "optional": True}]
     )
     assert parse_answer(quiz.question("likes"), []) is None
+
+
+def test_the_intro_promises_the_number_of_questions_the_progress_bar_counts(tmp_path):
+    from html_page import Page
+    from starlette.testclient import TestClient
+
+    from quiz.app import create_app
+    from quiz.settings import Settings
+
+    examples = Path(__file__).parent.parent / "quizzes"
+    settings = Settings(quizzes_dir=examples, data_dir=tmp_path, secret_keys=("k",))
+    with TestClient(create_app(settings)) as client:
+        intro = Page(client.get("/q/serum-finder", headers={"Accept-Language": "ja"}).text)
+        first = Page(client.post("/q/serum-finder/start", data={"locale": "ja"}).text)
+    total = re.fullmatch(r"質問 1 / (\d+)", first.text("quiz-progress").strip())
+    assert total, first.text("quiz-progress")
+    assert f"{total[1]}つの質問に答えるだけで" in intro.text("quiz-lead")

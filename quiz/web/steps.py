@@ -16,12 +16,12 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from quiz.engine.flow import predicted_path, trail
+from quiz.engine.flow import first_question, predicted_path, trail
 from quiz.errors import FormRefused, QuizNotFound
 from quiz.format.conditions import Answer
 from quiz.format.questions import RESULTS, Question
 from quiz.format.schema import Quiz
-from quiz.format.text import best_locale, resolve, without_controls
+from quiz.format.text import best_locale, fill, resolve, without_controls
 from quiz.web.middleware import content_security_policy
 from quiz.web.offers import Offer
 from quiz.web.results import embedders_for, results_for
@@ -68,6 +68,18 @@ class Step:
     def t(self, text: Any) -> str:
         """A quiz text in the shopper's locale."""
         return resolve(text, self.locale, self.quiz.locale) if text is not None else ""
+
+    def intro(self) -> str:
+        """The quiz's intro, its ``{questions}`` the number of questions a shopper starting now will see.
+
+        Counted as the progress bar counts them on the first question, so "7 questions" is a promise
+        the quiz keeps even after the merchant adds one.
+        """
+        text = self.t(self.quiz.intro)
+        if "{questions}" not in text:
+            return text
+        count = len(predicted_path(self.quiz, {}, first_question(self.quiz).id))
+        return fill(text, {"questions": str(count)})
 
 
 def quiz_for(request: Request) -> Quiz:
