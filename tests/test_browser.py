@@ -17,7 +17,7 @@ import pytest
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 from axe_playwright_python.sync_playwright import Axe  # noqa: E402
-from browsing import assert_frame_fits, embedded_frame, step_key, wait_for_new_step  # noqa: E402
+from browsing import assert_frame_fits, embedded_frame, play_to_results, step_key, wait_for_new_step  # noqa: E402
 from live import quiz_beside_shop  # noqa: E402
 from playwright.sync_api import Frame, Page, expect  # noqa: E402
 from shopper import answer, checked_options  # noqa: E402
@@ -343,3 +343,29 @@ def test_the_widget_says_nothing_in_the_shops_console(servers, page, mode):
     wait_for_new_step(frame, "intro")
     page.wait_for_timeout(300)  # messages a late frame might still cause
     assert [line for line in said if not line.startswith(("log:", "debug:"))] == []
+
+
+def test_images_that_fail_leave_a_tidy_box_and_nothing_overflows_at_320px(servers, page):
+    quiz_origin, shop_origin, quizzes = servers
+    page.set_viewport_size({"width": 320, "height": 640})
+    page.route("**/images/**", lambda route: route.abort())  # as on a shop that has no such paths
+    page.goto(f"{shop_origin}/quizzes/gift-finder")
+    frame = embedded_frame(page, quiz_origin)
+    play_to_results(frame, quizzes["gift-finder"])
+    images = frame.locator(".quiz-product img")
+    assert images.count() >= 1
+    frame.locator(".quiz-product").last.scroll_into_view_if_needed()  # lazy images below the fold load too
+    page.wait_for_timeout(300)
+    broken = frame.evaluate(
+        "[...document.querySelectorAll('.quiz-product img')].filter(i => i.complete && !i.naturalWidth)"
+    )
+    assert len(broken) == images.count(), "this test needs every image to fail"
+    width = frame.evaluate("document.documentElement.clientWidth")
+    for card in frame.locator(".quiz-product").all():
+        box = card.evaluate("card => [card.getBoundingClientRect().right, card.scrollWidth, card.clientWidth]")
+        assert box[0] <= width and box[1] <= box[2], f"a card overflows: {box}, frame {width}px"
+    for media in frame.locator(".quiz-product .quiz-media").all():
+        size = media.bounding_box()
+        assert abs(size["width"] - size["height"]) <= 1  # the square box, image or not
+    assert frame.locator(".quiz-product .quiz-media").count() == images.count()
+    assert frame.evaluate("document.documentElement.scrollWidth") <= width
