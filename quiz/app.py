@@ -61,8 +61,9 @@ from quiz.web.failures import render_error
 from quiz.web.library import QuizLibrary
 from quiz.web.limits import Limit, Limiter, limiter_for, prune_limits
 from quiz.web.middleware import BodyLimit, SecurityHeaders
+from quiz.web.results import cart_item
 from quiz.web.services import Services, services
-from quiz.web.shopper import follow_product, show_intro, show_step, start_quiz, submit_answer
+from quiz.web.shopper import add_to_cart, follow_product, show_intro, show_step, start_quiz, submit_answer
 from quiz.web.steps import under_root
 from quiz.web.tally import Tally
 from quiz.web.theme import theme_css
@@ -93,6 +94,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/q/{quiz_id}/answer", submit_answer, methods=["POST"], name="submit_answer", middleware=COMPRESSED),
         Route("/q/{quiz_id}/optin", submit_optin, methods=["POST"], name="submit_optin", middleware=COMPRESSED),
         Route("/q/{quiz_id}/go/{product_id}", follow_product, methods=["GET"], name="follow_product"),
+        Route("/q/{quiz_id}/cart", add_to_cart, methods=["GET", "POST"], name="add_to_cart"),
         Route("/q/{quiz_id}/line", start_line_login, methods=["POST"], name="start_line_login"),
         Route("/line/callback", line_callback, methods=["GET"], name="line_callback"),
         Route("/line/webhook", line_webhook, methods=["POST"], name="line_webhook"),
@@ -158,6 +160,7 @@ def create_app(settings: Settings) -> Starlette:
     templates.env.globals["path_for"] = path_for
     templates.env.globals["asset"] = asset_path
     templates.env.filters["rich"] = rich_text
+    templates.env.filters["cart_item"] = cart_item
     app.state.dashboard = Dashboard(
         users=Users(store),
         sessions=Sessions(store),

@@ -102,6 +102,19 @@
     lineOpen = true;
     window.open("", "quiz-line", "popup,width=480,height=720");
   });
+  // Add to cart in "event" mode: the shop page gets a quiz:add-to-cart event (widget.js dispatches
+  // it) for its theme's own cart, and the server counts it. A hosted page has no shop to tell: its
+  // links go to the cart permalink as they would without JavaScript.
+  if (framed) document.documentElement.classList.add("quiz-framed");
+  document.addEventListener("click", function (event) {
+    var control = framed && event.target.closest ? event.target.closest("[data-cart-event]") : null;
+    if (!control) return;
+    event.preventDefault();
+    var products;
+    try { products = JSON.parse(control.getAttribute("data-cart-event")); } catch (error) { return; }
+    post({ type: "add-to-cart", products: products });
+    fetch(control.getAttribute("data-record"), { method: "POST", credentials: "omit", keepalive: true }).catch(function () {});
+  });
   document.addEventListener("htmx:afterSettle", function (event) {
     var step = document.getElementById("quiz-step");
     if (step && event.target === step) focusStep(step);

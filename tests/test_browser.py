@@ -369,3 +369,22 @@ def test_images_that_fail_leave_a_tidy_box_and_nothing_overflows_at_320px(server
         assert abs(size["width"] - size["height"]) <= 1  # the square box, image or not
     assert frame.locator(".quiz-product .quiz-media").count() == images.count()
     assert frame.evaluate("document.documentElement.scrollWidth") <= width
+
+
+def test_add_to_cart_tells_the_shop_page_which_products_and_stays_on_it(servers, page):
+    quiz_origin, shop_origin, quizzes = servers
+    page.goto(f"{shop_origin}/quizzes/gift-finder")  # its results send quiz:add-to-cart ("event" mode)
+    page.evaluate("window.carts = []; document.addEventListener('quiz:add-to-cart', e => carts.push(e.detail))")
+    frame = embedded_frame(page, quiz_origin)
+    play_to_results(frame, quizzes["gift-finder"])
+    first = frame.locator(".quiz-product").first
+    title = first.locator(".quiz-product-title").inner_text()
+    first.get_by_role("button", name=re.compile("^Add to cart")).click()
+    page.wait_for_function("carts.length === 1")
+    (told,) = page.evaluate("carts")
+    (product,) = told["products"]
+    assert told["quiz"] == "gift-finder" and quizzes["gift-finder"].product_index[product["product"]].title == title
+    frame.get_by_role("button", name=re.compile("^Add all")).click()
+    page.wait_for_function("carts.length === 2")
+    assert len(page.evaluate("carts")[1]["products"]) == frame.locator(".quiz-product").count()
+    assert page.url == f"{shop_origin}/quizzes/gift-finder"  # the theme's cart does the rest, on this page

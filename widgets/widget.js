@@ -65,6 +65,16 @@
         // The spot of the frame to show: its top for a new step, the confirmation or the error further down.
         var spot = frame.getBoundingClientRect().top + (typeof message.top === "number" && isFinite(message.top) ? Math.max(0, message.top) : 0);
         if (spot < 0 || spot > window.innerHeight - 48) window.scrollBy(0, spot - 16);
+      } else if (message.type === "add-to-cart" && Array.isArray(message.products)) {
+        // For the shop's theme: document.addEventListener("quiz:add-to-cart", e => e.detail.products...)
+        var products = message.products.slice(0, 50).filter(function (item) {
+          return item && typeof item.product === "string";
+        }).map(function (item) {
+          return { product: item.product, variant: typeof item.variant === "string" ? item.variant : "" };
+        });
+        frame.dispatchEvent(new CustomEvent("quiz:add-to-cart", {
+          bubbles: true, composed: true, detail: { quiz: options.quiz || "", products: products }
+        }));
       } else if (message.type === "escape" && onEscape) {
         onEscape();  // focus is inside the quiz, so the dialog never sees the key itself
       }

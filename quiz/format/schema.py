@@ -60,6 +60,12 @@ class ResultsScreen(Model):
     )
     fallback_reason: Text | None = None
     cta: Text = {"en": "View product", "ja": "商品を見る"}
+    add_to_cart: Literal["auto", "event", "off"] = Field(
+        "auto",
+        description="'auto': an Add to cart link (a Shopify cart permalink) on products with a variant_id;"
+        " 'event': an Add to cart button on every product that sends a quiz:add-to-cart event to the"
+        " shop page, for its theme to call its own cart; 'off': none.",
+    )
 
 
 class Consent(Model):

@@ -25,6 +25,7 @@ STAGES = (
     ("opted_in:email", "completed"),
     ("opted_in:line", "completed"),
     ("clicked", "completed"),
+    ("added_to_cart", "completed"),
 )
 SERIES = ("viewed", "started", "completed")
 HISTOGRAM_BINS = 8

@@ -35,6 +35,8 @@ def results_for(quiz: Quiz, progress: Progress, locale: str, embedders: list[str
                 "price": _price(product.price, product.currency or quiz.currency, locale),
                 "in_stock": product.in_stock,
                 "reason": reason_for(quiz, item, locale, fallback=recommendation.fallback),
+                "description": resolve(product.description, locale, quiz.locale) if product.description else "",
+                "variant": product.variant_id or "",
             }
         )
     return results, recommendation.fallback
@@ -45,6 +47,16 @@ def _price(price: float | None, currency: str, locale: str) -> str:
     if price is None:
         return ""
     return str(format_currency(price, currency, locale=locale.replace("-", "_")))
+
+
+def cart_item(result: dict[str, Any]) -> dict[str, str]:
+    """What the quiz:add-to-cart event tells the shop page about one result."""
+    return {"product": str(result["id"]), "variant": str(result.get("variant", ""))}
+
+
+def cart_permalink(shop: str, variants: list[str]) -> str:
+    """Shopify's cart permalink, ``/cart/VARIANT:1,VARIANT:1``: a plain link that fills the cart, no script needed."""
+    return urljoin(shop, "/cart/" + ",".join(f"{variant}:1" for variant in variants))
 
 
 def tracked(url: str, quiz_id: str, *, medium: str = "quiz") -> str:

@@ -20,7 +20,7 @@ from quiz.errors import ProductNotFound
 from quiz.format.conditions import Answer
 from quiz.format.questions import RESULTS
 from quiz.format.schema import Quiz
-from quiz.web.results import embedders_for, shop_origin, tracked
+from quiz.web.results import cart_permalink, embedders_for, shop_origin, tracked
 from quiz.web.runs import answered, keep_response, record_event, told
 from quiz.web.steps import (
     Step,
@@ -129,3 +129,34 @@ def _raw_answer(form: FormData) -> Answer | None:
     if not values:
         return None
     return values if len(values) > 1 else values[0]
+
+
+MAX_CART_PRODUCTS = 50  # as many as results can show (scoring.count)
+
+
+async def add_to_cart(request: Request) -> Response:
+    """Add to cart from the results (``?p=ID`` once per product): count it, then fill the shop's cart.
+
+    GET is the plain link, which works without JavaScript: a Shopify cart permalink of the products'
+    variants. POST is the widget telling the server that it has sent the shop page a
+    ``quiz:add-to-cart`` event (``results.add_to_cart: "event"``), for the theme to call its own
+    cart: it answers 204. Either way the funnel counts one ``added_to_cart``.
+    """
+    quiz = quiz_for(request)
+    wanted = list(dict.fromkeys(request.query_params.getlist("p")))[:MAX_CART_PRODUCTS]
+    products = [quiz.product_index.get(product_id) for product_id in wanted]
+    missing = next((product_id for product_id, product in zip(wanted, products, strict=True) if product is None), None)
+    if not wanted or missing is not None:
+        raise ProductNotFound(missing or "")
+    found = [product for product in products if product is not None]
+    if request.method == "GET" and not all(product.variant_id for product in found):
+        raise ProductNotFound(next(product.id for product in found if not product.variant_id))  # no cart to fill
+    progress = progress_for(request, quiz, request.query_params.get("t", ""))
+    context = progress.context if progress else {}
+    via = "link" if request.method == "GET" else "event"
+    run = progress.run if progress else ""
+    record_event(request, quiz, "added_to_cart", context, run=run, products=wanted, via=via)
+    if request.method == "POST":
+        return Response(status_code=204)
+    shop = shop_origin(context, embedders_for(request, quiz))
+    return RedirectResponse(cart_permalink(shop, [str(product.variant_id) for product in found]), status_code=303)
