@@ -115,8 +115,21 @@
     post({ type: "add-to-cart", products: products });
     fetch(control.getAttribute("data-record"), { method: "POST", credentials: "omit", keepalive: true }).catch(function () {});
   });
+  // Each new step's address goes into the browser's history (a frame's history is part of the shop
+  // page's). Going back or forward loads that address again: no copy of a page, with its answers,
+  // is kept in the browser.
+  function remember(step) {
+    var url = step.getAttribute("data-url");
+    if (!url || url === location.pathname + location.search) return;
+    if (!history.state || !history.state.quiz) history.replaceState({ quiz: true }, "", location.href);
+    history.pushState({ quiz: true }, "", url);
+  }
+  window.addEventListener("popstate", function (event) {
+    if (event.state && event.state.quiz) location.reload();
+  });
   document.addEventListener("htmx:afterSettle", function (event) {
     var step = document.getElementById("quiz-step");
+    if (step && event.target === step) remember(step);
     if (step && event.target === step) focusStep(step);
     reportHeight();
   });

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 import brotli
+import rcssmin
+import rjsmin
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -93,7 +95,7 @@ def widget_version(assets: Assets, template_folders: list[Path]) -> str:
 
 
 def _read(path: Path, name: str) -> Asset:
-    body = path.read_bytes()
+    body = _minified(name, path.read_bytes())
     digest = hashlib.sha256(body).hexdigest()[:10]
     pure = PurePosixPath(name)
     versioned = str(pure.with_name(f"{pure.stem}.{digest}{pure.suffix}")) if pure.suffix else f"{name}.{digest}"
@@ -105,6 +107,18 @@ def _read(path: Path, name: str) -> Asset:
         bodies["br"] = brotli.compress(body, quality=11)
         bodies["gzip"] = gzip.compress(body, compresslevel=9, mtime=0)
     return Asset(name, versioned, media_type, bodies, digest)
+
+
+def _minified(name: str, body: bytes) -> bytes:
+    """Our scripts and styles without comments and spaces: the files keep their comments for people,
+    shoppers' phones get a third fewer bytes. Vendored files are served as their project ships them."""
+    if name.startswith("vendor/"):
+        return body
+    if name.endswith(".js"):
+        return rjsmin.jsmin(body, keep_bang_comments=True)  # type: ignore[no-any-return]
+    if name.endswith(".css"):
+        return rcssmin.cssmin(body, keep_bang_comments=True)  # type: ignore[no-any-return]
+    return body
 
 
 def _encoding(accept_encoding: str, asset: Asset) -> str:

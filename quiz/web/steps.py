@@ -7,7 +7,7 @@ a POST that moves the shopper on answers with the next step's fragment, or 303 t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -64,6 +64,7 @@ class Step:
     context: dict[str, str] | None = None
     offers: tuple[Offer, ...] = ()  # what each channel offers with the results (quiz.web.offers)
     gate: bool = False  # the results wait behind the opt-in (email, LINE or both)
+    url: str = ""  # the step's own address, for the browser's history: set when the step is new
 
     def t(self, text: Any) -> str:
         """A quiz text in the shopper's locale."""
@@ -134,16 +135,15 @@ async def posted(request: Request) -> Posted | Response:
 def respond(request: Request, quiz: Quiz, progress: Progress) -> Response:
     """The next step: its fragment for htmx, otherwise a redirect to its page.
 
-    Either way the step gets its own address, ``/q/<quiz>/step?t=<token>``: htmx pushes it into the
-    browser's history (``HX-Push-Url``), so back, forward and reload keep the shopper's place, on the
-    hosted page and inside a frame, whose history the browser joins to the shop page's. The token
-    in it is encrypted (``quiz.web.tokens``): the address shows no answer.
+    Either way the step gets its own address, ``/q/<quiz>/step?t=<token>``: the fragment carries it
+    (``data-url``, where gzip finds the token already in the form, unlike in a header) and
+    ``frame.js`` pushes it into the browser's history, so back, forward and reload keep the
+    shopper's place, on the hosted page and inside a frame, whose history the browser joins to the
+    shop page's. The token in it is encrypted (``quiz.web.tokens``): the address shows no answer.
     """
     if is_htmx(request):
         step = step_for(request, quiz, progress)
-        response = render(request, step, status_code=200)
-        response.headers["HX-Push-Url"] = step_url(request, quiz, step.token)
-        return response
+        return render(request, replace(step, url=step_url(request, quiz, step.token)), status_code=200)
     return RedirectResponse(step_url(request, quiz, services(request).tokens.dump(progress)), status_code=303)
 
 
