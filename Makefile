@@ -19,6 +19,10 @@ browser: install
 	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	else $(VENV)/bin/playwright install chromium; fi
+	@# A Japanese font, for the tests that lay out Japanese lines (without one, every character is a box).
+	@if command -v fc-list >/dev/null && [ -z "$$(fc-list :lang=ja)" ] && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		(DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-ipafont-gothic >/dev/null 2>&1 || \
+		 (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-ipafont-gothic >/dev/null)); fi
 
 # The store tests start a throwaway PostgreSQL cluster (tests/postgres.py): Debian's server package
 # where apt works as root; elsewhere the suite says loudly what it skipped.

@@ -61,6 +61,7 @@ from quiz.web.failures import render_error
 from quiz.web.library import QuizLibrary
 from quiz.web.limits import Limit, Limiter, limiter_for, prune_limits
 from quiz.web.middleware import BodyLimit, SecurityHeaders
+from quiz.web.phrases import phrased
 from quiz.web.results import cart_item
 from quiz.web.services import Services, services
 from quiz.web.shopper import add_to_cart, follow_product, show_intro, show_step, start_quiz, submit_answer
@@ -161,6 +162,7 @@ def create_app(settings: Settings) -> Starlette:
     templates.env.globals["asset"] = asset_path
     templates.env.filters["rich"] = rich_text
     templates.env.filters["cart_item"] = cart_item
+    templates.env.filters["phrases"] = phrased
     app.state.dashboard = Dashboard(
         users=Users(store),
         sessions=Sessions(store),

@@ -29,7 +29,7 @@ class Page(HTMLParser):
             self.inputs.append(attributes)
         if tag == "a" and "href" in attributes:
             self.links.append(attributes["href"])
-        if tag in ("input", "img", "meta", "link", "br"):
+        if tag in ("input", "img", "meta", "link", "br", "wbr"):
             return
         self._open.append((tag, attributes.get("class", "")))
 

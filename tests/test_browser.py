@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import time
+import unicodedata
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -388,3 +389,55 @@ def test_add_to_cart_tells_the_shop_page_which_products_and_stays_on_it(servers,
     page.wait_for_function("carts.length === 2")
     assert len(page.evaluate("carts")[1]["products"]) == frame.locator(".quiz-product").count()
     assert page.url == f"{shop_origin}/quizzes/gift-finder"  # the theme's cart does the rest, on this page
+
+
+LINES = """element => {
+  // The element's text, line by line as laid out: each character's box, grouped by its top.
+  const lines = [];
+  let top = null;
+  const walker = document.createTreeWalker(element, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    for (let index = 0; index < node.length; index++) {
+      const range = document.createRange();
+      range.setStart(node, index);
+      range.setEnd(node, index + 1);
+      const box = range.getClientRects()[0];
+      if (!box) continue;
+      if (top === null || box.top > top + 2) { lines.push(""); top = box.top; }
+      lines[lines.length - 1] += node.data[index];
+    }
+  }
+  return lines;
+}"""
+
+
+@pytest.mark.parametrize("width", [320, 375])
+def test_japanese_titles_break_between_phrases_at_phone_widths(servers, page, width):
+    quiz_origin, _, quizzes = servers
+    quiz = quizzes["serum-finder"]
+    page.set_viewport_size({"width": width, "height": 740})
+    page.goto(f"{quiz_origin}/q/serum-finder?locale=ja")
+    titles = [page.locator("h1")]
+    page.locator("#quiz-step button").first.click()
+    key = wait_for_new_step(page, "intro")
+    titles_seen = []
+    for _ in range(len(quiz.questions)):
+        for title in [*titles, page.locator("h1"), *page.locator(".quiz-option-label").all()]:
+            phrases = title.evaluate("element => element.innerHTML.replace(/<\\/?span[^>]*>/g, '')").split("<wbr>")
+            ends = {sum(len(phrase) for phrase in phrases[: index + 1]) for index in range(len(phrases))}
+            lines = title.evaluate(LINES)
+            titles_seen.append(lines)
+            position = 0
+            for line in lines[:-1]:
+                position += len(line)
+                # Between phrases, or after punctuation (・、), which keep-all still lets a line end on.
+                after_punctuation = unicodedata.category(line[-1]).startswith("P")
+                assert position in ends or after_punctuation, f"{lines} breaks inside a phrase of {phrases}"
+            assert len(lines[-1]) > 1 or len("".join(lines)) == 1, f"a lone last character: {lines}"
+        titles = []
+        if key == "results":
+            break
+        answer(page, quiz)
+        page.locator("button[value=next]").click()
+        key = wait_for_new_step(page, key)
+    assert any(len(lines) > 1 for lines in titles_seen), f"no title wrapped: the test proved nothing: {titles_seen}"
