@@ -12,7 +12,7 @@ from pathlib import Path
 from playwright.sync_api import Page, sync_playwright
 
 DOCS = Path(__file__).parent
-QUIZ = "http://127.0.0.1:8000/q/serum-finder?locale=en"  # this machine has no Japanese fonts
+QUIZ = "http://127.0.0.1:8000/q/serum-finder?locale=ja"  # needs a Japanese font (make browser installs one)
 SHOP = "http://localhost:8001/quizzes/gift-finder"
 DEBIAN_CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
