@@ -17,8 +17,11 @@ from quiz.web.services import services_of
 VARIANTS = {"aqua": "40001", "rose": "40002", "matte": "40003"}
 
 
-def client_for(tmp_path, *, variants=VARIANTS, **results):
+def client_for(tmp_path, *, variants=VARIANTS, scoring_out_of_stock=False, **results):
     document = quiz_document(embed={"allowed_origins": ["https://shop.example"]}, results=results)
+    if scoring_out_of_stock:  # rose is sold out, and shown all the same
+        document["scoring"]["out_of_stock"] = "show"
+        next(product for product in document["products"] if product["id"] == "rose")["in_stock"] = False
     for product in document["products"]:
         if product["id"] in variants:
             product["variant_id"] = variants[product["id"]]
@@ -114,3 +117,12 @@ def test_a_csv_catalog_carries_the_variant_id():
 
     catalog = read_catalog("id,title,url,variant_id\naqua,Aqua,/aqua,40001\nrose,Rose,/rose,\n", file="c.csv")
     assert [product.variant_id for product in catalog.products] == ["40001", None] and not catalog.problems
+
+
+def test_a_sold_out_product_shown_in_the_results_is_not_offered_for_the_cart(tmp_path):
+    with client_for(tmp_path, scoring_out_of_stock=True) as client:
+        text = results(client)
+    links = cart_links(text)
+    assert "Rose serum" in text  # shown, as scoring.out_of_stock "show" asks
+    assert links and all("rose" not in parse_qs(urlsplit(link).query)["p"] for link in links)
+    assert "Add all" not in text  # one of the results cannot be bought
