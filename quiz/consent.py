@@ -35,6 +35,18 @@ class Provenance:
     controller: str = ""  # the shop's legal name (QUIZ_CONTROLLER)
     widget_version: str = ""  # the server's version and a hash of what it shows shoppers
 
+    def evidence(self, text: ConsentText) -> dict[str, str]:
+        """The fields every channel's evidence shares: who asks, what was shown, in which language, by which widget."""
+        return {
+            "purpose": "marketing",
+            "controller": self.controller,
+            "text": text.text,
+            "text_version": text.version,
+            "text_sha256": text.sha256,
+            "locale": text.locale,
+            "widget_version": self.widget_version,
+        }
+
 
 def consent_text(quiz: Quiz, locale: str, *, channel: str = "email") -> ConsentText | None:
     """The marketing consent line of ``quiz`` for ``channel`` in ``locale``, or None if the quiz asks for none."""
