@@ -7,6 +7,30 @@
   var embedders = (document.documentElement.getAttribute("data-embedders") || "").split(" ").filter(Boolean);
   var framed = window.parent !== window;
   var lastHeight = 0;
+  // Every resize of the frame moves the shop's page under the shopper's eyes (a layout shift the
+  // shop page sees even after a tap, since the tap was in our frame). So the frame keeps the height
+  // the shop gave it at the start (the loader's reserve) as a floor, and the floor rises to the
+  // tallest question shown: questions never make it shrink and grow again. Only the results may
+  // go past it, and leaving them returns to the floor.
+  var floor = framed ? Math.ceil(window.innerHeight) : 0;
+  if (framed) {
+    document.documentElement.classList.add("quiz-framed");
+    setFloor(floor);
+    var first = document.getElementById("quiz-step");
+    if (first) raiseFloor(first);  // a reload, or back and forward, landing on a question
+  }
+
+  function setFloor(height) {
+    floor = height;
+    document.documentElement.style.setProperty("--quiz-floor", floor + "px");  // CSSOM: allowed by our CSP
+  }
+
+  function raiseFloor(step) {
+    if (!step.querySelector("fieldset[data-question]")) return;
+    var main = step.parentNode;
+    var natural = Math.ceil(step.getBoundingClientRect().bottom + window.scrollY + parseFloat(getComputedStyle(main).paddingBottom));
+    if (natural > floor) setFloor(natural);
+  }
 
   function post(message) {
     if (!framed) return;
@@ -65,6 +89,17 @@
     window.addEventListener("load", reportHeight);
     reportHeight();
   }
+  // A picture that fails (a shop-relative path on another shop, a moved file) leaves its box empty
+  // rather than the browser's broken-image icon. Error events do not bubble: caught on the way down.
+  function hideFailed(image) {
+    if (image.closest && image.closest(".quiz-media")) image.classList.add("quiz-failed");
+  }
+  document.addEventListener("error", function (event) {
+    if (event.target.tagName === "IMG") hideFailed(event.target);
+  }, true);
+  Array.prototype.forEach.call(document.images, function (image) {
+    if (image.complete && !image.naturalWidth) hideFailed(image);  // failed before this script ran
+  });
   // htmx swaps nothing when a request fails: say so where the shopper is looking, instead of silence.
   function showConnectionError() {
     var step = document.getElementById("quiz-step");
@@ -104,8 +139,8 @@
   });
   // Add to cart in "event" mode: the shop page gets a quiz:add-to-cart event (widget.js dispatches
   // it) for its theme's own cart, and the server counts it. A hosted page has no shop to tell: its
-  // links go to the cart permalink as they would without JavaScript.
-  if (framed) document.documentElement.classList.add("quiz-framed");
+  // links go to the cart permalink as they would without JavaScript. (The quiz-framed class that
+  // shows these buttons is set first thing, above, before the first height is told.)
   document.addEventListener("click", function (event) {
     var control = framed && event.target.closest ? event.target.closest("[data-cart-event]") : null;
     if (!control) return;
@@ -127,10 +162,15 @@
   window.addEventListener("popstate", function (event) {
     if (event.state && event.state.quiz) location.reload();
   });
-  document.addEventListener("htmx:afterSettle", function (event) {
+  // On the swap itself, not when it settles: the shop page scrolls to the new step before it hears
+  // the new height, so a taller step grows the frame below the fold rather than under the shopper.
+  document.addEventListener("htmx:afterSwap", function (event) {
     var step = document.getElementById("quiz-step");
-    if (step && event.target === step) remember(step);
-    if (step && event.target === step) focusStep(step);
+    if (step && event.target === step) {
+      remember(step);
+      if (framed) raiseFloor(step);
+      focusStep(step);
+    }
     reportHeight();
   });
 })();

@@ -13,6 +13,10 @@
   var options = script.dataset;
   var server = new URL(script.src, location.href).origin;
   var MAX_HEIGHT = 20000;
+  // The height the frame starts at, and keeps as its least (frame.js): the shop's page does not move
+  // when the quiz appears, nor as the shopper goes from question to question. data-height="800"
+  // (pixels) reserves more for a quiz whose questions are taller, or less for a short one.
+  var RESERVE = /^[0-9]{2,4}$/.test(options.height || "") ? options.height + "px" : "40rem";
 
   function css(element, rules) {
     // Inline !important declarations win over any rule of the shop's stylesheets.
@@ -45,7 +49,7 @@
 
   function addFrame(parent, onEscape) {
     var frame = css(document.createElement("iframe"), {
-      display: "block", width: "100%", height: "28rem", border: "0", margin: "0", padding: "0",
+      display: "block", width: "100%", height: RESERVE, border: "0", margin: "0", padding: "0",
       "max-width": "none", "min-width": "0", "background": "transparent"
     });
     frame.title = options.title || options.quiz;

@@ -68,6 +68,11 @@ class Recommendation:
     fallback: bool  # nothing qualified: these come from scoring.fallback
     qualified: int  # how many products qualified before the count was applied
     tied_on_id: bool  # some order among the results was settled only by product id
+    scoring_answers: int = 0  # how many questions' answers gave points to some product (a positive weight)
+
+    def answers_for(self, item: Recommended) -> int:
+        """Of ``scoring_answers``, how many gave ``item`` points: "it fits 4 of your 5 answers"."""
+        return len({line.question for line in item.trace if line.kind == "points" and line.points > 0})
 
 
 def recommend(quiz: Quiz, answers: Answers) -> Recommendation:
@@ -87,7 +92,13 @@ def recommend(quiz: Quiz, answers: Answers) -> Recommendation:
         fallback=fallback,
         qualified=len(ranked),
         tied_on_id=not fallback and ranked.tied_on_id(),
+        scoring_answers=len({cause.question for cause in causes if _favours_some(cause.effect)}),
     )
+
+
+def _favours_some(effect: Effect) -> bool:
+    points = effect.points
+    return points is not None and any(weight > 0 for weight in (*points.tags.values(), *points.products.values()))
 
 
 def active_causes(quiz: Quiz, answers: Answers) -> Iterator[Cause]:

@@ -28,11 +28,21 @@ class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+class SizedImage(Model):
+    url: Url
+    width: int = Field(ge=16, le=8192, description="The picture's width in pixels.")
+
+
 class Product(Model):
     id: ProductId = Field(description="Stable id, e.g. your SKU or handle.")
     title: Text
     url: Url = Field(description="The product page (absolute, or a path on the shop).")
     image: Url | None = None
+    images: list[SizedImage] = Field(
+        default_factory=list,
+        max_length=8,
+        description="The same picture at other widths: the browser picks the one the screen needs (srcset).",
+    )
     description: Text | None = None
     variant_id: str | None = Field(
         None,

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, StringConstraints, field_validator
 
 from quiz.format.conditions import Condition
-from quiz.format.products import Currency, Model, Product, ProductId, Slug, TagName
+from quiz.format.products import Currency, Model, Product, ProductId, Slug, TagName, Url
 from quiz.format.questions import Question, Rule
 from quiz.format.text import Locale, Text
 
@@ -23,6 +23,7 @@ FONT_PATTERN = r"^[A-Za-z0-9 ,'\"-]{1,200}$"
 ORIGIN_PATTERN = r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$"
 Colour = Annotated[str, StringConstraints(pattern=COLOUR_PATTERN)]
 FontFamily = Annotated[str, StringConstraints(pattern=FONT_PATTERN)]
+ShopName = Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
 Origin = Annotated[str, StringConstraints(pattern=ORIGIN_PATTERN)]
 TieBreak = Literal["priority", "in_stock", "price", "price_desc"]
 DEFAULT_TIE_BREAK: tuple[TieBreak, ...] = ("priority", "in_stock", "price")
@@ -103,6 +104,9 @@ class Theme(Model):
     accent: Colour = "#2F6FEB"
     radius: int = Field(12, ge=0, le=32, description="Corner radius in pixels.")
     font: FontFamily = "system-ui, sans-serif"
+    background: Colour | Literal["transparent"] = Field(
+        "#ffffff", description='The quiz\'s background; "transparent" lets the shop page show through an embed.'
+    )
 
 
 class Embed(Model):
@@ -115,7 +119,11 @@ class Quiz(Model):
     id: Slug
     title: Text
     intro: Text | None = None
+    intro_image: Url | None = Field(None, description="A picture above the intro (absolute, or a path on the shop).")
     start_label: Text | None = None
+    shop: ShopName | None = Field(
+        None, description="The shop's name as shoppers know it, on the pages after the quiz (confirm, unsubscribe)."
+    )
     locale: Locale = Field("en", description="The default locale, last in every fallback chain.")
     locales: list[Locale] = Field(default_factory=list, description="Every locale the quiz is written in.")
     currency: Currency = "USD"

@@ -128,8 +128,9 @@ def _results_message(request: Request, quiz: Quiz, progress: Progress, lead: Rec
         locale=lead["locale"],
         words=words(lead["locale"]),
         products=results,
-        confirm_url=base + confirm if confirm else "",
-        unsubscribe_url=base + unsubscribe if unsubscribe else "",
+        # ?quiz= gives the page the quiz's look and names; the token alone decides what the link does.
+        confirm_url=f"{base}{confirm}?quiz={quiz.id}" if confirm else "",
+        unsubscribe_url=f"{base}{unsubscribe}?quiz={quiz.id}" if unsubscribe else "",
     )
     return results_email(found.templates.env, letter)
 

@@ -19,6 +19,7 @@ from quiz.errors import LinkInvalid
 from quiz.leads.channel import EmailChannel
 from quiz.web.services import services
 from quiz.web.steps import page_locale
+from quiz.web.theme import branding, quiz_named
 from quiz.web.tokens import TokenError
 from quiz.web.wording import words
 
@@ -58,6 +59,8 @@ def _notice(request: Request, kind: str, *, status_code: int, button: bool = Fal
     locale = page_locale(request)
     ui = words(locale)
     context = {"title": ui[f"{kind}_title"], "text": ui[f"{kind}_text"], "lang": locale, "ui": ui, "button": button}
+    # The link names its quiz for the page's look only: the token alone decides what happens.
+    context |= branding(request, quiz_named(request, request.query_params.get("quiz")), locale)
     response = services(request).templates.TemplateResponse(
         request, "quiz/notice.html", context, status_code=status_code
     )

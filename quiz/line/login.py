@@ -25,6 +25,7 @@ from starlette.responses import RedirectResponse, Response
 from quiz.consent import consent_text
 from quiz.errors import Unavailable
 from quiz.format.questions import RESULTS
+from quiz.format.schema import Quiz
 from quiz.line.api import LineApi, LineError, Pkce
 from quiz.line.book import Linking
 from quiz.line.channel import LineChannel
@@ -32,6 +33,7 @@ from quiz.line.messages import results_messages
 from quiz.web.runs import record_event, response_record
 from quiz.web.services import services
 from quiz.web.steps import locale_for, page_locale, posted
+from quiz.web.theme import branding
 from quiz.web.tokens import Progress, TokenError
 from quiz.web.wording import words
 
@@ -67,7 +69,7 @@ async def start_line_login(request: Request) -> Response:
     quiz, form, token, progress = sent.quiz, sent.form, sent.token, sent.progress
     api = _api(request)
     if api is None or progress.current != RESULTS or not progress.response:
-        return _done(request, "line_failed", status_code=404)
+        return _done(request, "line_failed", status_code=404, quiz=quiz)
     pkce, nonce = Pkce.fresh(), secrets.token_urlsafe(16)
     book = services(request).channel(LineChannel).book
     ticked = form.get("consent") == "yes"
@@ -100,13 +102,13 @@ async def line_callback(request: Request) -> Response:
     if "code" not in query:  # the shopper cancelled, or LINE refused: nothing is linked
         log.info("LINE Login for quiz %s came back without a code: %s", quiz.id, query.get("error", "")[:100])
         await run_in_threadpool(book.mark, progress.response, "cancelled")
-        return _done(request, "line_cancelled", status_code=200)
+        return _done(request, "line_cancelled", status_code=200, quiz=quiz)
     try:
         user, friend = await run_in_threadpool(_logged_in_user, api, request, query["code"], attempt)
     except LineError as error:
         log.warning("LINE Login for quiz %s failed: %s", quiz.id, error)
         await run_in_threadpool(book.mark, progress.response, "failed")
-        return _done(request, "line_failed", status_code=502)
+        return _done(request, "line_failed", status_code=502, quiz=quiz)
     linking = Linking(
         user=user,
         response=response_record(quiz, progress, locale),
@@ -122,7 +124,7 @@ async def line_callback(request: Request) -> Response:
         messages = results_messages(request, quiz, progress, locale)
         await run_in_threadpool(channel.queue.push, user, messages, about=progress.response)
     await run_in_threadpool(book.mark, progress.response, "sent" if friend else "not_friend")
-    return _done(request, "line_sent" if friend else "line_not_friend", status_code=200)
+    return _done(request, "line_sent" if friend else "line_not_friend", status_code=200, quiz=quiz)
 
 
 def _logged_in_user(api: LineApi, request: Request, code: str, attempt: dict[str, object]) -> tuple[str, bool]:
@@ -151,14 +153,14 @@ def _callback_url(request: Request) -> str:
     return base + str(request.app.url_path_for("line_callback"))
 
 
-def _done(request: Request, message: str, *, status_code: int) -> Response:
+def _done(request: Request, message: str, *, status_code: int, quiz: Quiz | None = None) -> Response:
     """The popup's last page: one sentence, and a script telling the widget to look again.
 
     It speaks the quiz's language when it is known (the widget's), else the browser's.
     """
     locale = page_locale(request)
     ui = words(locale)
-    context = {"ui": ui, "lang": locale, "message": ui[message]}
+    context = {"ui": ui, "lang": locale, "message": ui[message], **branding(request, quiz, locale)}
     response = services(request).templates.TemplateResponse(request, "line/done.html", context, status_code=status_code)
     response.headers["Cache-Control"] = "no-store"
     return response

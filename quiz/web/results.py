@@ -14,6 +14,7 @@ from starlette.requests import Request
 
 from quiz.engine.reasons import reason_for
 from quiz.engine.scoring import recommend
+from quiz.format.products import Product
 from quiz.format.schema import Quiz
 from quiz.format.text import resolve
 from quiz.web.services import services
@@ -37,9 +38,18 @@ def results_for(quiz: Quiz, progress: Progress, locale: str, embedders: list[str
                 "reason": reason_for(quiz, item, locale, fallback=recommendation.fallback),
                 "description": resolve(product.description, locale, quiz.locale) if product.description else "",
                 "variant": product.variant_id or "",
+                "srcset": srcset(product, shop),
+                "fits": recommendation.answers_for(item),
+                "of": recommendation.scoring_answers,
             }
         )
     return results, recommendation.fallback
+
+
+def srcset(product: Product, shop: str) -> str:
+    """The ``srcset`` of a product's sized pictures, narrowest first; "" when the catalog gives none."""
+    sized = sorted(product.images, key=lambda image: image.width)
+    return ", ".join(f"{urljoin(shop, image.url)} {image.width}w" for image in sized)
 
 
 @functools.lru_cache(maxsize=4096)  # Babel's formatting cost more than scoring the results

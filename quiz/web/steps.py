@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urljoin
 
 from starlette.datastructures import FormData, QueryParams
 from starlette.exceptions import HTTPException
@@ -24,7 +24,7 @@ from quiz.format.schema import Quiz
 from quiz.format.text import best_locale, fill, resolve, without_controls
 from quiz.web.middleware import content_security_policy
 from quiz.web.offers import Offer
-from quiz.web.results import embedders_for, results_for
+from quiz.web.results import embedders_for, results_for, shop_origin
 from quiz.web.services import services
 from quiz.web.tokens import Progress, TokenError
 from quiz.web.wording import preferred_locales, ui_locale, words
@@ -260,6 +260,8 @@ def render(request: Request, step: Step, *, status_code: int) -> Response:
     ui = words(step.locale)
     embedders = embedders_for(request, step.quiz)
     context = {"s": step, "ui": ui, "lang": step.locale, "embedders": embedders}
+    if step.quiz.intro_image and step.question is None and step.results is None:
+        context["intro_image"] = urljoin(shop_origin(step.context or {}, embedders), step.quiz.intro_image)
     found = services(request)
     response = found.templates.TemplateResponse(request, name, context, status_code=status_code)
     response.headers["Vary"] = "HX-Request, Accept-Language"
