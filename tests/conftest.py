@@ -1,4 +1,5 @@
-"""Fixtures shared by the test modules: a real Chromium (one per session) for the browser tests."""
+"""Fixtures shared by the test modules: a real Chromium (one per session) for the browser tests, and the
+example quizzes served beside the demo shop that embeds them."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 
 # Tests import their helpers (factory, browsing, live...) as plain modules.
 sys.path.insert(0, str(Path(__file__).parent))
+EXAMPLES = Path(__file__).parent.parent / "quizzes"
 pytest_plugins = ["postgres"]  # tests/postgres.py: the postgres_url and postgres_database fixtures
 
 
@@ -60,3 +62,21 @@ def scripted_off(browser) -> Iterator[Any]:
     context.route("**/*", _browsing().loopback_only)
     yield context.new_page()
     context.close()
+
+
+@pytest.fixture(scope="session")
+def servers(tmp_path_factory) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """The example quizzes on http://127.0.0.1:P1, the demo shop embedding them on http://localhost:P2."""
+    from live import quiz_beside_shop
+
+    from quiz.settings import Settings
+    from quiz.web.services import services_of
+
+    def settings_for(quiz_origin: str, shop_origin: str) -> Settings:
+        data_dir = tmp_path_factory.mktemp("data")
+        return Settings(
+            quizzes_dir=EXAMPLES, data_dir=data_dir, secret_keys=("browser-tests",), embed_origins=(shop_origin,)
+        )
+
+    with quiz_beside_shop(settings_for) as (app, quiz_origin, shop_origin):
+        yield quiz_origin, shop_origin, {quiz.id: quiz for quiz in services_of(app).library.all()}

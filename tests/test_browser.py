@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import time
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -19,29 +19,14 @@ import pytest
 playwright_api = pytest.importorskip("playwright.sync_api")
 from axe_playwright_python.sync_playwright import Axe  # noqa: E402
 from browsing import assert_frame_fits, embedded_frame, play_to_results, step_key, wait_for_new_step  # noqa: E402
-from live import quiz_beside_shop  # noqa: E402
 from playwright.sync_api import Frame, Page, expect  # noqa: E402
 from shopper import answer, checked_options  # noqa: E402
 
 from quiz.format.schema import Quiz  # noqa: E402
-from quiz.settings import Settings  # noqa: E402
-from quiz.web.services import services_of  # noqa: E402
 
 EXAMPLES = Path(__file__).parent.parent / "quizzes"
 QUIZ_IDS = ["serum-finder", "coffee-finder", "gift-finder"]
 MAX_STEPS = 40
-
-
-@pytest.fixture(scope="session")
-def servers(tmp_path_factory) -> Iterator[tuple[str, str, dict[str, Quiz]]]:
-    def settings_for(quiz_origin: str, shop_origin: str) -> Settings:
-        data_dir = tmp_path_factory.mktemp("data")
-        return Settings(
-            quizzes_dir=EXAMPLES, data_dir=data_dir, secret_keys=("browser-tests",), embed_origins=(shop_origin,)
-        )
-
-    with quiz_beside_shop(settings_for) as (app, quiz_origin, shop_origin):
-        yield quiz_origin, shop_origin, {quiz.id: quiz for quiz in services_of(app).library.all()}
 
 
 def cookies_refused(view: Page | Frame) -> bool:
@@ -361,6 +346,10 @@ def test_images_that_fail_leave_a_tidy_box_and_nothing_overflows_at_320px(server
         "[...document.querySelectorAll('.quiz-product img')].filter(i => i.complete && !i.naturalWidth)"
     )
     assert len(broken) == images.count(), "this test needs every image to fail"
+    hidden = frame.evaluate(
+        "[...document.querySelectorAll('.quiz-product img')].map(i => getComputedStyle(i).visibility)"
+    )
+    assert hidden == ["hidden"] * images.count()  # an empty box, not the browser's broken-picture icon
     width = frame.evaluate("document.documentElement.clientWidth")
     for card in frame.locator(".quiz-product").all():
         box = card.evaluate("card => [card.getBoundingClientRect().right, card.scrollWidth, card.clientWidth]")

@@ -57,6 +57,7 @@ def make_client(tmp_path, platform, *, login=True, line=True, **capture_changes)
     capture |= capture_changes
     document = quiz_document(
         embed={"allowed_origins": ["https://shop.example"]},
+        shop="Serum Shop",
         lead_capture=capture,
         products=[
             {
@@ -195,8 +196,14 @@ def test_a_full_disk_ends_line_login_with_the_popups_own_page_that_tells_the_wid
 
 def test_a_state_works_once(client, platform):
     callback = callback_path(platform.approve(start_login(client, results_page(client)).headers["location"]))
-    assert client.get(callback).status_code == 200
-    assert client.get(callback).status_code == 400  # replayed: the login attempt was taken
+    done = client.get(callback)
+    assert done.status_code == 200
+    # LINE's last page in the quiz's theme, with the name the shop gave itself (quiz.shop).
+    assert '<link rel="stylesheet" href="/q/serum/theme.css">' in done.text
+    assert Page(done.text).text("quiz-brand") == "Serum Shop · Serum finder"
+    replayed = client.get(callback)
+    assert replayed.status_code == 400  # replayed: the login attempt was taken
+    assert "theme.css" not in replayed.text  # a state it cannot read names no quiz
     eventually(lambda: len(platform.pushes) == 1)
 
 

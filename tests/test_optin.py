@@ -133,6 +133,22 @@ def test_the_confirmation_link_asks_for_a_press_then_subscribes_once(client):
     assert stored(client, "consent")[1]["method"] == "double_opt_in"
 
 
+def test_the_pages_an_email_links_to_wear_the_quizs_theme_and_name_the_shop(client):
+    opt_in(client, results_page(client))
+    message = mails(client)[0]
+    unsubscribe = message["List-Unsubscribe"].strip("<>").removeprefix("http://quiz.test")
+    for address in (link(message, "confirm"), unsubscribe):
+        assert address.endswith("?quiz=serum")
+        page = client.get(address).text
+        assert '<link rel="stylesheet" href="/q/serum/theme.css">' in page
+        assert f'<p class="quiz-brand">{CONTROLLER} · Serum finder</p>' in page  # no quiz.shop: the controller
+    # The parameter only dresses the page: an unknown or hostile one leaves it plain, never broken.
+    token_only = link(message, "confirm").split("?")[0]
+    for hostile in ("", "nope", "../serum", "<script>", "serum%00", "x" * 5000):
+        response = client.get(token_only, params={"quiz": hostile})
+        assert response.status_code == 200 and "theme.css" not in response.text and "<script>" not in response.text
+
+
 def test_one_click_unsubscribe_withdraws_and_is_recorded(client):
     opt_in(client, results_page(client))
     message = mails(client)[0]
