@@ -6,6 +6,7 @@ isolation is exercised wherever it is shown.
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
@@ -69,10 +70,14 @@ async def product_page(request: Request) -> Response:
 
 
 async def placeholder_image(request: Request) -> Response:
-    """A grey square standing in for the shop's product photos."""
+    """A soft gradient standing in for the shop's photos, its colour from the name: each product looks its own."""
+    hue = zlib.crc32(request.path_params["name"].encode()) % 360
     svg = (
         '<svg xmlns="http://www.w3.org/2000/svg" width="320" height="320" viewBox="0 0 320 320">'
-        '<rect width="320" height="320" fill="#e8e4de"/></svg>'
+        '<defs><linearGradient id="g" x1="0" y1="0" x2="1" y2="1">'
+        f'<stop offset="0" stop-color="hsl({hue},55%,88%)"/>'
+        f'<stop offset="1" stop-color="hsl({(hue + 40) % 360},45%,70%)"/>'
+        '</linearGradient></defs><rect width="320" height="320" fill="url(#g)"/></svg>'
     )
     return Response(svg, media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=3600"})
 
