@@ -6,9 +6,12 @@ input to the shop page, so every resize of the frame that moves the shop's conte
 
 from __future__ import annotations
 
+import zlib
+
 import pytest
 
 pytest.importorskip("playwright.sync_api")
+from axe_playwright_python.sync_playwright import Axe
 from browsing import embedded_frame, wait_for_new_step
 from playwright.sync_api import Frame, Page
 from shopper import answer
@@ -122,3 +125,32 @@ def test_on_a_phone_the_main_button_spans_the_width_and_results_swipe(servers, p
     assert page.evaluate("document.documentElement.scrollWidth") <= 375  # the page itself never scrolls sideways
     page.locator(".quiz-product").nth(2).get_by_role("link").last.focus()  # a keyboard reaches the last card
     assert page.locator(".quiz-product").nth(2).bounding_box()["x"] < 375
+    violations = Axe().run(page).response["violations"]
+    assert [violation["id"] for violation in violations if violation["impact"] in ("serious", "critical")] == []
+
+
+def pixel(png: bytes) -> tuple[int, int, int]:
+    """The first pixel of a PNG screenshot (8-bit RGB or RGBA, as Chromium writes them)."""
+    chunks, position = {}, 8
+    while position < len(png):
+        length = int.from_bytes(png[position : position + 4], "big")
+        kind = png[position + 4 : position + 8]
+        chunks[kind] = chunks.get(kind, b"") + png[position + 8 : position + 8 + length]
+        position += 12 + length
+    rows = zlib.decompress(chunks[b"IDAT"])
+    # rows[0] names the row's filter; every PNG filter leaves the top-left pixel's bytes as they are.
+    return rows[1], rows[2], rows[3]
+
+
+def test_a_transparent_quiz_shows_the_shops_background(servers, page):
+    quiz_origin, shop_origin, quizzes = servers
+    assert quizzes["gift-finder"].theme.background == "transparent"
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(f"{shop_origin}/quizzes/gift-finder")
+    embedded_frame(page, quiz_origin)
+    page.wait_for_timeout(300)
+    box = page.locator("quiz-widget iframe").bounding_box()
+    corner = {"x": box["x"] + 4, "y": box["y"] + 4, "width": 1, "height": 1}  # outside the quiz's centred column
+    assert pixel(page.screenshot(clip=corner)) == (0xFB, 0xF7, 0xF2)  # the demo shop's cream, not white
+    shop = page.screenshot(clip={**corner, "y": box["y"] - 8})
+    assert pixel(shop) == (0xFB, 0xF7, 0xF2)
