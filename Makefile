@@ -32,8 +32,12 @@ postgres:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
 	else echo "postgresql: not found; its tests will be skipped (install it, or set QUIZ_PG_BIN)"; fi
 
+# `make run QUIZ_PORT=9000 DEMO_PORT=9001` when the default ports are taken (QUIZ_PORT in the
+# environment works too, as for `quiz serve`).
+QUIZ_PORT ?= 8000
+DEMO_PORT ?= 8001
 run: install
-	$(VENV)/bin/quiz serve quizzes --demo-port 8001
+	$(VENV)/bin/quiz serve quizzes --port $(QUIZ_PORT) --demo-port $(DEMO_PORT)
 
 test: install browser postgres lint
 	$(PY) -m pytest
