@@ -59,10 +59,12 @@
   }
 
   function follow(frame, onEscape) {
+    var answered = false;
     window.addEventListener("message", function (event) {
       if (event.origin !== server || event.source !== frame.contentWindow) return;
       var message = event.data;
       if (!message || message.source !== "quiz-widget") return;
+      answered = true;
       if (message.type === "height" && typeof message.height === "number" && isFinite(message.height) && message.height > 0) {
         css(frame, { height: Math.min(Math.ceil(message.height), MAX_HEIGHT) + "px" });
       } else if (message.type === "step") {
@@ -92,8 +94,20 @@
       if (frame.contentWindow) frame.contentWindow.postMessage({ source: "quiz-widget", type: "hello" }, "*");
     }
     frame.addEventListener("load", hello);
+    frame.addEventListener("load", function () { setTimeout(silent, 3000); });
     hello();
     return frame;
+
+    // A quiz tells its height as soon as it runs. Silence after its frame has loaded almost always
+    // means the browser refused to frame it here: say which setting to change, where the shop looks.
+    function silent() {
+      if (answered || !window.console) return;
+      answered = true;  // once
+      var quiz = options.quiz ? JSON.stringify(options.quiz) : "at " + frame.src;
+      console.warn("quiz widget: the quiz " + quiz + " did not answer from its frame. If the browser refused to " +
+        "show it here, add \"" + location.origin + "\" to \"embed\": {\"allowed_origins\": [...]} in the quiz's " +
+        "file (or to QUIZ_EMBED_ORIGINS on the quiz server).");
+    }
   }
 
   function mount() {

@@ -79,6 +79,13 @@ class QuizLibrary:
                 return entry.quiz
         return None
 
+    def file_of(self, quiz_id: str) -> Path | None:
+        """The file the live version of quiz ``quiz_id`` came from."""
+        for path, entry in self._entries.items():
+            if entry.quiz is not None and entry.quiz.id == quiz_id:
+                return path
+        return None
+
     def all(self) -> list[Quiz]:
         self.refresh()
         return [entry.quiz for entry in self._entries.values() if entry.quiz is not None]

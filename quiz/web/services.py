@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from starlette.applications import Starlette
@@ -16,6 +16,7 @@ from starlette.templating import Jinja2Templates
 from quiz.settings import Settings
 from quiz.store.base import Store
 from quiz.web.assets import Assets
+from quiz.web.framing import FramingWatch
 from quiz.web.library import QuizLibrary
 from quiz.web.offers import Channel
 from quiz.web.tally import Tally
@@ -35,6 +36,7 @@ class Services:
     assets: Assets
     channels: tuple[Channel, ...]  # what offers itself on the results step, in the order it shows
     tally: Tally  # funnel events counted per quiz and day, for the dashboard
+    framing: FramingWatch = field(default_factory=FramingWatch)  # logs pages the browser will not let frame a quiz
 
     def channel(self, kind: type[C]) -> C:
         """The channel of this class; every server has each channel, configured or not."""

@@ -259,10 +259,11 @@ def render(request: Request, step: Step, *, status_code: int) -> Response:
     name = "quiz/_step.html" if is_htmx(request) else "quiz/page.html"
     ui = words(step.locale)
     embedders = embedders_for(request, step.quiz)
+    found = services(request)
+    found.framing.note(request, step.quiz.id, found.library.file_of(step.quiz.id), embedders)
     context = {"s": step, "ui": ui, "lang": step.locale, "embedders": embedders}
     if step.quiz.intro_image and step.question is None and step.results is None:
         context["intro_image"] = urljoin(shop_origin(step.context or {}, embedders), step.quiz.intro_image)
-    found = services(request)
     response = found.templates.TemplateResponse(request, name, context, status_code=status_code)
     response.headers["Vary"] = "HX-Request, Accept-Language"
     response.headers["Cache-Control"] = "no-store"
