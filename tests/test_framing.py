@@ -37,7 +37,8 @@ def test_a_frame_on_another_site_is_logged_once_with_the_file_and_the_setting(cl
         assert response.status_code == 200  # the browser, not the server, refuses it (frame-ancestors)
     (told,) = warnings(caplog)
     assert "quiz 'serum' was framed by a page on https://other-shop.example" in told
-    assert f'Add "https://other-shop.example" to "embed": {{"allowed_origins": [...]}} in {tmp_path}/quizzes/serum.json' in told
+    setting = 'Add "https://other-shop.example" to "embed": {"allowed_origins": [...]}'
+    assert f"{setting} in {tmp_path}/quizzes/serum.json" in told
     assert "QUIZ_EMBED_ORIGINS" in told
     client.get("/q/serum", headers={**FRAME, "Referer": "http://localhost:5173/preview"})
     assert len(warnings(caplog)) == 2  # another origin is news
@@ -66,8 +67,8 @@ def test_without_a_referer_the_loaders_page_names_the_site(client, caplog):
 
 @pytest.mark.parametrize(
     "referer",
-    ["https://evil.example\r\nFAKE LOG LINE", "http://[::1", "javascript:alert(1)", "https://a_b.example/", "x" * 10_000,
-     "https://ex ample.com/", "http://%0a.example/", "https://shop.example:99999/"],
+    ["https://evil.example\r\nFAKE LOG LINE", "http://[::1", "javascript:alert(1)", "https://a_b.example/",
+     "x" * 10_000, "https://ex ample.com/", "http://%0a.example/", "https://shop.example:99999/"],
 )  # fmt: skip
 def test_hostile_referers_never_reach_the_log_as_written(client, caplog, referer):
     caplog.set_level(logging.WARNING, logger="quiz.web.framing")
@@ -110,7 +111,7 @@ def _framed_request(referer: str):
 def test_the_shops_console_says_which_setting_to_change(servers, page, caplog):
     pytest.importorskip("playwright.sync_api")
     caplog.set_level(logging.WARNING, logger="quiz.web.framing")
-    quiz_origin, shop_origin, quizzes = servers
+    _, shop_origin, _ = servers
     # The demo shop again, on 127.0.0.1 instead of localhost: an origin the test's quiz server does not allow.
     elsewhere = shop_origin.replace("localhost", "127.0.0.1")
     said = []
