@@ -137,6 +137,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     rollups.set_defaults(run=run_rollups)
 
+    catalog = commands.add_parser("catalog", help="bring a shop's product feed as a quiz catalog")
+    catalog_commands = catalog.add_subparsers(title="catalog commands")
+    fetch = catalog_commands.add_parser(
+        "fetch", help="download a Merchant Center or Shopify feed into a catalog file, if it reads cleanly"
+    )
+    fetch.add_argument("url", metavar="URL")
+    fetch.add_argument("--out", required=True, metavar="FILE", help="the catalog file (.tsv, .xml or .json) to write")
+    fetch.set_defaults(run=run_catalog_fetch)
+
     schema = commands.add_parser("schema", help="print the JSON Schema of quiz files")
     schema.set_defaults(run=run_schema)
     return parser
@@ -657,6 +666,28 @@ def _with_store(use: Callable[[Any, Any], _T], *, doing: str) -> _T:
         raise _CommandError(str(error)) from None
     finally:
         store.close()
+
+
+def run_catalog_fetch(args: argparse.Namespace) -> int:
+    from quiz.marketer.feeds import FeedFetchError, fetch_catalog
+
+    out = Path(args.out)
+    try:
+        fetched = fetch_catalog(args.url, out)
+    except FeedFetchError as error:
+        print(f"quiz catalog fetch: {error}; {out} is left as it was", file=sys.stderr)
+        return 1
+    for problem in fetched.catalog.problems:
+        print(problem.render())
+    if not fetched.written:
+        print(
+            f"{out}: {len(fetched.catalog.problems)} problem(s) in the feed; the file is left as it was",
+            file=sys.stderr,
+        )
+        return 1
+    pages = f" ({fetched.pages} pages)" if fetched.pages > 1 else ""
+    print(f"{out}: {len(fetched.catalog.products):,} products written{pages}")
+    return 0
 
 
 def run_schema(args: argparse.Namespace) -> int:

@@ -1,4 +1,5 @@
-"""Product catalogs kept beside a quiz, as CSV (a spreadsheet export) or JSON, read into products."""
+"""Product catalogs kept beside a quiz, read into products: CSV (a spreadsheet export), JSON, or a feed
+the shop already publishes (quiz.authoring.feeds)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from quiz.authoring import feeds
 from quiz.authoring.problems import Problem, from_validation_error, locate
 from quiz.format.products import Product
 
@@ -36,10 +38,15 @@ class Catalog:
 
 
 def read_catalog(text: str, *, file: str) -> Catalog:
-    """Products from a catalog file's text; CSV unless the name ends in ``.json``."""
+    """Products from a catalog file's text, by its name: ``.json`` (ours, or Shopify's products JSON),
+    ``.tsv`` or ``.xml`` (a Google Merchant Center feed), else CSV."""
     catalog = Catalog(file)
-    if file.lower().endswith(".json"):
+    name = file.lower()
+    if name.endswith(".json"):
         _read_json(text, catalog)
+    elif name.endswith((".tsv", ".xml")):
+        read = feeds.read_merchant_tsv if name.endswith(".tsv") else feeds.read_merchant_xml
+        catalog.products, catalog.lines, catalog.problems = read(text, file=file)
     else:
         _read_csv(text, catalog)
     if catalog.problems:
@@ -58,6 +65,9 @@ def _read_json(text: str, catalog: Catalog) -> None:
         return
     except RecursionError:
         catalog.problems.append(Problem((), "nested too deeply to read", file=file))
+        return
+    if feeds.is_shopify(data):
+        catalog.products, catalog.lines, catalog.problems = feeds.read_shopify(data, text, file=file)
         return
     prefix: tuple[str, ...] = ()
     if isinstance(data, dict) and "products" in data:

@@ -1,0 +1,136 @@
+"""Bringing a live shop's product feed to disk as a quiz's catalog (``quiz catalog fetch``).
+
+The download is bounded in bytes and seconds, read exactly as the quiz will read it, and written
+only when it holds no problem: a feed that fails, times out or turns out broken leaves the last
+good copy where it was. Shopify's ``/products.json`` is read page by page (250 products each).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from quiz.authoring.catalog import MAX_CATALOG_BYTES, Catalog, read_catalog
+from quiz.authoring.problems import Problem
+
+MAX_SECONDS = 60.0  # for the whole feed, every page included
+SHOPIFY_PAGE = 250  # the most products.json gives per page
+MAX_PAGES = 40  # 10,000 products, the format's limit
+CHUNK = 64 * 1024
+
+
+class FeedFetchError(Exception):
+    """The feed could not be brought: the address, the network, its size or its time."""
+
+
+@dataclass(frozen=True)
+class Fetched:
+    catalog: Catalog
+    written: bool  # False: the feed had problems, and the file on disk was left as it was
+    pages: int
+
+
+def fetch_catalog(
+    url: str, out: Path, *, max_bytes: int = MAX_CATALOG_BYTES, max_seconds: float = MAX_SECONDS
+) -> Fetched:
+    """Download ``url`` into ``out`` (its name says the format, as a quiz's ``catalog`` does) if it reads cleanly."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise FeedFetchError(f"{url[:200]!r} is not an http(s) address")
+    deadline = time.monotonic() + max_seconds
+    if parts.path.endswith("/products.json"):
+        body, pages = _shopify_pages(url, max_bytes, deadline, max_seconds)
+    else:
+        body, pages = _download(url, max_bytes, deadline, max_seconds), 1
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        problem = Problem((), f"the feed is not UTF-8 text (byte {error.start})", file=str(out))
+        return Fetched(Catalog(str(out), problems=[problem]), written=False, pages=pages)
+    catalog = read_catalog(text, file=str(out))
+    if not catalog.problems and not catalog.products:
+        catalog.problems.append(Problem((), "the feed holds no product", file=str(out)))
+    if catalog.problems:
+        return Fetched(catalog, written=False, pages=pages)
+    _replace(out, body)
+    return Fetched(catalog, written=True, pages=pages)
+
+
+def _shopify_pages(url: str, max_bytes: int, deadline: float, max_seconds: float) -> tuple[bytes, int]:
+    """Every page of a Shopify products.json, joined into one document."""
+    products: list[object] = []
+    size = 0
+    for page in range(1, MAX_PAGES + 1):
+        body = _download(
+            _with_query(url, limit=str(SHOPIFY_PAGE), page=str(page)), max_bytes - size, deadline, max_seconds
+        )
+        size += len(body)
+        try:
+            found = json.loads(body).get("products")
+        except (ValueError, AttributeError):
+            return body, page  # not what Shopify serves: the reader says what is wrong with it
+        if not isinstance(found, list):
+            return body, page
+        products += found
+        if len(found) < SHOPIFY_PAGE:
+            return json.dumps({"products": products}, ensure_ascii=False, indent=1).encode(), page
+    raise FeedFetchError(f"more than {MAX_PAGES * SHOPIFY_PAGE:,} products; a quiz takes at most 10,000")
+
+
+def _with_query(url: str, **values: str) -> str:
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query)) | values
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), ""))
+
+
+def _download(url: str, max_bytes: int, deadline: float, max_seconds: float) -> bytes:
+    request = urllib.request.Request(url, headers={"User-Agent": "quiz-server catalog fetch", "Accept": "*/*"})
+    chunks, size = [], 0
+    try:
+        with urllib.request.urlopen(
+            request, timeout=max(0.1, deadline - time.monotonic())
+        ) as response:  # http(s) only: checked above
+            while chunk := response.read(CHUNK):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise FeedFetchError(
+                        f"the feed is larger than {MAX_CATALOG_BYTES // (1024 * 1024)} MiB, a catalog's limit"
+                    )
+                if time.monotonic() > deadline:
+                    raise FeedFetchError(f"the feed took longer than {max_seconds:g} s to download")
+                chunks.append(chunk)
+    except FeedFetchError:
+        raise
+    except urllib.error.HTTPError as error:
+        raise FeedFetchError(f"{_shown(url)} answered {error.code} {error.reason}") from None
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        reason = getattr(error, "reason", error)
+        raise FeedFetchError(f"{_shown(url)} could not be reached: {reason}") from None
+    return b"".join(chunks)
+
+
+def _shown(url: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))[:200]
+
+
+def _replace(out: Path, body: bytes) -> None:
+    """Write beside the old copy, then swap: a reader sees the old file or the new, never half of one."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(body)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, out)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
