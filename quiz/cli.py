@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from quiz.authoring.lint import lint
 from quiz.authoring.loader import Loaded, load_quiz
+from quiz.authoring.problems import Problem
 from quiz.engine.simulate import EXHAUSTIVE_LIMIT, SAMPLES, Coverage, simulate
 from quiz.format.schema import json_schema_text
 from quiz.marketer.export import CONSENTS, FORMATS, ExportError, batched
@@ -56,10 +57,12 @@ def _parser() -> argparse.ArgumentParser:
 
     validate = commands.add_parser("validate", help="check quiz files against the format")
     validate.add_argument("files", nargs="+", metavar="FILE")
+    validate.add_argument("--json", action="store_true", help="print the problems as JSON")
     validate.set_defaults(run=run_validate)
 
     lint_command = commands.add_parser("lint", help="find logic mistakes in valid quiz files")
     lint_command.add_argument("files", nargs="+", metavar="FILE")
+    lint_command.add_argument("--json", action="store_true", help="print the findings as JSON")
     lint_command.set_defaults(run=run_lint)
 
     simulate_command = commands.add_parser("simulate", help="play every answer path and report coverage")
@@ -144,6 +147,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     fetch.add_argument("url", metavar="URL")
     fetch.add_argument("--out", required=True, metavar="FILE", help="the catalog file (.tsv, .xml or .json) to write")
+    fetch.add_argument("--json", action="store_true", help="print the outcome as JSON")
     fetch.set_defaults(run=run_catalog_fetch)
 
     schema = commands.add_parser("schema", help="print the JSON Schema of quiz files")
@@ -151,38 +155,64 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load_all(files: Sequence[str]) -> list[Loaded]:
+def _load_all(files: Sequence[str], *, quiet: bool = False) -> list[Loaded]:
+    """Each file read and checked; its problems printed, one line each, unless ``quiet`` (``--json``)."""
     loaded = [load_quiz(file) for file in files]
-    for result in loaded:
+    for result in loaded if not quiet else []:
         for problem in result.problems:
             print(problem.render(), file=sys.stdout)
     return loaded
 
 
+def _print_json(document: object) -> None:
+    print(json.dumps(document, indent=2, ensure_ascii=False))
+
+
 def run_validate(args: argparse.Namespace) -> int:
-    loaded = _load_all(args.files)
+    loaded = _load_all(args.files, quiet=args.json)
+    if args.json:
+        _print_json({"files": [_file_report(result, result.problems) for result in loaded]})
     return 1 if any(result.problems for result in loaded) else 0
 
 
+def _file_report(result: Loaded, problems: list[Problem]) -> dict[str, Any]:
+    errors = sum(problem.severity == "error" for problem in problems)
+    return {
+        "file": result.file,
+        "valid": result.quiz is not None,
+        "errors": errors,
+        "warnings": len(problems) - errors,
+        "problems": [problem.as_dict() for problem in problems],
+    }
+
+
 def run_lint(args: argparse.Namespace) -> int:
-    status = 0
-    for result in _load_all(args.files):
-        if result.quiz is None:
+    status, reports = 0, []
+    for result in _load_all(args.files, quiet=args.json):
+        if result.quiz is None:  # the format's problems, printed above: nothing to lint until they are fixed
             status = 1
+            reports.append(_file_report(result, result.problems))
+            if not args.json:
+                print(f"{result.file}: not linted: {len(result.problems)} problem(s) in the file", file=sys.stderr)
             continue
         problems = result.locate(lint(result.quiz))
-        for problem in problems:
-            print(problem.render(with_severity=True))
+        reports.append(_file_report(result, problems))
         errors = sum(problem.severity == "error" for problem in problems)
-        warnings = len(problems) - errors
-        print(f"{result.file}: {errors} error(s), {warnings} warning(s)", file=sys.stderr)
+        if not args.json:
+            for problem in problems:
+                print(problem.render(with_severity=True))
+            print(f"{result.file}: {errors} error(s), {len(problems) - errors} warning(s)", file=sys.stderr)
         status = max(status, 1 if errors else 0)
+    if args.json:
+        _print_json({"files": reports})
     return status
 
 
 def run_simulate(args: argparse.Namespace) -> int:
-    (result,) = _load_all([args.file])
+    (result,) = _load_all([args.file], quiet=args.json)
     if result.quiz is None:
+        if args.json:
+            _print_json(_file_report(result, result.problems))
         return 1
     coverage = simulate(result.quiz, limit=args.limit, samples=args.samples, seed=args.seed)
     if args.json:
@@ -675,8 +705,17 @@ def run_catalog_fetch(args: argparse.Namespace) -> int:
     try:
         fetched = fetch_catalog(args.url, out)
     except FeedFetchError as error:
-        print(f"quiz catalog fetch: {error}; {out} is left as it was", file=sys.stderr)
+        if args.json:
+            _print_json({"file": str(out), "written": False, "error": str(error), "problems": []})
+        else:
+            print(f"quiz catalog fetch: {error}; {out} is left as it was", file=sys.stderr)
         return 1
+    if args.json:
+        catalog = fetched.catalog
+        problems = [problem.as_dict() for problem in catalog.problems]
+        outcome = {"written": fetched.written, "products": len(catalog.products), "pages": fetched.pages}
+        _print_json({"file": str(out), **outcome, "problems": problems})
+        return 0 if fetched.written else 1
     for problem in fetched.catalog.problems:
         print(problem.render())
     if not fetched.written:

@@ -15,7 +15,7 @@ def write(tmp_path, name, document):
 
 
 def test_lint_prints_located_warnings_and_exits_zero_without_errors(tmp_path, capsys):
-    document = quiz_document()
+    document = quiz_document(scoring={"fallback": ["aqua"], "count": 1})  # every path can show one
     document["products"].append({"id": "ghost", "title": "Ghost", "url": "/ghost"})
     path = write(tmp_path, "quiz.json", document)
     assert main(["lint", path]) == 0

@@ -1,8 +1,18 @@
 """`quiz lint`: logic mistakes in quizzes that validate."""
 
+import json
+from pathlib import Path
+
+import pytest
 from factory import make_quiz, quiz_document
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from quiz.authoring.lint import lint
+from quiz.authoring.ranges import _verdict
+from quiz.cli import main
+from quiz.format.conditions import AnswerIs, evaluate
+from quiz.format.questions import Scale
 
 
 def findings(quiz):
@@ -14,7 +24,8 @@ def messages(quiz):
 
 
 def test_the_factory_quiz_is_clean():
-    assert messages(make_quiz()) == []
+    # One result: with three products, no path of it could show the default three.
+    assert messages(make_quiz(scoring={"fallback": ["aqua"], "count": 1})) == []
 
 
 def test_unreachable_question_is_reported():
@@ -156,3 +167,65 @@ def test_markup_outside_the_allow_list_is_named():
 def test_markup_in_a_plain_text_field_is_shown_as_typed():
     found = messages(make_quiz(title={"en": "The <b>best</b> serum"}))
     assert "warning title: <b> will be shown as typed: only intro, help and results texts take HTML" in found
+
+
+# Each check on a broken file, with the exact output a merchant sees ---------------------------------
+
+BROKEN = Path(__file__).parent / "broken" / "lint"
+
+
+@pytest.mark.parametrize("path", sorted(BROKEN.glob("*.json")), ids=lambda path: path.stem)
+def test_each_check_names_the_cause_and_the_fix_at_its_place(path, capsys, monkeypatch):
+    monkeypatch.chdir(BROKEN)
+    expected = path.with_suffix(".expected").read_text(encoding="utf-8")
+    assert main(["lint", path.name]) == (1 if ": error: " in expected else 0)
+    assert capsys.readouterr().out == expected
+
+
+def test_an_invalid_file_is_said_not_linted(tmp_path, capsys):
+    path = tmp_path / "bad.json"
+    path.write_text("{", encoding="utf-8")
+    assert main(["lint", str(path)]) == 1
+    said = capsys.readouterr()
+    assert said.out.startswith(f"{path}:1:2: not valid JSON")
+    assert said.err == f"{path}: not linted: 1 problem(s) in the file\n"
+
+
+@pytest.mark.parametrize("command", [["validate"], ["lint"], ["simulate"]])
+def test_json_output_carries_the_problems_of_an_invalid_file(tmp_path, capsys, command):
+    path = tmp_path / "bad.json"
+    path.write_text('{"version": 1, "id": "x", "titel": "typo"}', encoding="utf-8")
+    assert main([*command, "--json", str(path)]) == 1
+    printed = json.loads(capsys.readouterr().out)
+    report = printed if command == ["simulate"] else printed["files"][0]
+    assert report["file"] == str(path) and report["valid"] is False and report["errors"] >= 1
+    typo = next(problem for problem in report["problems"] if problem["path"] == "titel")
+    assert typo == {**typo, "line": 1, "severity": "error", "message": "unknown key 'titel'; did you mean 'title'?"}
+
+
+def test_lint_json_lists_warnings_with_their_places(capsys, monkeypatch):
+    monkeypatch.chdir(BROKEN)
+    assert main(["lint", "--json", "ties.json", "short.json"]) == 0
+    files = json.loads(capsys.readouterr().out)["files"]
+    assert [(report["file"], report["errors"], report["warnings"]) for report in files] == [
+        ("ties.json", 0, 2),
+        ("short.json", 0, 1),
+    ]
+    assert files[1]["problems"][0]["path"] == "scoring.count" and files[1]["problems"][0]["line"] == 23
+
+
+SCALE = Scale(id="age", type="scale", title="Age?", min=1, max=5)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    operator=st.sampled_from(["is", "gt", "gte", "lt", "lte"]),
+    threshold=st.one_of(st.integers(-3, 9).map(float), st.sampled_from([0.5, 1.5, 4.99, 5.01])),
+)
+def test_a_threshold_is_called_never_or_always_exactly_when_the_scale_says_so(operator, threshold):
+    """Against brute force over every point of a 1..5 scale."""
+    test = AnswerIs.model_validate({"question": "age", operator: threshold})
+    passes = [evaluate(test, {"age": value}) for value in SCALE.values()]
+    verdict = _verdict(test, SCALE)
+    assert ("is never true" in verdict) == (not any(passes))
+    assert ("is always true" in verdict) == (all(passes) and operator != "is")

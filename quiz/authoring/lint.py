@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from quiz.authoring.problems import Loc, Problem
+from quiz.authoring.ranges import out_of_range
 from quiz.authoring.references import successors, texts
+from quiz.engine.scoring import points_for, ruled_out_by
 from quiz.engine.simulate import Coverage, Path, simulate
 from quiz.format.conditions import answer_tests
 from quiz.format.questions import CHOICE_TYPES, Question
@@ -25,7 +27,9 @@ def lint(quiz: Quiz, *, coverage: Coverage | None = None) -> list[Problem]:
     problems += _unreachable(quiz, coverage)
     problems += _dead_branches(quiz, coverage)
     problems += _unasked_conditions(quiz)
+    problems += out_of_range(quiz)
     problems += _outcomes(quiz, coverage)
+    problems += _deciding_answers(quiz, coverage)
     problems += _options_without_effect(quiz)
     problems += _unknown_tags(quiz)
     problems += _translations(quiz)
@@ -123,10 +127,12 @@ def _outcomes(quiz: Quiz, coverage: Coverage) -> Iterator[Problem]:
             message = f"product {product_id!r} is not recommended on {scope}"
         yield _warning(("products", index), message)
     if coverage.empty_paths:
-        yield _error(
-            ("scoring",),
-            f"{coverage.empty_paths} of {coverage.paths} answer paths show no product at all, "
-            f"e.g. {_describe(coverage.examples['empty'])}; add products for them or a scoring.fallback",
+        yield _error(("scoring",), _nothing_shown(quiz, coverage))
+    if coverage.short_paths:
+        yield _warning(
+            ("scoring", "count"),
+            f"{coverage.short_paths} of {coverage.paths} answer paths show fewer than the {quiz.scoring.count} "
+            f"products scoring.count asks for, e.g. {_describe(coverage.examples['short'])}: {coverage.short_reason}",
         )
     if coverage.fallback_paths:
         yield _warning(
@@ -138,8 +144,72 @@ def _outcomes(quiz: Quiz, coverage: Coverage) -> Iterator[Problem]:
         yield _warning(
             ("scoring", "tie_break"),
             f"on {coverage.tie_paths} of {coverage.paths} answer paths results tie on score and every "
-            f"tie-break, so only the product id orders them, e.g. {_describe(coverage.examples['tie'])}",
+            f"tie-break, so only the product id orders them, e.g. {_describe(coverage.examples['tie'])}: "
+            f"{_quoted(coverage.tied_products)}; give one a higher priority, or add a tie_break",
         )
+
+
+def _deciding_answers(quiz: Quiz, coverage: Coverage) -> Iterator[Problem]:
+    """An option whose points alone settle the first result, whatever the shopper answers elsewhere.
+
+    Only where the other answers do matter (with another option, the first result changes with
+    them, and other questions give points to other products) and the product is not first on every
+    path anyway: then the weight is the cause.
+    """
+    others_matter = {question for (question, _), outcome in coverage.by_answer.items() if len(outcome.tops) > 1}
+    for index, question in enumerate(quiz.questions):
+        if not isinstance(question, CHOICE_TYPES) or not others_matter - {question.id}:
+            continue
+        for position, option in enumerate(question.choices()):
+            outcome = coverage.by_answer.get((question.id, option.id))
+            if outcome is None or outcome.paths < 2 or len(outcome.tops) != 1 or option.require is not None:
+                continue
+            (top,) = outcome.tops
+            weight = points_for(option, quiz.product_index[top])
+            if weight <= 0 or coverage.tops[top] == sum(coverage.tops.values()):
+                continue
+            if not _others_favour_another(quiz, question.id, top):
+                continue  # nothing else asked gives points elsewhere: nothing for this answer to outweigh
+            where = option.id if question.type == "yes_no" else position
+            location: Loc = ("questions", index, *(("options", where) if question.type != "yes_no" else (where,)))
+            yield _warning(
+                location,
+                f"option {option.id!r} of {question.id!r} decides the first result alone: all {outcome.paths} "
+                f"answer paths with it show {top!r} first, at least {format_number(outcome.lead)} points ahead, "
+                f"whatever else is answered (its points for {top!r}: {format_number(weight)}). If that is meant, "
+                "say it with a hard rule (require); if not, lower the weight",
+            )
+
+
+def _others_favour_another(quiz: Quiz, question_id: str, top: str) -> bool:
+    """Whether another question has an answer giving points to a product other than ``top``."""
+    for question in quiz.questions:
+        if question.id == question_id or not isinstance(question, CHOICE_TYPES):
+            continue
+        for option in question.choices():
+            points = option.points
+            if points is None:
+                continue
+            if any(weight > 0 and pid != top for pid, weight in points.products.items()):
+                return True
+            if any(weight > 0 and set(quiz.tag_index.get(tag, ())) - {top} for tag, weight in points.tags.items()):
+                return True
+    return False
+
+
+def _nothing_shown(quiz: Quiz, coverage: Coverage) -> str:
+    """The error for paths with no product, saying why the fallback does not save them when there is one."""
+    example = coverage.examples["empty"]
+    head = f"{coverage.empty_paths} of {coverage.paths} answer paths show no product at all, e.g. {_describe(example)}"
+    fallback = quiz.scoring.fallback
+    if not fallback:
+        return f"{head}; add products for them or a scoring.fallback"
+    why = "; ".join(f"{pid!r}: {ruled_out_by(quiz, example, pid) or 'not shown'}" for pid in fallback)
+    return f"{head}. The fallback is ruled out there by the same rules ({why}): add a fallback product they keep"
+
+
+def _quoted(ids: list[str]) -> str:
+    return ", ".join(repr(pid) for pid in ids)
 
 
 def _describe(path: Path) -> str:

@@ -34,6 +34,17 @@ class Problem:
     def path(self) -> str:
         return dotted(self.location)
 
+    def as_dict(self) -> dict[str, Any]:
+        """For ``--json``: every field a program needs, the path as ``render`` writes it."""
+        return {
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "path": self.path,
+            "severity": self.severity,
+            "message": self.message,
+        }
+
     def render(self, *, with_severity: bool = False) -> str:
         head = f"{self.file}:{self.line}:{self.column}: "
         if with_severity:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import json
 import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -68,6 +69,8 @@ class Recommendation:
     fallback: bool  # nothing qualified: these come from scoring.fallback
     qualified: int  # how many products qualified before the count was applied
     tied_on_id: bool  # some order among the results was settled only by product id
+    tied: tuple[str, ...] = ()  # the products in those ties, by id
+    lead: float = 0.0  # how far the first result is ahead of the next qualifying product (or of zero)
     scoring_answers: int = 0  # how many questions' answers gave points to some product (a positive weight)
 
     def answers_for(self, item: Recommended) -> int:
@@ -87,13 +90,43 @@ def recommend(quiz: Quiz, answers: Answers) -> Recommendation:
     if fallback:
         chosen = [quiz.product_index[pid] for pid in quiz.scoring.fallback if pid in eligible][: quiz.scoring.count]
     items = [Recommended(product, scores.get(product.id, 0.0), _trace(causes, product)) for product in chosen]
+    tied = () if fallback else ranked.tied_ids()
+    lead = 0.0 if fallback or not items else items[0].score - ranked.second_score()
     return Recommendation(
         items=items,
         fallback=fallback,
         qualified=len(ranked),
-        tied_on_id=not fallback and ranked.tied_on_id(),
+        tied_on_id=bool(tied),
+        tied=tied,
+        lead=lead,
         scoring_answers=len({cause.question for cause in causes if _favours_some(cause.effect)}),
     )
+
+
+def ruled_out_by(quiz: Quiz, answers: Answers, product_id: str) -> str:
+    """Why a product cannot be shown for these answers: the hard rule that removes it, or "" if none does."""
+    answers = walk(quiz, answers).answers
+    if quiz.scoring.out_of_stock == "hide" and product_id in _matching(quiz, _SOLD_OUT):
+        return "it is out of stock (scoring.out_of_stock is 'hide')"
+    for cause in active_causes(quiz, answers):
+        effect = cause.effect
+        if effect.require is not None and product_id not in _matching(quiz, effect.require):
+            return f"{cause.source} requires {_shown(effect.require)}"
+        if effect.exclude is not None and product_id in _matching(quiz, effect.exclude):
+            return f"{cause.source} excludes {_shown(effect.exclude)}"
+    return ""
+
+
+def _shown(product_filter: ProductFilter) -> str:
+    return json.dumps(product_filter.model_dump(mode="json", exclude_none=True, by_alias=True), ensure_ascii=False)
+
+
+def points_for(effect: Effect, product: Product) -> float:
+    """What an answer's points give one product, directly and through its tags."""
+    points = effect.points
+    if points is None:
+        return 0.0
+    return points.products.get(product.id, 0.0) + sum(points.tags.get(tag, 0.0) for tag in product.tags)
 
 
 def _favours_some(effect: Effect) -> bool:
@@ -206,12 +239,21 @@ class _Ranking:
             self.taken.append(key)
             yield self._index[key[-1]]
 
-    def tied_on_id(self) -> bool:
-        """Whether two neighbours, down to the first product left out, differ only by product id."""
+    def second_score(self) -> float:
+        """The score of the second product in rank order, or 0 when only one qualifies."""
+        if len(self.taken) < 2 and self._heap:
+            self.taken.append(heapq.heappop(self._heap))
+        return float(-self.taken[1][0]) if len(self.taken) > 1 else 0.0
+
+    def tied_ids(self) -> tuple[str, ...]:
+        """The products of neighbours, down to the first product left out, that differ only by product id."""
         if self._heap:
             self.taken.append(heapq.heappop(self._heap))
-        keys = [key[:-1] for key in self.taken]
-        return any(first == second for first, second in itertools.pairwise(keys))
+        tied: dict[str, None] = {}
+        for first, second in itertools.pairwise(self.taken):
+            if first[:-1] == second[:-1]:
+                tied |= {first[-1]: None, second[-1]: None}
+        return tuple(tied)
 
 
 def _derived(quiz: Quiz, key: object, compute: Callable[[], _T]) -> _T:

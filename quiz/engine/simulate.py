@@ -24,6 +24,13 @@ Path = dict[str, Answer | None]
 
 
 @dataclass
+class AnswerOutcome:
+    paths: int = 0
+    tops: set[str] = field(default_factory=set)
+    lead: float = float("inf")
+
+
+@dataclass
 class Coverage:
     """What a simulation saw: how often each product is shown, and the paths that went wrong."""
 
@@ -36,6 +43,13 @@ class Coverage:
     fallback_paths: int = 0
     empty_paths: int = 0
     tie_paths: int = 0
+    tied_products: list[str] = field(default_factory=list)  # those tied on the example path
+    short_paths: int = 0  # paths showing fewer products than scoring.count, not the fallback
+    short_reason: str = ""  # why, on the example path
+    tops: Counter[str] = field(default_factory=Counter)  # the first result of each path that is not the fallback
+    # For each option picked: on how many paths, the first results seen with it (two at most), and
+    # the smallest lead of the first over the second: what it takes to see an answer decide alone.
+    by_answer: dict[tuple[str, str], AnswerOutcome] = field(default_factory=dict)
     visited: set[str] = field(default_factory=set)
     branches_taken: set[tuple[str, int | None]] = field(default_factory=set)
     examples: dict[str, Path] = field(default_factory=dict)
@@ -51,6 +65,9 @@ class Coverage:
             "fallback_paths": self.fallback_paths,
             "empty_paths": self.empty_paths,
             "tie_paths": self.tie_paths,
+            "tied_products": self.tied_products,
+            "short_paths": self.short_paths,
+            "short_reason": self.short_reason,
             "examples": self.examples,
         }
 
@@ -83,9 +100,41 @@ def _record(quiz: Quiz, coverage: Coverage, path: Path) -> None:
     elif result.fallback:
         coverage.fallback_paths += 1
         coverage.examples.setdefault("fallback", path)
+    elif len(shown) < quiz.scoring.count:
+        coverage.short_paths += 1
+        if "short" not in coverage.examples:
+            coverage.examples["short"] = path
+            coverage.short_reason = _why_short(quiz, result.qualified, len(shown))
+    if shown and not result.fallback:
+        _record_top(coverage, path, result.items[0].product.id, result.lead)
     if result.tied_on_id:
         coverage.tie_paths += 1
-        coverage.examples.setdefault("tie", path)
+        if "tie" not in coverage.examples:
+            coverage.examples["tie"] = path
+            coverage.tied_products = list(result.tied)
+
+
+def _record_top(coverage: Coverage, path: Path, top: str, lead: float) -> None:
+    coverage.tops[top] += 1
+    for question_id, answer in path.items():
+        for option_id in answer if isinstance(answer, list) else [answer]:
+            if not isinstance(option_id, str):
+                continue
+            outcome = coverage.by_answer.setdefault((question_id, option_id), AnswerOutcome())
+            outcome.paths += 1
+            if len(outcome.tops) < 2:
+                outcome.tops.add(top)
+            outcome.lead = min(outcome.lead, lead)
+
+
+def _why_short(quiz: Quiz, qualified: int, shown: int) -> str:
+    if qualified < quiz.scoring.count:
+        floor = quiz.scoring.min_score
+        bar = f"score at least {floor:g}" if floor is not None else "score above 0"
+        return f"only {qualified} of the products pass the hard rules and {bar}"
+    diversity = quiz.scoring.diversity
+    limit = diversity.max_per_tag if diversity is not None else 0
+    return f"{qualified} qualify, but scoring.diversity (max_per_tag {limit}) leaves {shown}"
 
 
 def answer_space(quiz: Quiz, question: Question) -> list[Answer | None]:
