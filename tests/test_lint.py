@@ -229,3 +229,15 @@ def test_a_threshold_is_called_never_or_always_exactly_when_the_scale_says_so(op
     verdict = _verdict(test, SCALE)
     assert ("is never true" in verdict) == (not any(passes))
     assert ("is always true" in verdict) == (all(passes) and operator != "is")
+
+
+def test_the_format_guides_lint_example_prints_what_it_shows(tmp_path, capsys, monkeypatch):
+    guide = (Path(__file__).parent.parent / "docs" / "quiz-format.md").read_text(encoding="utf-8")
+    section = guide[guide.index("### `quiz lint FILE...`") : guide.index("### `quiz simulate FILE`")]
+    document = section.split("```json\n", 1)[1].split("```", 1)[0]
+    shown = section.split("$ quiz lint lint-demo.json\n", 1)[1].split("```", 1)[0].splitlines()
+    (tmp_path / "lint-demo.json").write_text(document, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    main(["lint", "lint-demo.json"])
+    said = capsys.readouterr()
+    assert said.out.splitlines() + said.err.splitlines() == shown

@@ -130,8 +130,10 @@ def _record_top(coverage: Coverage, path: Path, top: str, lead: float) -> None:
 def _why_short(quiz: Quiz, qualified: int, shown: int) -> str:
     if qualified < quiz.scoring.count:
         floor = quiz.scoring.min_score
-        bar = f"score at least {floor:g}" if floor is not None else "score above 0"
-        return f"only {qualified} of the products pass the hard rules and {bar}"
+        one = qualified == 1
+        bar = f"at least {floor:g}" if floor is not None else "above 0"
+        verbs = ("passes", "scores") if one else ("pass", "score")
+        return f"only {qualified} product{'' if one else 's'} {verbs[0]} the hard rules and {verbs[1]} {bar}"
     diversity = quiz.scoring.diversity
     limit = diversity.max_per_tag if diversity is not None else 0
     return f"{qualified} qualify, but scoring.diversity (max_per_tag {limit}) leaves {shown}"
