@@ -52,6 +52,7 @@ from quiz.marketer.gate import (
     sign_out,
 )
 from quiz.marketer.leadpages import confirm_erasure, download_leads, erase_person, show_leads, show_person
+from quiz.marketer.preview import preview_paths, preview_trace, preview_version, show_preview, to_preview
 from quiz.marketer.sessions import Sessions
 from quiz.marketer.users import Users
 from quiz.settings import Settings
@@ -103,6 +104,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/confirm/{token}", confirm_subscription, methods=["POST"], name="confirm_subscription"),
         Route("/unsubscribe/{token}", unsubscribe, methods=["GET", "POST"], name="unsubscribe"),
         Route("/q/{quiz_id}/theme.css", theme_css, methods=["GET"], name="theme_css"),
+        Route("/q/{quiz_id}/preview", to_preview, methods=["GET"], name="to_preview"),
         Route("/api/export", export_leads, methods=["GET"], name="export_leads"),  # streams: not compressed
         Route("/api/forget", forget_person, methods=["POST"], name="forget_person"),
         Route("/api/subject", describe_person, methods=["POST"], name="describe_person"),
@@ -243,6 +245,10 @@ def admin_routes() -> list[Route]:
         ("/leads/download", download_leads, "admin_download"),  # streams: not compressed
         ("/leads/{key}", show_person, "admin_person"),
         ("/leads/{key}/erase", confirm_erasure, "admin_confirm_erasure"),
+        ("/preview/{quiz_id}", show_preview, "admin_preview"),
+        ("/preview/{quiz_id}/trace", preview_trace, "admin_preview_trace"),
+        ("/preview/{quiz_id}/version", preview_version, "admin_preview_version"),
+        ("/preview/{quiz_id}/paths", preview_paths, "admin_preview_paths"),
     ]
     routes = [
         Route(

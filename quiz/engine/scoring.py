@@ -89,7 +89,7 @@ def recommend(quiz: Quiz, answers: Answers) -> Recommendation:
     fallback = not chosen
     if fallback:
         chosen = [quiz.product_index[pid] for pid in quiz.scoring.fallback if pid in eligible][: quiz.scoring.count]
-    items = [Recommended(product, scores.get(product.id, 0.0), _trace(causes, product)) for product in chosen]
+    items = [Recommended(product, scores.get(product.id, 0.0), contributions(causes, product)) for product in chosen]
     tied = () if fallback else ranked.tied_ids()
     lead = 0.0 if fallback or not items else items[0].score - ranked.second_score()
     return Recommendation(
@@ -105,10 +105,14 @@ def recommend(quiz: Quiz, answers: Answers) -> Recommendation:
 
 def ruled_out_by(quiz: Quiz, answers: Answers, product_id: str) -> str:
     """Why a product cannot be shown for these answers: the hard rule that removes it, or "" if none does."""
-    answers = walk(quiz, answers).answers
+    return ruling(quiz, list(active_causes(quiz, walk(quiz, answers).answers)), product_id)
+
+
+def ruling(quiz: Quiz, causes: list[Cause], product_id: str) -> str:
+    """``ruled_out_by`` for causes already worked out (the preview asks it of every product)."""
     if quiz.scoring.out_of_stock == "hide" and product_id in _matching(quiz, _SOLD_OUT):
         return "it is out of stock (scoring.out_of_stock is 'hide')"
-    for cause in active_causes(quiz, answers):
+    for cause in causes:
         effect = cause.effect
         if effect.require is not None and product_id not in _matching(quiz, effect.require):
             return f"{cause.source} requires {_shown(effect.require)}"
@@ -310,7 +314,8 @@ def _diverse(quiz: Quiz, ranked: Iterable[Product]) -> list[Product]:
     return chosen
 
 
-def _trace(causes: list[Cause], product: Product) -> list[Contribution]:
+def contributions(causes: list[Cause], product: Product) -> list[Contribution]:
+    """A product's trace: each answer in force that required something of it or gave it points."""
     trace: list[Contribution] = []
     for cause in causes:
         effect = cause.effect

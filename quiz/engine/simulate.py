@@ -227,3 +227,35 @@ def _sampled_paths(quiz: Quiz, spaces: dict[str, list[Answer | None]], samples: 
             path[target] = rng.choice(spaces[target])
             _, target = choose_branch(quiz, quiz.question(target), path)
         yield path
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Answer paths that end on the same results, in the same order."""
+
+    products: tuple[str, ...]
+    fallback: bool
+    paths: int
+    example: Path
+
+
+def outcomes(quiz: Quiz, *, limit: int = 2_000, samples: int = 500, seed: int = 0) -> tuple[str, int, list[Outcome]]:
+    """The distinct results the quiz can end on, most frequent first, each with one path that reaches it.
+
+    Every path when there are at most ``limit``, else a seeded sample: the preview's paths page, kept
+    small enough to build while the merchant waits.
+    """
+    spaces = {question.id: answer_space(quiz, question) for question in quiz.questions}
+    exhaustive = _count_paths(quiz, spaces, limit) <= limit
+    paths = _all_paths(quiz, spaces) if exhaustive else _sampled_paths(quiz, spaces, samples, seed)
+    groups: dict[tuple[tuple[str, ...], bool], list[Any]] = {}
+    played = 0
+    for path in paths:
+        played += 1
+        result = recommend(quiz, path)
+        key = (tuple(item.product.id for item in result.items), result.fallback)
+        group = groups.setdefault(key, [0, path])
+        group[0] += 1
+    found = [Outcome(products, fallback, count, example) for (products, fallback), (count, example) in groups.items()]
+    found.sort(key=lambda outcome: (-outcome.paths, outcome.products))
+    return ("exhaustive" if exhaustive else "sampled"), played, found

@@ -86,6 +86,14 @@ class QuizLibrary:
                 return path
         return None
 
+    def stamp(self, quiz_id: str) -> str:
+        """Changes whenever the file of quiz ``quiz_id`` is saved (and read): what the preview watches."""
+        self.refresh()
+        for entry in self._entries.values():
+            if entry.quiz is not None and entry.quiz.id == quiz_id:
+                return f"{entry.stamp[0]:.6f}-{entry.stamp[1]}"
+        return ""
+
     def all(self) -> list[Quiz]:
         self.refresh()
         return [entry.quiz for entry in self._entries.values() if entry.quiz is not None]

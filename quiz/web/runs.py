@@ -42,6 +42,8 @@ async def keep_response(request: Request, quiz: Quiz, progress: Progress, locale
     """
     response = response_record(quiz, progress, locale)
     found = services(request)
+    if previewing(request, quiz, progress.context):
+        return response  # nothing stored: the results of a preview are no shopper's
     if not any(channel.reads_response(quiz) for channel in found.channels):
         found.store.add_soon("responses", response)  # read by no one by its id: the funnel's, in a batch
         return response
@@ -100,8 +102,16 @@ def record_event(
         **details,
     }
     found = services(request)
+    if previewing(request, quiz, context):
+        return  # the merchant trying the quiz in the dashboard: not a shopper, not in the funnel
     found.store.add_soon("events", event)
     found.tally.count(event)
+
+
+def previewing(request: Request, quiz: Quiz, context: dict[str, str]) -> bool:
+    """Whether this run is the dashboard's preview (a mark only the server can sign, for this quiz)."""
+    mark = context.get("preview", "")
+    return bool(mark) and services(request).links.is_preview(mark, quiz.id)
 
 
 def campaign(context: dict[str, str]) -> dict[str, str]:

@@ -28,6 +28,8 @@ PROGRESS_SALT = "quiz.progress"
 CONFIRM_SALT = "quiz.confirm"
 UNSUBSCRIBE_SALT = "quiz.unsubscribe"
 LINE_STATE_SALT = "quiz.line-state"
+PREVIEW_SALT = "quiz.preview"
+PREVIEW_MAX_AGE = 12 * 60 * 60  # a working day of previewing; the dashboard page makes a new mark each load
 LINE_STATE_MAX_AGE = 10 * 60  # a LINE Login must come back within ten minutes
 # 16 KiB of token carry 12,200 bytes of JSON: the most a quiz's answers may take (quiz.format.sizes,
 # checked when a quiz is loaded) plus the longest page context, so no shopper outgrows it.
@@ -150,6 +152,17 @@ class LinkTokens:
         self._confirm = URLSafeTimedSerializer(list(secret_keys), salt=CONFIRM_SALT)
         self._unsubscribe = URLSafeTimedSerializer(list(secret_keys), salt=UNSUBSCRIBE_SALT)
         self._line_state = URLSafeTimedSerializer(list(secret_keys), salt=LINE_STATE_SALT)
+        self._preview = URLSafeTimedSerializer(list(secret_keys), salt=PREVIEW_SALT)
+
+    def preview_mark(self, quiz_id: str) -> str:
+        """What the dashboard's preview puts in its quiz's address: runs carrying it are not counted."""
+        return str(self._preview.dumps(quiz_id))
+
+    def is_preview(self, mark: str, quiz_id: str) -> bool:
+        try:
+            return bool(_loads(self._preview, mark, max_age=PREVIEW_MAX_AGE) == quiz_id)
+        except TokenError:
+            return False
 
     def confirm_token(self, lead_id: str, nonce: str) -> str:
         return str(self._confirm.dumps([lead_id, nonce]))
