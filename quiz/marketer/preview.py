@@ -77,6 +77,12 @@ async def preview_trace(request: Request, visit: Visit) -> Response:
     answers = progress.answers if progress is not None else {}
     explanation = await run_in_threadpool(explain, quiz, answers)
     context = {"visit": visit, "quiz": quiz, "trace": explanation, "labels": _labels(quiz, visit.locale)}
+    context["said"] = {  # each trace line's answer, as the shopper read it
+        line.source: resolve(line.label, visit.locale, quiz.locale)
+        for standing in explanation.standings
+        for line in standing.lines
+        if line.label is not None
+    }
     context |= {"answered": _answered(quiz, explanation.answers, visit.locale), "fragment": True}
     return page(request, visit.locale, "admin/_trace.html", context)
 
