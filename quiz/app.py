@@ -52,7 +52,7 @@ from quiz.marketer.gate import (
     sign_out,
 )
 from quiz.marketer.leadpages import confirm_erasure, download_leads, erase_person, show_leads, show_person
-from quiz.marketer.preview import preview_paths, preview_trace, preview_version, show_preview, to_preview
+from quiz.marketer.preview import list_previews, preview_paths, preview_trace, preview_version, show_preview, to_preview
 from quiz.marketer.sessions import Sessions
 from quiz.marketer.users import Users
 from quiz.settings import Settings
@@ -245,6 +245,7 @@ def admin_routes() -> list[Route]:
         ("/leads/download", download_leads, "admin_download"),  # streams: not compressed
         ("/leads/{key}", show_person, "admin_person"),
         ("/leads/{key}/erase", confirm_erasure, "admin_confirm_erasure"),
+        ("/preview", list_previews, "admin_previews"),
         ("/preview/{quiz_id}", show_preview, "admin_preview"),
         ("/preview/{quiz_id}/trace", preview_trace, "admin_preview_trace"),
         ("/preview/{quiz_id}/version", preview_version, "admin_preview_version"),

@@ -139,3 +139,13 @@ def test_the_version_changes_when_the_quiz_file_is_saved(client, tmp_path):
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 5_000_000_000))
     services_of(client.app).library._checked_at = float("-inf")  # no waiting for the once-a-second look
     assert client.get("/admin/preview/serum/version").json()["version"] != before
+
+
+def test_the_dashboard_lists_every_quiz_to_preview_and_goes_to_the_one_a_report_was_on(client):
+    sign_in(client)
+    listing = client.get("/admin/preview").text
+    assert 'href="/admin/preview/serum"' in listing and 'href="/admin/preview/serum/paths"' in listing
+    assert 'href="/admin/preview' in client.get("/admin").text  # in the navigation
+    moved = client.get("/admin/preview", params={"quiz": "serum", "range": "7d"}, follow_redirects=False)
+    assert moved.status_code == 303 and moved.headers["location"] == "/admin/preview/serum"
+    assert client.get("/admin/preview", params={"quiz": "../x"}).status_code == 200  # unknown: the list

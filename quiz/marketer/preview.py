@@ -40,6 +40,18 @@ def _not_found(request: Request, visit: Visit) -> Response:
 
 
 @signed_in("viewer")
+async def list_previews(request: Request, visit: Visit) -> Response:
+    """Every quiz the server has, each with its preview and its endings; straight to one the report was on."""
+    library = services(request).library
+    chosen = request.query_params.get("quiz", "")
+    if chosen and library.get(chosen) is not None:  # the nav keeps a report's filters: its quiz is the one wanted
+        return RedirectResponse(under_root(request, f"{PREFIX}/preview/{chosen}"), status_code=303, headers=HEADERS)
+    quizzes = sorted(library.all(), key=lambda quiz: quiz.id)
+    rows = [(quiz.id, resolve(quiz.title, visit.locale, quiz.locale)) for quiz in quizzes]
+    return page(request, visit.locale, "admin/previews.html", {"visit": visit, "section": "preview", "rows": rows})
+
+
+@signed_in("viewer")
 async def show_preview(request: Request, visit: Visit) -> Response:
     quiz = _quiz(request)
     if quiz is None:
