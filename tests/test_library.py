@@ -58,3 +58,21 @@ def test_the_json_schema_file_is_not_a_quiz(tmp_path):
     (tmp_path / "quiz.schema.json").write_text("{}", encoding="utf-8")
     write(tmp_path / "serum.json")
     assert [quiz.id for quiz in QuizLibrary(tmp_path, recheck_seconds=0).all()] == ["serum"]
+
+
+def test_a_new_catalog_goes_live_without_touching_the_quiz_file(tmp_path):
+    """What ``quiz catalog fetch`` relies on: the catalog is watched as the quiz file is."""
+    feed = tmp_path / "products.tsv"
+    header = "id\ttitle\tlink\tprice\n"
+    feed.write_text(header + "aqua\tAqua serum\thttps://s.example/aqua\t30.00 USD\n", encoding="utf-8")
+    write(tmp_path / "serum.json", products=[], catalog="products.tsv", scoring={"fallback": ["aqua"]})
+    library = QuizLibrary(tmp_path, recheck_seconds=0)
+    assert [product.id for product in library.get("serum").products] == ["aqua"]
+    before = library.stamp("serum")
+    feed.write_text(
+        header + "aqua\tAqua serum\thttps://s.example/aqua\t30.00 USD\nrose\tRose\thttps://s.example/rose\t25 USD\n"
+    )
+    assert [product.id for product in library.get("serum").products] == ["aqua", "rose"]
+    assert library.stamp("serum") != before  # the preview reloads for a new catalog too
+    feed.write_text("not a feed", encoding="utf-8")  # a broken catalog keeps the last good quiz live
+    assert [product.id for product in library.get("serum").products] == ["aqua", "rose"]

@@ -14,10 +14,14 @@ from quiz.format.schema import Quiz
 log = logging.getLogger(__name__)
 
 
+Stamp = tuple[float, int, float, int]  # the quiz file's modification time and size, then its catalog's
+
+
 @dataclass(frozen=True)
 class _Entry:
     quiz: Quiz | None
-    stamp: tuple[float, int]
+    stamp: Stamp
+    catalog: Path | None = None  # the catalog file it read, watched as closely as the quiz file
 
 
 class QuizLibrary:
@@ -52,25 +56,27 @@ class QuizLibrary:
             self._entries = entries
 
     def _load_if_changed(self, entries: dict[Path, _Entry], path: Path) -> None:
+        previous = entries.get(path)
         try:
-            stat = path.stat()
+            stamp = _stamp(path, previous.catalog if previous else None)
         except OSError:
             return
-        stamp = (stat.st_mtime, stat.st_size)
-        previous = entries.get(path)
         if previous is not None and previous.stamp == stamp:
             return
         loaded = load_quiz(path)
+        catalog = Path(loaded.catalog.file) if loaded.catalog is not None else None
+        if catalog != (previous.catalog if previous else None):
+            stamp = _stamp(path, catalog)  # a catalog named for the first time, or another one
         if loaded.quiz is None:
             for problem in loaded.problems:
                 log.error("%s", problem.render())
             kept = previous.quiz if previous else None
             if kept is not None:
                 log.error("%s: keeping the last valid version of quiz %r live", path, kept.id)
-            entries[path] = _Entry(kept, stamp)
+            entries[path] = _Entry(kept, stamp, catalog)
             return
         log.info("loaded quiz %r from %s", loaded.quiz.id, path)
-        entries[path] = _Entry(loaded.quiz, stamp)
+        entries[path] = _Entry(loaded.quiz, stamp, catalog)
 
     def get(self, quiz_id: str) -> Quiz | None:
         self.refresh()
@@ -91,9 +97,19 @@ class QuizLibrary:
         self.refresh()
         for entry in self._entries.values():
             if entry.quiz is not None and entry.quiz.id == quiz_id:
-                return f"{entry.stamp[0]:.6f}-{entry.stamp[1]}"
+                return "-".join(f"{part:.6f}" if isinstance(part, float) else str(part) for part in entry.stamp)
         return ""
 
     def all(self) -> list[Quiz]:
         self.refresh()
         return [entry.quiz for entry in self._entries.values() if entry.quiz is not None]
+
+
+def _stamp(path: Path, catalog: Path | None) -> Stamp:
+    """What changes when the quiz file or its catalog is saved (a missing catalog: zeros, until it appears)."""
+    stat = path.stat()
+    try:
+        shelf = catalog.stat() if catalog is not None else None
+    except OSError:
+        shelf = None
+    return (stat.st_mtime, stat.st_size, shelf.st_mtime if shelf else 0.0, shelf.st_size if shelf else 0)
