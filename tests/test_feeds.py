@@ -143,7 +143,7 @@ MALFORMED = [
                 "products": [
                     {"handle": "ok", "title": "Ok", "variants": [{"id": 1, "price": "5.00"}]},
                     {"title": "No handle", "variants": []},
-                    {"handle": "cheap", "title": "B", "variants": [{"id": 2, "price": "cheap"}]},
+                    {"handle": "cheap", "title": "B", "variants": [{"id": 2, "price": "NaN"}]},
                     "nope",
                     {"handle": "x", "title": "X", "variants": [{"id": "abc", "price": "1"}]},
                 ]
@@ -152,7 +152,7 @@ MALFORMED = [
         ),
         [
             "shop.json:13:3: products[1].handle: every product needs a 'handle' (a string)",
-            "shop.json:20:4: products[2].variants: price 'cheap' is not a number",
+            "shop.json:20:4: products[2].variants: price 'NaN' is not a number",
             "shop.json:27:3: products[3]: a product is an object",
             "shop.json:31:4: products[4].variants: variant_id: 'abc' is not valid: it must match ^[0-9]{1,20}$",
         ],
@@ -237,6 +237,11 @@ class FeedServer(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # the name http.server calls
         self.seen.append(self.path)
         parts = urlsplit(self.path)
+        if parts.path == "/elsewhere":  # a redirect the fetch must not follow off the web
+            self.send_response(302)
+            self.send_header("Location", "file:///etc/passwd")
+            self.end_headers()
+            return
         if parts.path == "/shop/products.json":
             page = int(parse_qs(parts.query)["page"][0])
             body = self.routes.get(f"page{page}", json.dumps({"products": []}).encode())
@@ -294,6 +299,7 @@ def test_a_broken_feed_leaves_the_last_good_copy(feed_server, tmp_path, capsys):
         ("/missing.tsv", {}, "answered 404 Not Found"),
         ("/big.tsv", {"max_bytes": 10_000}, "larger than 10 MiB"),
         ("/slow.tsv", {"max_seconds": 0.5}, "took longer than 0.5 s"),
+        ("/elsewhere", {}, "is not allowed"),  # urllib refuses to follow a redirect off the web
     ],
 )
 def test_a_feed_that_fails_is_named_with_why(feed_server, tmp_path, path, limits, message):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import html
 import io
+import math
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -286,9 +287,12 @@ def _string(item: dict[str, Any], key: str) -> str:
 
 def _shopify_price(value: Any) -> float:
     try:
-        return float(str(value))
+        price = float(str(value))
     except ValueError:
-        raise FeedError("variants", f"price {value!r} is not a number") from None
+        price = math.nan
+    if not math.isfinite(price):  # "nan" and "inf" read as floats, and are no price
+        raise FeedError("variants", f"price {value!r} is not a number")
+    return price
 
 
 def _listed(value: Any) -> list[Any]:

@@ -26,6 +26,23 @@ MAX_PAGES = 40  # 10,000 products, the format's limit
 CHUNK = 64 * 1024
 
 
+def _web_only() -> urllib.request.OpenerDirector:
+    """An opener for http and https alone: a redirect to ftp:// or file:// fails instead of being followed."""
+    opener = urllib.request.OpenerDirector()
+    for handler in (
+        urllib.request.HTTPHandler,
+        urllib.request.HTTPSHandler,
+        urllib.request.HTTPRedirectHandler,
+        urllib.request.HTTPDefaultErrorHandler,
+        urllib.request.HTTPErrorProcessor,
+    ):
+        opener.add_handler(handler())
+    return opener
+
+
+_WEB_ONLY = _web_only()
+
+
 class FeedFetchError(Exception):
     """The feed could not be brought: the address, the network, its size or its time."""
 
@@ -94,9 +111,7 @@ def _download(url: str, max_bytes: int, deadline: float, max_seconds: float) -> 
     request = urllib.request.Request(url, headers={"User-Agent": "quiz-server catalog fetch", "Accept": "*/*"})
     chunks, size = [], 0
     try:
-        with urllib.request.urlopen(
-            request, timeout=max(0.1, deadline - time.monotonic())
-        ) as response:  # http(s) only: checked above
+        with _WEB_ONLY.open(request, timeout=max(0.1, deadline - time.monotonic())) as response:
             while chunk := response.read(CHUNK):
                 size += len(chunk)
                 if size > max_bytes:
