@@ -82,7 +82,7 @@ def test_the_preview_frames_the_quiz_marked_and_is_never_framed_itself(client):
 
 def test_runs_in_the_preview_are_not_counted_and_not_stored(client):
     sign_in(client)
-    mark = services_of(client.app).links.preview_mark("serum")
+    mark = services_of(client.app).links.preview_mark()
     store = services_of(client.app).store
     token_after(client, "dry", "no", mark=mark)
     client.get("/q/serum", params={"preview": mark})

@@ -57,7 +57,7 @@ async def show_preview(request: Request, visit: Visit) -> Response:
     if quiz is None:
         return _not_found(request, visit)
     found = services(request)
-    mark = found.links.preview_mark(quiz.id)
+    mark = found.links.preview_mark()
     replay = request.query_params.get("t", "")
     progress = progress_for(request, quiz, replay) if replay else None
     if progress is not None:  # a path from the paths page, replayed at its results, still marked as a preview

@@ -111,7 +111,7 @@ def record_event(
 def previewing(request: Request, quiz: Quiz, context: dict[str, str]) -> bool:
     """Whether this run is the dashboard's preview (a mark only the server can sign, for this quiz)."""
     mark = context.get("preview", "")
-    return bool(mark) and services(request).links.is_preview(mark, quiz.id)
+    return bool(mark) and services(request).links.is_preview(mark)
 
 
 def campaign(context: dict[str, str]) -> dict[str, str]:

@@ -39,7 +39,7 @@ CONTEXT_FIELDS = {
     "utm_source": MAX_CAMPAIGN_CHARS,
     "utm_medium": MAX_CAMPAIGN_CHARS,
     "utm_campaign": MAX_CAMPAIGN_CHARS,
-    "preview": 200,  # the dashboard preview's signed mark (quiz.web.tokens.LinkTokens.preview_mark)
+    "preview": 48,  # the dashboard preview's signed mark (quiz.web.tokens.LinkTokens.preview_mark), ~40
 }
 # A step posts its token, its action, the page's context and its answer: one field per option
 # ticked, and a question has at most 100 options. A form of a thousand fields is no step's.
