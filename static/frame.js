@@ -1,7 +1,8 @@
 /* Runs inside the quiz page. Tells the embedding page the quiz's height (postMessage, only to the
-   origins allowed to frame this quiz), and after htmx swaps in a step: moves focus to it, announces
-   it in the live region and asks the embedding page to bring it into view. Our CSP forbids inline
-   scripts, hence this file. */
+   origins allowed to frame this quiz), never less than the floor kept below; after htmx swaps in a
+   step: asks the embedding page to bring it into view, moves focus to it and announces it in the
+   live region. Also hides pictures that fail, and pushes each step's address into the history.
+   Our CSP forbids inline scripts, hence this file. */
 (function () {
   "use strict";
   var embedders = (document.documentElement.getAttribute("data-embedders") || "").split(" ").filter(Boolean);
