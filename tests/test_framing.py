@@ -123,3 +123,18 @@ def test_the_shops_console_says_which_setting_to_change(servers, page, caplog):
     (advice,) = [line for line in said if line.startswith("quiz widget")]
     assert f'add "{elsewhere}" to "embed": {{"allowed_origins": [...]}}' in advice
     assert any(f"framed by a page on {elsewhere}" in line for line in warnings(caplog))  # and the server's log
+
+
+def test_allowed_origins_match_however_they_are_written():
+    watch = FramingWatch()
+    for referer in ("https://SHOP.example/p", "https://shop.example:443/p"):
+        watch.note(_framed_request(referer), "serum", None, ["https://Shop.Example"])
+    assert watch._told == {}
+
+
+def test_made_up_origins_cannot_flood_the_log(caplog):
+    caplog.set_level(logging.WARNING, logger="quiz.web.framing")
+    watch = FramingWatch()
+    for index in range(100):
+        watch.note(_framed_request(f"https://s{index}.example/"), "serum", None, [])
+    assert len(warnings(caplog)) == 10

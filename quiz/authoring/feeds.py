@@ -15,6 +15,7 @@ import math
 import re
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 from xml.etree.ElementTree import Element, TreeBuilder
 
 import nh3
@@ -23,7 +24,7 @@ from defusedxml.ElementTree import DefusedXMLParser, ParseError
 from pydantic import ValidationError
 
 from quiz.authoring.problems import Problem, from_validation_error, locate
-from quiz.format.products import Product
+from quiz.format.products import MAX_TAGS, PRODUCT_ID_PATTERN, Product
 
 MERCHANT_NAMESPACE = "http://base.google.com/ns/1.0"
 ATOM_NAMESPACE = "http://www.w3.org/2005/Atom"
@@ -35,8 +36,12 @@ MERCHANT_ATTRIBUTES = (
 )  # fmt: skip
 BUYABLE = {"in_stock", "in stock", "preorder", "backorder"}  # a shopper can order these today
 UNAVAILABLE = {"out_of_stock", "out of stock"}
-PRICE = re.compile(r"^\s*([0-9][0-9,]*(?:\.[0-9]+)?)\s*([A-Za-z]{3})?\s*$")
+# Merchant Center writes prices with a decimal point; a comma only groups thousands ("1,299.00 USD").
+# "12,99 EUR" matches neither, and is refused rather than read as 1299.
+PRICE = re.compile(r"^\s*((?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]+)?)\s*([A-Za-z]{3})?\s*$")
 MAX_DESCRIPTION = 600  # characters of a shop's description on a results card; the rest is on the product page
+MAX_TAG_CHARS = 64
+PRODUCT_ID = re.compile(PRODUCT_ID_PATTERN)
 MAX_ITEMS = 10_000  # the quiz format's product limit; a feed past it is refused before any work
 
 
@@ -211,10 +216,11 @@ def is_shopify(data: Any) -> bool:
 def shopify_product(item: dict[str, Any]) -> dict[str, Any]:
     """One Shopify product as product fields: the handle is the id, the first variant on sale goes in the cart."""
     handle = _string(item, "handle")
+    product_id = handle if PRODUCT_ID.match(handle) else str(item.get("id", ""))  # a handle in Japanese: its number
     variants = [variant for variant in _listed(item.get("variants")) if isinstance(variant, dict)]
     buyable = [variant for variant in variants if variant.get("available", True) is not False]
     chosen = (buyable or variants or [{}])[0]
-    fields: dict[str, Any] = {"id": handle, "title": _string(item, "title"), "url": f"/products/{handle}"}
+    fields: dict[str, Any] = {"id": product_id, "title": _string(item, "title"), "url": f"/products/{quote(handle)}"}
     if chosen.get("id") is not None:
         fields["variant_id"] = str(chosen["id"])
     if chosen.get("price") not in (None, ""):
@@ -303,8 +309,12 @@ def _listed(value: Any) -> list[Any]:
 
 
 def _shopify_tags(tags: list[Any]) -> list[str]:
-    """The product type and the shop's tags, each once, as strings."""
-    return [tag for tag in dict.fromkeys(str(tag).strip() for tag in tags if isinstance(tag, (str, int))) if tag]
+    """The product type and the shop's tags, each once, as strings: as many as a product takes, of a length it takes.
+
+    A shop may tag a product with anything; one over-long tag must not refuse the whole feed.
+    """
+    found = dict.fromkeys(str(tag).strip() for tag in tags if isinstance(tag, (str, int)))
+    return [tag for tag in found if tag and len(tag) <= MAX_TAG_CHARS][:MAX_TAGS]
 
 
 # Shared -------------------------------------------------------------------------------------------

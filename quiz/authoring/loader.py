@@ -39,6 +39,7 @@ class Loaded:
     problems: list[Problem] = field(default_factory=list)
     source: str = ""
     catalog: Catalog | None = None
+    catalog_path: Path | None = None  # the catalog the quiz names, read or not: what the server watches
     inline_products: int = 0
 
     def locate(self, problems: list[Problem], *, counted: bool = True) -> list[Problem]:
@@ -99,6 +100,9 @@ def parse_quiz(text: str, *, file: str = "<quiz>", base_dir: Path | None = None)
     except MigrationError as error:
         loaded.problems = loaded.locate([Problem(("version",), str(error))])
         return loaded
+    name = document.get("catalog") if isinstance(document, dict) else None
+    if isinstance(name, str) and name.strip() and base_dir is not None:
+        loaded.catalog_path = base_dir / name
     loaded.catalog = _read_catalog_of(document, base_dir, loaded.problems)
     if loaded.problems:
         found = loaded.problems  # the catalog's are located in it already

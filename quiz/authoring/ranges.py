@@ -17,22 +17,27 @@ from quiz.format.text import format_number
 
 def out_of_range(quiz: Quiz) -> Iterator[Problem]:
     """A warning for each numeric test that no answer (or every answer) in its question's range passes."""
-    for where, condition in _conditions(quiz):
+    for where, owner, condition in _conditions(quiz):
         for location, test in _tests(where, condition):
             question = quiz.question(test.question) if test.question in quiz.question_index else None
-            if isinstance(question, Scale | Number):
-                message = _verdict(test, question)
-                if message:
-                    yield Problem(location, message, "warning")
+            if not isinstance(question, Scale | Number):
+                continue
+            message = _verdict(test, question)
+            # "Always true" only where the question is surely answered: a test on a skipped question,
+            # or on one not asked on this path, is false, so it does test something there.
+            surely_answered = owner == question.id and not question.optional
+            if message and (" is never true" in message or surely_answered):
+                yield Problem(location, message, "warning")
 
 
-def _conditions(quiz: Quiz) -> Iterator[tuple[Loc, Condition]]:
+def _conditions(quiz: Quiz) -> Iterator[tuple[Loc, str, Condition]]:
+    """Each condition, with the question whose branch it is ("" for a scoring rule)."""
     for index, question in enumerate(quiz.questions):
         for position, branch in enumerate(question.branches()):
             if branch.if_ is not None and isinstance(question.next, list):
-                yield ("questions", index, "next", position, "if"), branch.if_
+                yield ("questions", index, "next", position, "if"), question.id, branch.if_
     for index, rule in enumerate(quiz.scoring.rules):
-        yield ("scoring", "rules", index, "when"), rule.when
+        yield ("scoring", "rules", index, "when"), "", rule.when
 
 
 def _tests(where: Loc, condition: Condition) -> Iterator[tuple[Loc, AnswerIs]]:
@@ -51,7 +56,10 @@ def _tests(where: Loc, condition: Condition) -> Iterator[tuple[Loc, AnswerIs]]:
 
 def _verdict(test: AnswerIs, question: Scale | Number) -> str:
     name, value = test.operator()
-    low, high = (question.min, question.max)
+    # A scale's ends are its first and last points: 1..4 by 2 offers 1, 3 and 5.
+    low, high = (
+        (question.values()[0], question.values()[-1]) if isinstance(question, Scale) else (question.min, question.max)
+    )
     shown = f"{name} {format_number(value)}" if isinstance(value, float | int) else ""
     span = _span(question)
     if name == "is" and isinstance(value, float | int):
@@ -92,7 +100,8 @@ def _within(value: float, low: float | None, high: float | None) -> bool:
 def _span(question: Scale | Number) -> str:
     name = repr(question.id)
     if isinstance(question, Scale):
-        return f"question {name} is a scale from {format_number(question.min)} to {format_number(question.max)}"
+        points = question.values()
+        return f"question {name} is a scale from {format_number(points[0])} to {format_number(points[-1])}"
     if question.min is not None and question.max is not None:
         return f"question {name} takes numbers from {format_number(question.min)} to {format_number(question.max)}"
     if question.min is not None:

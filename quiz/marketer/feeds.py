@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from quiz.authoring.catalog import MAX_CATALOG_BYTES, Catalog, read_catalog
@@ -74,6 +76,9 @@ def fetch_catalog(
     catalog = read_catalog(text, file=str(out))
     if not catalog.problems and not catalog.products:
         catalog.problems.append(Problem((), "the feed holds no product", file=str(out)))
+    if len(body) > max_bytes:  # Shopify's pages joined may outgrow what a catalog file may be
+        size = f"{len(body):,} bytes; a catalog takes at most {max_bytes:,}"
+        catalog.problems.append(Problem((), f"the feed is {size}", file=str(out)))
     if catalog.problems:
         return Fetched(catalog, written=False, pages=pages)
     _replace(out, body)
@@ -97,8 +102,17 @@ def _shopify_pages(url: str, max_bytes: int, deadline: float, max_seconds: float
             return body, page
         products += found
         if len(found) < SHOPIFY_PAGE:
-            return json.dumps({"products": products}, ensure_ascii=False, indent=1).encode(), page
-    raise FeedFetchError(f"more than {MAX_PAGES * SHOPIFY_PAGE:,} products; a quiz takes at most 10,000")
+            return json.dumps({"products": products}, ensure_ascii=False, separators=(",", ":")).encode(), page
+    more = _download(
+        _with_query(url, limit=str(SHOPIFY_PAGE), page=str(MAX_PAGES + 1)), max_bytes, deadline, max_seconds
+    )
+    try:
+        beyond = json.loads(more).get("products")
+    except (ValueError, AttributeError):
+        beyond = None
+    if beyond:
+        raise FeedFetchError(f"more than {MAX_PAGES * SHOPIFY_PAGE:,} products; a quiz takes at most 10,000")
+    return json.dumps({"products": products}, ensure_ascii=False, separators=(",", ":")).encode(), MAX_PAGES
 
 
 def _with_query(url: str, **values: str) -> str:
@@ -109,18 +123,17 @@ def _with_query(url: str, **values: str) -> str:
 
 def _download(url: str, max_bytes: int, deadline: float, max_seconds: float) -> bytes:
     request = urllib.request.Request(url, headers={"User-Agent": "quiz-server catalog fetch", "Accept": "*/*"})
-    chunks, size = [], 0
+    chunks: list[bytes] = []
     try:
         with _WEB_ONLY.open(request, timeout=max(0.1, deadline - time.monotonic())) as response:
-            while chunk := response.read(CHUNK):
-                size += len(chunk)
-                if size > max_bytes:
-                    raise FeedFetchError(
-                        f"the feed is larger than {MAX_CATALOG_BYTES // (1024 * 1024)} MiB, a catalog's limit"
-                    )
-                if time.monotonic() > deadline:
-                    raise FeedFetchError(f"the feed took longer than {max_seconds:g} s to download")
-                chunks.append(chunk)
+            # The socket's timeout bounds each read, not the whole: a shop sending a byte a minute
+            # would never time out. At the deadline the response is closed under the reader.
+            timer = threading.Timer(max(0.0, deadline - time.monotonic()), response.close)
+            timer.start()
+            try:
+                chunks = _read_all(response, max_bytes, deadline, max_seconds)
+            finally:
+                timer.cancel()
     except FeedFetchError:
         raise
     except urllib.error.HTTPError as error:
@@ -131,9 +144,35 @@ def _download(url: str, max_bytes: int, deadline: float, max_seconds: float) -> 
     return b"".join(chunks)
 
 
+def _read_all(response: Any, max_bytes: int, deadline: float, max_seconds: float) -> list[bytes]:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        try:
+            chunk = response.read1(CHUNK)  # whatever has arrived: the deadline is checked between pieces
+        except (ValueError, OSError, AttributeError):  # closed by the timer
+            chunk = b""
+        if time.monotonic() > deadline:
+            raise FeedFetchError(f"the feed took longer than {max_seconds:g} s to download")
+        if not chunk:
+            return chunks
+        size += len(chunk)
+        if size > max_bytes:
+            raise FeedFetchError(f"the feed is larger than {MAX_CATALOG_BYTES // (1024 * 1024)} MiB, a catalog's limit")
+        chunks.append(chunk)
+
+
 def _shown(url: str) -> str:
     parts = urlsplit(url)
     return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))[:200]
+
+
+def _mode_of(out: Path) -> int:
+    """The old copy's permissions, else rw-r--r--: the server may run as another user than the fetch."""
+    try:
+        return out.stat().st_mode & 0o777
+    except OSError:
+        return 0o644
 
 
 def _replace(out: Path, body: bytes) -> None:
@@ -141,6 +180,7 @@ def _replace(out: Path, body: bytes) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
     try:
+        os.fchmod(handle, _mode_of(out))
         with os.fdopen(handle, "wb") as file:
             file.write(body)
             file.flush()

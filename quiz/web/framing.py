@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 REPEAT_SECONDS = 3600.0
 MAX_REMEMBERED = 1000  # (quiz, origin) pairs; a flood of made-up origins cannot grow memory past it
+MAX_PER_QUIZ = 10  # warnings per quiz and hour: made-up origins cannot flood the log either
 HOST = re.compile(r"^[a-z0-9.-]{1,253}$")  # what a log line may quote of a host the browser sent
 
 
@@ -37,7 +38,7 @@ class FramingWatch:
     def note(self, request: Request, quiz_id: str, file: Path | None, embedders: list[str]) -> None:
         """If ``request`` loads the quiz into a frame of a page the browser will refuse, say so."""
         framer = framing_origin(request)
-        if framer is None or framer in embedders:
+        if framer is None or framer in {_normal(origin) for origin in embedders}:
             return
         if not self._first_this_hour((quiz_id, framer)):
             return
@@ -56,6 +57,9 @@ class FramingWatch:
         now = self._clock()
         with self._lock:
             if now - self._told.get(key, float("-inf")) < REPEAT_SECONDS:
+                return False
+            recent = sum(1 for (quiz, _), at in self._told.items() if quiz == key[0] and now - at < REPEAT_SECONDS)
+            if recent >= MAX_PER_QUIZ:
                 return False
             if len(self._told) >= MAX_REMEMBERED:
                 self._told.clear()
@@ -78,6 +82,18 @@ def framing_origin(request: Request) -> str | None:
     return None
 
 
+def _normal(origin: str) -> str:
+    """An allowed origin as a browser sends it: lower case, without the scheme's own port."""
+    parts = urlsplit(origin.lower())
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    try:
+        port = parts.port
+    except ValueError:
+        return origin.lower()
+    shown = f":{port}" if port is not None and port != default else ""
+    return f"{parts.scheme}://{parts.hostname}{shown}"
+
+
 def _origin(address: str) -> str | None:
     try:
         parts = urlsplit(address[:2000])
@@ -86,4 +102,4 @@ def _origin(address: str) -> str | None:
         return None
     if parts.scheme not in ("http", "https") or not parts.hostname or not HOST.match(parts.hostname):
         return None
-    return f"{parts.scheme}://{parts.hostname}" + (f":{port}" if port is not None else "")
+    return _normal(f"{parts.scheme}://{parts.hostname}" + (f":{port}" if port is not None else ""))

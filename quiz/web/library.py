@@ -64,9 +64,11 @@ class QuizLibrary:
         if previous is not None and previous.stamp == stamp:
             return
         loaded = load_quiz(path)
-        catalog = Path(loaded.catalog.file) if loaded.catalog is not None else None
+        catalog = loaded.catalog_path
         if catalog != (previous.catalog if previous else None):
-            stamp = _stamp(path, catalog)  # a catalog named for the first time, or another one
+            # A catalog named for the first time, or another one: stamped as never seen, so the next
+            # look reads the quiz again and a catalog written meanwhile is not missed.
+            stamp = (stamp[0], stamp[1], -1.0, -1)
         if loaded.quiz is None:
             for problem in loaded.problems:
                 log.error("%s", problem.render())
@@ -110,6 +112,6 @@ def _stamp(path: Path, catalog: Path | None) -> Stamp:
     stat = path.stat()
     try:
         shelf = catalog.stat() if catalog is not None else None
-    except OSError:
+    except (OSError, ValueError):  # not there (yet), or a name no file can have (the loader says why)
         shelf = None
     return (stat.st_mtime, stat.st_size, shelf.st_mtime if shelf else 0.0, shelf.st_size if shelf else 0)

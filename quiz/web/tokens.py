@@ -29,7 +29,6 @@ CONFIRM_SALT = "quiz.confirm"
 UNSUBSCRIBE_SALT = "quiz.unsubscribe"
 LINE_STATE_SALT = "quiz.line-state"
 PREVIEW_SALT = "quiz.preview"
-PREVIEW_MAX_AGE = 12 * 60 * 60  # a working day of previewing; the dashboard page makes a new mark each load
 LINE_STATE_MAX_AGE = 10 * 60  # a LINE Login must come back within ten minutes
 # 16 KiB of token carry 12,200 bytes of JSON: the most a quiz's answers may take (quiz.format.sizes,
 # checked when a quiz is loaded) plus the longest page context, so no shopper outgrows it.
@@ -164,7 +163,8 @@ class LinkTokens:
 
     def is_preview(self, mark: str) -> bool:
         try:
-            return bool(_loads(self._preview, mark, max_age=PREVIEW_MAX_AGE) == 0)
+            # No expiry: a preview tab left open overnight is still the merchant's, not a shopper's.
+            return bool(_loads(self._preview, mark, max_age=None) == 0)
         except TokenError:
             return False
 
