@@ -82,6 +82,12 @@
       var message = event.data;
       if (event.source !== window.parent || embedders.indexOf(event.origin) < 0) return;
       if (message && message.source === "quiz-widget" && message.type === "hello") {
+        var reserve = message.reserve;
+        if (typeof reserve === "number" && isFinite(reserve) && reserve > 0 && reserve < 20000) {
+          setFloor(Math.ceil(reserve));  // the shop's reserve, not the height this (re)load found
+          var step = document.getElementById("quiz-step");
+          if (step) raiseFloor(step);
+        }
         lastHeight = 0;  // the embedding page (re)started listening: tell it again
         reportHeight();
       }

@@ -6,6 +6,7 @@ input to the shop page, so every resize of the frame that moves the shop's conte
 
 from __future__ import annotations
 
+import time
 import zlib
 
 import pytest
@@ -154,3 +155,23 @@ def test_a_transparent_quiz_shows_the_shops_background(servers, page):
     assert pixel(page.screenshot(clip=corner)) == (0xFB, 0xF7, 0xF2)  # the demo shop's cream, not white
     shop = page.screenshot(clip={**corner, "y": box["y"] - 8})
     assert pixel(shop) == (0xFB, 0xF7, 0xF2)
+
+
+def test_a_frame_reloaded_at_its_results_still_shrinks_back_for_a_question(servers, page):
+    quiz_origin, shop_origin, quizzes = servers
+    page.set_viewport_size({"width": 375, "height": 812})
+    page.goto(f"{shop_origin}/quizzes/gift-finder")
+    frame = embedded_frame(page, quiz_origin)
+    element = page.locator("quiz-widget iframe")
+    play_watching_the_frame(page, frame, quizzes["gift-finder"])
+    tall = element.evaluate("frame => frame.clientHeight")
+    assert tall > RESERVE  # the results are longer than the reserve
+    frame.evaluate("location.reload()")  # as back and forward do, and the preview after a save
+    page.wait_for_timeout(800)
+    frame = embedded_frame(page, quiz_origin)
+    frame.evaluate("history.back()")
+    deadline = time.monotonic() + 10
+    while element.evaluate("frame => frame.clientHeight") >= tall:
+        assert time.monotonic() < deadline, "the frame kept the results' height for a question"
+        page.wait_for_timeout(100)
+    assert element.evaluate("frame => frame.clientHeight") >= RESERVE

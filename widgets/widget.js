@@ -90,8 +90,11 @@
     // To any origin: the frame may still hold its first blank page, of this page's origin, and a
     // message aimed at the quiz's origin would make the browser log an error on every shop page.
     // "hello" carries nothing, and the quiz answers only to an origin allowed to embed it.
+    // The height the shop gave the frame at the start, told with each hello: a frame reloaded while
+    // it shows tall results must not take that height as its least.
+    var reserve = Math.round(frame.getBoundingClientRect().height);
     function hello() {
-      if (frame.contentWindow) frame.contentWindow.postMessage({ source: "quiz-widget", type: "hello" }, "*");
+      if (frame.contentWindow) frame.contentWindow.postMessage({ source: "quiz-widget", type: "hello", reserve: reserve }, "*");
     }
     frame.addEventListener("load", hello);
     frame.addEventListener("load", function () { setTimeout(silent, 3000); });
