@@ -106,10 +106,9 @@
     function silent() {
       if (answered || !window.console) return;
       answered = true;  // once
-      var quiz = options.quiz ? JSON.stringify(options.quiz) : "at " + frame.src;
-      console.warn("quiz widget: the quiz " + quiz + " did not answer from its frame. If the browser refused to " +
-        "show it here, add \"" + location.origin + "\" to \"embed\": {\"allowed_origins\": [...]} in the quiz's " +
-        "file (or to QUIZ_EMBED_ORIGINS on the quiz server).");
+      var quiz = options.quiz || frame.src;
+      console.warn("quiz widget: quiz " + quiz + " did not answer; if its frame was refused, add " + location.origin +
+        " to embed.allowed_origins in its file (or QUIZ_EMBED_ORIGINS)");
     }
   }
 
