@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import threading
 import time
 import urllib.error
@@ -21,6 +20,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from quiz.authoring.catalog import MAX_CATALOG_BYTES, Catalog, read_catalog
 from quiz.authoring.problems import Problem
+from quiz.store.files import write_atomically
 
 MAX_SECONDS = 60.0  # for the whole feed, every page included
 SHOPIFY_PAGE = 250  # the most products.json gives per page
@@ -176,16 +176,8 @@ def _mode_of(out: Path) -> int:
 
 
 def _replace(out: Path, body: bytes) -> None:
-    """Write beside the old copy, then swap: a reader sees the old file or the new, never half of one."""
+    """Written whole or not at all (quiz.store.files), with the old copy's permissions."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
-    try:
-        os.fchmod(handle, _mode_of(out))
-        with os.fdopen(handle, "wb") as file:
-            file.write(body)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, out)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    mode = _mode_of(out)
+    write_atomically(out, body)
+    os.chmod(out, mode)
