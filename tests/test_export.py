@@ -495,3 +495,61 @@ def test_an_earlier_version_s_exports_log_becomes_the_audit_log(tmp_path):
     ExportAudit(tmp_path, MemoryStore(), who="cli:now", filters={}, format="csv").finish(rows=1, complete=True)
     assert [entry["who"] for entry in audit_lines(tmp_path)] == ["cli:earlier", "cli:now"]
     assert not (tmp_path / "exports.log").exists()
+
+
+# The CSV export's own row writer against the general one (rows() and csv_chunks())
+
+NASTY = ["", "plain", "a, b", 'say "hi"', "line\nbreak", "cr\ronly", "crlf\r\nend", "=1+1", "-3", "＠cmd", "\x00x", " "]
+
+
+def generated_lead(number, rng):
+    quiz = rng.choice([*LIBRARY.values(), None])
+    answers = {}
+    for question in quiz.questions if quiz else []:
+        options = [option.id for option in question.choices()] or ["?"]
+        answers[question.id] = rng.choice(
+            [rng.choice(options), rng.sample(options, min(2, len(options))), rng.choice(NASTY), 7, -2, 2.5, True, None]
+        )
+    products = [{"id": product.id, "score": 1.5} for product in (quiz.products[:3] if quiz else [])]
+    return {
+        **lead(f"{number}@example.com", quiz=quiz.id if quiz else "gone-quiz"),
+        "email": rng.choice([f"{number}@example.com", *NASTY]),
+        "channel": rng.choice(["email", "line", None]),
+        "line_user": rng.choice(["", "U" + "a" * 32, None]),
+        "line_friend": rng.choice([True, False, None]),
+        "answers": answers,
+        "products": rng.choice([products, [*products, {"id": rng.choice(NASTY)}, "not a product"], []]),
+        "site": rng.choice(NASTY),
+        "quiz_version": rng.choice(["0123456789ab", 12, None]),
+        "context": rng.choice([{}, {"page": rng.choice(NASTY), "product": rng.choice(NASTY)}]),
+        "consent": rng.choice([{}, {"status": rng.choice(["subscribed", "", None]), "at": rng.choice(NASTY)}]),
+    }
+
+
+@pytest.mark.parametrize("options", [{"consent": "any"}, {}, {"quizzes": ["coffee-finder"], "locale": "en"}])
+@pytest.mark.parametrize("excel", [False, True])
+def test_the_csv_export_writes_what_rows_and_csv_chunks_write(options, excel):
+    import random
+
+    rng = random.Random(18)
+    leads = [generated_lead(number, rng) for number in range(3_000)]
+    wanted = parse_filter(known=LIBRARY, **options)
+    exported = {quiz_id: LIBRARY[quiz_id] for quiz_id in (wanted.quizzes or sorted(LIBRARY))}
+    expected = "".join(
+        csv_chunks(columns(exported.values(), wanted.locale), rows(leads, exported, wanted), bom=excel, crlf=excel)
+    )
+    assert "".join(export_chunks(leads, LIBRARY, wanted, format="csv", excel=excel)) == expected
+
+
+@given(st.lists(st.text(alphabet=st.characters(blacklist_categories=("Cs",))), min_size=1, max_size=4))
+def test_any_text_in_any_field_exports_as_the_csv_module_writes_it(texts):
+    record = {
+        **lead("a@example.com"),
+        "email": texts[0],
+        "site": texts[-1],
+        "answers": {"skin_type": texts[len(texts) // 2]},
+    }
+    wanted = parse_filter(known=LIBRARY, consent="any")
+    exported = {quiz_id: LIBRARY[quiz_id] for quiz_id in sorted(LIBRARY)}
+    expected = "".join(csv_chunks(columns(exported.values(), None), rows([record], exported, wanted), bom=False))
+    assert "".join(export_chunks([record], LIBRARY, wanted, format="csv")) == expected
