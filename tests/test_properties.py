@@ -4,6 +4,7 @@ import json
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from scoring_reference import reference_recommend
 
 from quiz.authoring.loader import parse_quiz
 from quiz.engine.flow import AnswerError, parse_answer, walk
@@ -27,12 +28,12 @@ def product_filters(draw, product_ids):
 
 
 @st.composite
-def effects(draw, product_ids):
+def effects(draw, product_ids, weight=weights):
     effect = {}
     if draw(st.booleans()):
         effect["points"] = {
-            "tags": draw(st.dictionaries(st.sampled_from(TAGS), weights, max_size=3)),
-            "products": draw(st.dictionaries(st.sampled_from(product_ids), weights, max_size=2)),
+            "tags": draw(st.dictionaries(st.sampled_from(TAGS), weight, max_size=3)),
+            "products": draw(st.dictionaries(st.sampled_from(product_ids), weight, max_size=2)),
         }
     if draw(st.integers(0, 5)) == 0:
         effect["require"] = draw(product_filters(product_ids))
@@ -42,7 +43,7 @@ def effects(draw, product_ids):
 
 
 @st.composite
-def quizzes(draw):
+def quizzes(draw, weight=weights, most_products=8):
     products = [
         {
             "id": f"p{index}",
@@ -53,7 +54,7 @@ def quizzes(draw):
             "in_stock": draw(st.booleans()),
             "priority": draw(st.integers(0, 2)),
         }
-        for index in range(draw(st.integers(min_value=1, max_value=8)))
+        for index in range(draw(st.integers(min_value=1, max_value=most_products)))
     ]
     product_ids = [product["id"] for product in products]
     count = draw(st.integers(min_value=1, max_value=5))
@@ -65,11 +66,11 @@ def quizzes(draw):
         if kind in ("single", "multiple"):
             size = draw(st.integers(min_value=2, max_value=4))
             question["options"] = [
-                {"id": f"o{option}", "label": f"Option {option}", **draw(effects(product_ids))}
+                {"id": f"o{option}", "label": f"Option {option}", **draw(effects(product_ids, weight))}
                 for option in range(size)
             ]
         elif kind == "yes_no":
-            question["yes"] = draw(effects(product_ids))
+            question["yes"] = draw(effects(product_ids, weight))
         elif kind == "scale":
             question.update(min=1, max=5)
         else:
@@ -81,7 +82,7 @@ def quizzes(draw):
             ]
         questions.append(question)
     rules = [
-        {"when": {"question": draw(st.sampled_from(ids)), "answered": True}, **draw(effects(product_ids))}
+        {"when": {"question": draw(st.sampled_from(ids)), "answered": True}, **draw(effects(product_ids, weight))}
         for _ in range(draw(st.integers(0, 2)))
     ]
     scoring = {
@@ -92,6 +93,11 @@ def quizzes(draw):
     }
     if draw(st.booleans()):
         scoring["diversity"] = {"max_per_tag": draw(st.integers(1, 2))}
+        if draw(st.booleans()):
+            scoring["diversity"]["tags"] = draw(st.lists(st.sampled_from(TAGS), min_size=1, max_size=3, unique=True))
+    if draw(st.booleans()):
+        order = ["priority", "in_stock", "price", "price_desc"]
+        scoring["tie_break"] = draw(st.lists(st.sampled_from(order), max_size=3, unique=True))
     if draw(st.booleans()):
         scoring["min_score"] = draw(st.integers(-3, 3))
     document = {"version": 1, "id": "random", "title": "Random", "questions": questions, "products": products}
@@ -179,3 +185,22 @@ def test_any_json_value_in_any_field_gives_problems_not_exceptions(value):
     for field in ("title", "questions", "products", "scoring", "theme", "lead_capture"):
         loaded = parse_quiz(json.dumps(quiz_document(**{field: value})))
         assert loaded.quiz is not None or loaded.problems
+
+
+# Weights whose sums land near the ninth decimal, where ranking rounds scores, and far from it.
+awkward_weights = st.integers(-5, 5) | st.sampled_from(
+    [0.1, 0.2, 0.3, -0.1, 1 / 3, 1e-9, 5e-10, -5e-10, 2.5e-9, 1.0000000005, 999.9999999995, 1000, -1000]
+)
+
+
+@settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.large_base_example, HealthCheck.data_too_large],
+)
+@given(data=st.data(), document=quizzes(weight=awkward_weights, most_products=60))
+def test_optimized_scoring_agrees_with_the_plain_reference(data, document):
+    quiz = parse_quiz(json.dumps(document)).quiz
+    assert quiz is not None
+    answers = data.draw(shoppers(quiz))
+    assert recommend(quiz, answers) == reference_recommend(quiz, answers)
