@@ -5,15 +5,16 @@ Deterministic by construction: no randomness, and every tie ends at the product 
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import json
-import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from functools import cached_property
+from typing import Any, Literal
+
+import numpy as np
 
 from quiz.engine.flow import walk
+from quiz.engine.ranking import Mask, Ranking, columns, derived, scores, selected
 from quiz.format.conditions import Answers, answer_tests, evaluate
 from quiz.format.products import Product, ProductFilter
 from quiz.format.questions import CHOICE_TYPES, NUMERIC_TYPES, Effect
@@ -21,7 +22,6 @@ from quiz.format.schema import Quiz
 from quiz.format.text import Text, fill, format_number
 
 _SOLD_OUT = ProductFilter(in_stock=False)
-_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,26 @@ class Cause:
     question: str
     label: Text | None  # how a reason names it; None names nothing
     effect: Effect
+
+    @cached_property
+    def lines(self) -> _Lines:
+        """The lines this cause writes in traces: they do not depend on the product, so they are made once."""
+        effect = self.effect
+        require = None if effect.require is None else Contribution(self.source, self.question, self.label, "require")
+        points = effect.points
+        if points is None:
+            return _Lines(require, {}, ())
+        by_product = {
+            product_id: Contribution(self.source, self.question, self.label, "points", weight, "product")
+            for product_id, weight in points.products.items()
+            if weight
+        }
+        by_tag = tuple(
+            (tag, Contribution(self.source, self.question, self.label, "points", weight, f"tag:{tag}"))
+            for tag, weight in points.tags.items()
+            if weight
+        )
+        return _Lines(require, by_product, by_tag)
 
 
 @dataclass(frozen=True)
@@ -54,6 +74,13 @@ class Contribution:
             "points": self.points,
             "via": self.via,
         }
+
+
+@dataclass(frozen=True)
+class _Lines:
+    require: Contribution | None
+    by_product: dict[str, Contribution]
+    by_tag: tuple[tuple[str, Contribution], ...]
 
 
 @dataclass(frozen=True)
@@ -82,14 +109,20 @@ def recommend(quiz: Quiz, answers: Answers) -> Recommendation:
     """The products to show for these answers, best first, with traces."""
     answers = walk(quiz, answers).answers
     causes = list(active_causes(quiz, answers))
+    catalog = columns(quiz)
     eligible = _eligible(quiz, causes)
-    scores = _scores(quiz, causes, eligible)
-    ranked = _Ranking(quiz, scores)
-    chosen = _diverse(quiz, ranked)
+    values = scores(catalog, *_weights(causes))
+    floor = quiz.scoring.min_score
+    ranked = Ranking(catalog, values, eligible & (values >= floor if floor is not None else values > 0))
+    chosen = ranked.diverse(quiz.scoring.count, quiz.scoring.diversity)
     fallback = not chosen
     if fallback:
-        chosen = [quiz.product_index[pid] for pid in quiz.scoring.fallback if pid in eligible][: quiz.scoring.count]
-    items = [Recommended(product, scores.get(product.id, 0.0), contributions(causes, product)) for product in chosen]
+        allowed = [pid for pid in quiz.scoring.fallback if pid in catalog.position and eligible[catalog.position[pid]]]
+        chosen = [quiz.product_index[pid] for pid in allowed][: quiz.scoring.count]
+    items = [
+        Recommended(product, float(values[catalog.position[product.id]]), contributions(causes, product))
+        for product in chosen
+    ]
     tied = () if fallback else ranked.tied_ids()
     lead = 0.0 if fallback or not items else items[0].score - ranked.second_score()
     return Recommendation(
@@ -110,13 +143,14 @@ def ruled_out_by(quiz: Quiz, answers: Answers, product_id: str) -> str:
 
 def ruling(quiz: Quiz, causes: list[Cause], product_id: str) -> str:
     """``ruled_out_by`` for causes already worked out (the preview asks it of every product)."""
-    if quiz.scoring.out_of_stock == "hide" and product_id in _matching(quiz, _SOLD_OUT):
+    at = columns(quiz).position[product_id]
+    if quiz.scoring.out_of_stock == "hide" and selected(quiz, _SOLD_OUT)[at]:
         return "it is out of stock (scoring.out_of_stock is 'hide')"
     for cause in causes:
         effect = cause.effect
-        if effect.require is not None and product_id not in _matching(quiz, effect.require):
+        if effect.require is not None and not selected(quiz, effect.require)[at]:
             return f"{cause.source} requires {_shown(effect.require)}"
-        if effect.exclude is not None and product_id in _matching(quiz, effect.exclude):
+        if effect.exclude is not None and selected(quiz, effect.exclude)[at]:
             return f"{cause.source} excludes {_shown(effect.exclude)}"
     return ""
 
@@ -140,21 +174,39 @@ def _favours_some(effect: Effect) -> bool:
 
 def active_causes(quiz: Quiz, answers: Answers) -> Iterator[Cause]:
     """The options picked and the rules whose conditions hold, in quiz order."""
-    for index, question in enumerate(quiz.questions):
-        answer = answers.get(question.id)
-        if answer is None or not isinstance(question, CHOICE_TYPES):
+    for question_id, options in _option_causes(quiz):
+        answer = answers.get(question_id)
+        if answer is None:
             continue
-        picked = answer if isinstance(answer, list) else [answer]
-        for position, option in enumerate(question.choices()):
-            if option.id in picked and option.changes_scoring():
-                where = option.id if question.type == "yes_no" else f"options[{position}]"
-                source = f"questions[{index}].{where}"
-                yield Cause(source, question.id, option.reason or option.label, option)
+        if isinstance(answer, list):
+            yield from (cause for option_id, cause in options.items() if option_id in answer)
+        elif isinstance(answer, str) and answer in options:
+            yield options[answer]
     for index, rule in enumerate(quiz.scoring.rules):
         if evaluate(rule.when, answers):
             tested = next(answer_tests(rule.when)).question
             label = rule.reason or _answer_label(quiz, tested, answers)
             yield Cause(f"scoring.rules[{index}]", tested, label, rule)
+
+
+def _option_causes(quiz: Quiz) -> list[tuple[str, dict[str, Cause]]]:
+    """Per choice question, the cause of each option that changes scoring, in quiz order: made once per quiz."""
+
+    def made() -> list[tuple[str, dict[str, Cause]]]:
+        table = []
+        for index, question in enumerate(quiz.questions):
+            if not isinstance(question, CHOICE_TYPES):
+                continue
+            options = {}
+            for position, option in enumerate(question.choices()):
+                if option.changes_scoring():
+                    where = option.id if question.type == "yes_no" else f"options[{position}]"
+                    label = option.reason or option.label
+                    options[option.id] = Cause(f"questions[{index}].{where}", question.id, label, option)
+            table.append((question.id, options))
+        return table
+
+    return derived(quiz, "option_causes", made)
 
 
 def _answer_label(quiz: Quiz, question_id: str, answers: Answers) -> Text | None:
@@ -181,21 +233,21 @@ def _answer_label(quiz: Quiz, question_id: str, answers: Answers) -> Text | None
     return value
 
 
-def _eligible(quiz: Quiz, causes: list[Cause]) -> set[str]:
+def _eligible(quiz: Quiz, causes: list[Cause]) -> Mask:
     """Products that pass every hard rule in force (and stock, when out-of-stock items are hidden)."""
-    eligible = set(quiz.product_index)
+    eligible = np.ones(len(quiz.products), dtype=np.bool_)
     if quiz.scoring.out_of_stock == "hide":
-        eligible -= _matching(quiz, _SOLD_OUT)
+        eligible &= ~selected(quiz, _SOLD_OUT)
     for cause in causes:
         if cause.effect.require is not None:
-            eligible &= _matching(quiz, cause.effect.require)
+            eligible &= selected(quiz, cause.effect.require)
         if cause.effect.exclude is not None:
-            eligible -= _matching(quiz, cause.effect.exclude)
+            eligible &= ~selected(quiz, cause.effect.exclude)
     return eligible
 
 
-def _scores(quiz: Quiz, causes: list[Cause], eligible: set[str]) -> dict[str, float]:
-    """Each eligible product's points: tag weights are summed first, so each tag's products are visited once."""
+def _weights(causes: list[Cause]) -> tuple[dict[str, float], dict[str, float]]:
+    """The answers' points added up per tag and per product: each tag's products are then visited once."""
     per_tag: dict[str, float] = {}
     per_product: dict[str, float] = {}
     for cause in causes:
@@ -205,128 +257,21 @@ def _scores(quiz: Quiz, causes: list[Cause], eligible: set[str]) -> dict[str, fl
                 per_tag[tag] = per_tag.get(tag, 0.0) + weight
             for product_id, weight in points.products.items():
                 per_product[product_id] = per_product.get(product_id, 0.0) + weight
-    scores = dict.fromkeys(eligible, 0.0)
-    for tag, weight in per_tag.items():
-        for product_id in quiz.tag_index.get(tag, ()):
-            if product_id in scores:
-                scores[product_id] += weight
-    for product_id, weight in per_product.items():
-        if product_id in scores:
-            scores[product_id] += weight
-    return scores
-
-
-class _Ranking:
-    """Qualifying products in rank order, sorted lazily: a page of results needs only the top few."""
-
-    def __init__(self, quiz: Quiz, scores: dict[str, float]) -> None:
-        floor = quiz.scoring.min_score
-        static = _static_rank_keys(quiz)
-        self._heap = [
-            (-round(score, 9), *static[product_id])
-            for product_id, score in scores.items()
-            if (score >= floor if floor is not None else score > 0)
-        ]
-        heapq.heapify(self._heap)
-        self._size = len(self._heap)
-        self._index = quiz.product_index
-        self.taken: list[tuple[Any, ...]] = []
-
-    def __len__(self) -> int:
-        return self._size
-
-    def __iter__(self) -> Iterator[Product]:
-        for key in self.taken:
-            yield self._index[key[-1]]
-        while self._heap:
-            key = heapq.heappop(self._heap)
-            self.taken.append(key)
-            yield self._index[key[-1]]
-
-    def second_score(self) -> float:
-        """The score of the second product in rank order, or 0 when only one qualifies."""
-        if len(self.taken) < 2 and self._heap:
-            self.taken.append(heapq.heappop(self._heap))
-        return float(-self.taken[1][0]) if len(self.taken) > 1 else 0.0
-
-    def tied_ids(self) -> tuple[str, ...]:
-        """The products of neighbours, down to the first product left out, that differ only by product id."""
-        if self._heap:
-            self.taken.append(heapq.heappop(self._heap))
-        tied: dict[str, None] = {}
-        for first, second in itertools.pairwise(self.taken):
-            if first[:-1] == second[:-1]:
-                tied |= {first[-1]: None, second[-1]: None}
-        return tuple(tied)
-
-
-def _derived(quiz: Quiz, key: object, compute: Callable[[], _T]) -> _T:
-    """``compute()`` once per quiz and key; the quiz is frozen, so the result stays true."""
-    if key not in quiz.derived:
-        quiz.derived[key] = compute()
-    value: _T = quiz.derived[key]
-    return value
-
-
-def _static_rank_keys(quiz: Quiz) -> dict[str, tuple[Any, ...]]:
-    """Each product's tie-break keys, ending with its id: they depend only on the quiz."""
-    return _derived(
-        quiz, "rank_keys", lambda: {product.id: (*_tie_keys(quiz, product), product.id) for product in quiz.products}
-    )
-
-
-def _matching(quiz: Quiz, product_filter: ProductFilter) -> frozenset[str]:
-    """Ids of the products a filter selects, computed once per distinct filter."""
-    return _derived(
-        quiz,
-        ("filter", product_filter.model_dump_json()),
-        lambda: frozenset(product.id for product in quiz.products if product_filter.matches(product)),
-    )
-
-
-def _tie_keys(quiz: Quiz, product: Product) -> tuple[float, ...]:
-    price = product.price if product.price is not None else math.inf
-    keys = {
-        "priority": -product.priority,
-        "in_stock": 0 if product.in_stock else 1,
-        "price": price,
-        "price_desc": -price if product.price is not None else math.inf,
-    }
-    return tuple(keys[name] for name in quiz.scoring.tie_break)
-
-
-def _diverse(quiz: Quiz, ranked: Iterable[Product]) -> list[Product]:
-    """The top products, taking at most ``max_per_tag`` of any one tag when diversity is on."""
-    diversity = quiz.scoring.diversity
-    count = quiz.scoring.count
-    chosen: list[Product] = []
-    per_tag: dict[str, int] = {}
-    for product in ranked:
-        if diversity is not None:
-            tags = [tag for tag in product.tags if diversity.tags is None or tag in diversity.tags]
-            if any(per_tag.get(tag, 0) >= diversity.max_per_tag for tag in tags):
-                continue
-            for tag in tags:
-                per_tag[tag] = per_tag.get(tag, 0) + 1
-        chosen.append(product)
-        if len(chosen) == count:
-            break
-    return chosen
+    return per_tag, per_product
 
 
 def contributions(causes: list[Cause], product: Product) -> list[Contribution]:
     """A product's trace: each answer in force that required something of it or gave it points."""
     trace: list[Contribution] = []
+    tags = product.tags
     for cause in causes:
-        effect = cause.effect
-        if effect.require is not None:
-            trace.append(Contribution(cause.source, cause.question, cause.label, "require"))
-        if effect.points is None:
-            continue
-        weight = effect.points.products.get(product.id)
-        if weight:
-            trace.append(Contribution(cause.source, cause.question, cause.label, "points", weight, "product"))
-        for tag, weight in effect.points.tags.items():
-            if tag in product.tags and weight:
-                trace.append(Contribution(cause.source, cause.question, cause.label, "points", weight, f"tag:{tag}"))
+        lines = cause.lines
+        if lines.require is not None:
+            trace.append(lines.require)
+        line = lines.by_product.get(product.id)
+        if line is not None:
+            trace.append(line)
+        for tag, line in lines.by_tag:
+            if tag in tags:
+                trace.append(line)
     return trace
