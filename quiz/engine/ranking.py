@@ -152,22 +152,27 @@ class Ranking:
         shown: dict[str, int] = {}
         chosen: list[Product] = []
         place = 0  # in rank order: every product before it was looked at
+        ordered = self._at[self._order]
         while len(chosen) < count:
-            if place == len(self._order):
+            if place == len(ordered):
                 if place == len(self._at):
                     break
                 self._order = self._first(max(_FIRST_LOOK, 8 * place))
-            ahead = self._at[self._order[place:]]
-            free = np.flatnonzero(~full[ahead])[: count - len(chosen) if diversity is None else 1]
-            if len(free) == 0:
-                place = len(self._order)
+                ordered = self._at[self._order]
+            if diversity is None:
+                taken = ordered[place : place + count - len(chosen)]
+                chosen.extend(products[int(at)] for at in taken)
+                place += len(taken)
                 continue
-            place += int(free[-1]) + 1
-            for at in ahead[free]:
-                product = products[int(at)]
-                chosen.append(product)
-                if diversity is not None:
-                    self._count_tags(product, diversity, shown, full)
+            free = ~full[ordered[place:]]
+            first = int(free.argmax())
+            if not free[first]:
+                place = len(ordered)
+                continue
+            place += first + 1
+            product = products[int(ordered[place - 1])]
+            chosen.append(product)
+            self._count_tags(product, diversity, shown, full)
         self._taken = place
         return chosen
 
@@ -216,6 +221,8 @@ class Ranking:
         looked = self._at[self._order[: self._taken]]
         score = self._score[self._order[: self._taken]]
         group = self._catalog.group[looked]
-        places = np.flatnonzero((score[1:] == score[:-1]) & (group[1:] == group[:-1]))
-        pairs = np.stack((looked[places], looked[places + 1]), axis=1).ravel()  # first, second, first, second...
-        return tuple(dict.fromkeys(self._catalog.ids[pairs].tolist()))
+        tied_with_next = (score[1:] == score[:-1]) & (group[1:] == group[:-1])
+        tied = np.zeros(len(looked), dtype=np.bool_)
+        tied[:-1] |= tied_with_next
+        tied[1:] |= tied_with_next
+        return tuple(self._catalog.ids[looked[tied]].tolist())  # in rank order: each tie's first, then second

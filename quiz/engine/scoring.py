@@ -15,7 +15,7 @@ import numpy as np
 
 from quiz.engine.flow import walk
 from quiz.engine.ranking import Mask, Ranking, columns, derived, scores, selected
-from quiz.format.conditions import Answers, answer_tests, evaluate
+from quiz.format.conditions import Answer, Answers, answer_tests, evaluate
 from quiz.format.products import Product, ProductFilter
 from quiz.format.questions import CHOICE_TYPES, NUMERIC_TYPES, Effect
 from quiz.format.schema import Quiz
@@ -105,34 +105,57 @@ class Recommendation:
         return len({line.question for line in item.trace if line.kind == "points" and line.points > 0})
 
 
+@dataclass(frozen=True)
+class Ranked:
+    """What the ranking decides for the causes in force, before any trace is written (the simulator needs no more)."""
+
+    products: list[Product]
+    scores: list[float]
+    fallback: bool
+    qualified: int
+    tied: tuple[str, ...]
+    lead: float
+
+
 def recommend(quiz: Quiz, answers: Answers) -> Recommendation:
     """The products to show for these answers, best first, with traces."""
-    answers = walk(quiz, answers).answers
-    causes = list(active_causes(quiz, answers))
+    causes = list(active_causes(quiz, walk(quiz, answers).answers))
+    ranked = rank(quiz, causes)
+    items = [
+        Recommended(product, score, contributions(causes, product))
+        for product, score in zip(ranked.products, ranked.scores, strict=True)
+    ]
+    return Recommendation(
+        items=items,
+        fallback=ranked.fallback,
+        qualified=ranked.qualified,
+        tied_on_id=bool(ranked.tied),
+        tied=ranked.tied,
+        lead=ranked.lead,
+        scoring_answers=len({cause.question for cause in causes if _favours_some(cause.effect)}),
+    )
+
+
+def rank(quiz: Quiz, causes: list[Cause]) -> Ranked:
+    """The products shown when these causes are in force (``active_causes``), best first."""
     catalog = columns(quiz)
     eligible = _eligible(quiz, causes)
     values = scores(catalog, *_weights(causes))
     floor = quiz.scoring.min_score
-    ranked = Ranking(catalog, values, eligible & (values >= floor if floor is not None else values > 0))
-    chosen = ranked.diverse(quiz.scoring.count, quiz.scoring.diversity)
+    ranking = Ranking(catalog, values, eligible & (values >= floor if floor is not None else values > 0))
+    chosen = ranking.diverse(quiz.scoring.count, quiz.scoring.diversity)
     fallback = not chosen
     if fallback:
         allowed = [pid for pid in quiz.scoring.fallback if pid in catalog.position and eligible[catalog.position[pid]]]
         chosen = [quiz.product_index[pid] for pid in allowed][: quiz.scoring.count]
-    items = [
-        Recommended(product, float(values[catalog.position[product.id]]), contributions(causes, product))
-        for product in chosen
-    ]
-    tied = () if fallback else ranked.tied_ids()
-    lead = 0.0 if fallback or not items else items[0].score - ranked.second_score()
-    return Recommendation(
-        items=items,
+    chosen_scores = [float(values[catalog.position[product.id]]) for product in chosen]
+    return Ranked(
+        products=chosen,
+        scores=chosen_scores,
         fallback=fallback,
-        qualified=len(ranked),
-        tied_on_id=bool(tied),
-        tied=tied,
-        lead=lead,
-        scoring_answers=len({cause.question for cause in causes if _favours_some(cause.effect)}),
+        qualified=len(ranking),
+        tied=() if fallback else ranking.tied_ids(),
+        lead=0.0 if fallback or not chosen else chosen_scores[0] - ranking.second_score(),
     )
 
 
@@ -174,14 +197,24 @@ def _favours_some(effect: Effect) -> bool:
 
 def active_causes(quiz: Quiz, answers: Answers) -> Iterator[Cause]:
     """The options picked and the rules whose conditions hold, in quiz order."""
-    for question_id, options in _option_causes(quiz):
-        answer = answers.get(question_id)
-        if answer is None:
-            continue
-        if isinstance(answer, list):
-            yield from (cause for option_id, cause in options.items() if option_id in answer)
-        elif isinstance(answer, str) and answer in options:
-            yield options[answer]
+    for question_id in _option_causes(quiz):
+        yield from option_causes(quiz, question_id, answers.get(question_id))
+    yield from rule_causes(quiz, answers)
+
+
+def option_causes(quiz: Quiz, question_id: str, answer: Answer | None) -> tuple[Cause, ...]:
+    """The causes of the options picked in one answer, in quiz order (the same objects every time)."""
+    options = _option_causes(quiz).get(question_id)
+    if not options or answer is None:
+        return ()
+    if isinstance(answer, list):
+        return tuple(cause for option_id, cause in options.items() if option_id in answer)
+    cause = options.get(answer) if isinstance(answer, str) else None
+    return () if cause is None else (cause,)
+
+
+def rule_causes(quiz: Quiz, answers: Answers) -> Iterator[Cause]:
+    """The scoring rules whose conditions hold for these answers."""
     for index, rule in enumerate(quiz.scoring.rules):
         if evaluate(rule.when, answers):
             tested = next(answer_tests(rule.when)).question
@@ -189,11 +222,11 @@ def active_causes(quiz: Quiz, answers: Answers) -> Iterator[Cause]:
             yield Cause(f"scoring.rules[{index}]", tested, label, rule)
 
 
-def _option_causes(quiz: Quiz) -> list[tuple[str, dict[str, Cause]]]:
+def _option_causes(quiz: Quiz) -> dict[str, dict[str, Cause]]:
     """Per choice question, the cause of each option that changes scoring, in quiz order: made once per quiz."""
 
-    def made() -> list[tuple[str, dict[str, Cause]]]:
-        table = []
+    def made() -> dict[str, dict[str, Cause]]:
+        table: dict[str, dict[str, Cause]] = {}
         for index, question in enumerate(quiz.questions):
             if not isinstance(question, CHOICE_TYPES):
                 continue
@@ -203,7 +236,7 @@ def _option_causes(quiz: Quiz) -> list[tuple[str, dict[str, Cause]]]:
                     where = option.id if question.type == "yes_no" else f"options[{position}]"
                     label = option.reason or option.label
                     options[option.id] = Cause(f"questions[{index}].{where}", question.id, label, option)
-            table.append((question.id, options))
+            table[question.id] = options
         return table
 
     return derived(quiz, "option_causes", made)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from quiz.engine.flow import choose_branch, first_question
-from quiz.engine.scoring import recommend
+from quiz.engine.scoring import Cause, Ranked, option_causes, rank, rule_causes
 from quiz.format.conditions import Answer, Scalar, answer_tests
 from quiz.format.questions import CHOICE_TYPES, RESULTS, Info, MultipleChoice, Number, Question, Scale
 from quiz.format.schema import Quiz
@@ -21,6 +21,7 @@ SAMPLES = 2_000
 MAX_COMBINATIONS = 512
 
 Path = dict[str, Answer | None]
+Spaces = dict[str, list[Answer | None]]
 
 
 @dataclass
@@ -77,22 +78,48 @@ def simulate(quiz: Quiz, *, limit: int = EXHAUSTIVE_LIMIT, samples: int = SAMPLE
     spaces = {question.id: answer_space(quiz, question) for question in quiz.questions}
     exhaustive = _count_paths(quiz, spaces, limit) <= limit
     coverage = Coverage(mode="exhaustive" if exhaustive else "sampled", paths=0, seed=None if exhaustive else seed)
-    paths = _all_paths(quiz, spaces) if exhaustive else _sampled_paths(quiz, spaces, samples, seed)
-    for path in paths:
-        _record(quiz, coverage, path)
+    for played in _played(quiz, spaces, exhaustive, samples, seed):
+        _record(quiz, coverage, played)
     shown = set(coverage.recommended) | set(coverage.fallback_shown)
     coverage.never = [product.id for product in quiz.products if product.id not in shown]
     return coverage
 
 
-def _record(quiz: Quiz, coverage: Coverage, path: Path) -> None:
+@dataclass(frozen=True)
+class _Played:
+    path: Path
+    branches: tuple[tuple[str, int | None], ...]  # each question on the path, and the branch it took
+    result: Ranked
+
+
+def _played(quiz: Quiz, spaces: Spaces, exhaustive: bool, samples: int, seed: int) -> Iterator[_Played]:
+    """Each path with its results. Paths whose answers put the same options and rules in force rank
+    alike, so each such set is ranked once: 14,400 paths of five questions rank about 5,800 times."""
+    ranked: dict[tuple[str, ...], Ranked] = {}
+    rules: dict[tuple[object, ...], tuple[Cause, ...]] = {}
+    tested = sorted({test.question for rule in quiz.scoring.rules for test in answer_tests(rule.when)})
+    walked = _all_paths(quiz, spaces) if exhaustive else _sampled_paths(quiz, spaces, samples, seed)
+    for path, branches, picked in walked:
+        rule_key = tuple(_hashable(path.get(question_id)) for question_id in tested)
+        if rule_key not in rules:  # the rules in force depend only on the answers they test
+            rules[rule_key] = tuple(rule_causes(quiz, path))
+        causes = [*picked, *rules[rule_key]]
+        key = tuple(cause.source for cause in causes)
+        if key not in ranked:
+            ranked[key] = rank(quiz, causes)
+        yield _Played(path, branches, ranked[key])
+
+
+def _hashable(answer: Answer | None) -> object:
+    return tuple(answer) if isinstance(answer, list) else answer
+
+
+def _record(quiz: Quiz, coverage: Coverage, played: _Played) -> None:
     coverage.paths += 1
-    for question_id in path:
-        coverage.visited.add(question_id)
-        branch, _ = choose_branch(quiz, quiz.question(question_id), path)
-        coverage.branches_taken.add((question_id, branch))
-    result = recommend(quiz, path)
-    shown = [item.product.id for item in result.items]
+    path, result = played.path, played.result
+    coverage.visited.update(path)
+    coverage.branches_taken.update(played.branches)
+    shown = [product.id for product in result.products]
     (coverage.fallback_shown if result.fallback else coverage.recommended).update(shown)
     if not shown:
         coverage.empty_paths += 1
@@ -106,8 +133,8 @@ def _record(quiz: Quiz, coverage: Coverage, path: Path) -> None:
             coverage.examples["short"] = path
             coverage.short_reason = _why_short(quiz, result.qualified, len(shown))
     if shown and not result.fallback:
-        _record_top(coverage, path, result.items[0].product.id, result.lead)
-    if result.tied_on_id:
+        _record_top(coverage, path, shown[0], result.lead)
+    if result.tied:
         coverage.tie_paths += 1
         if "tie" not in coverage.examples:
             coverage.examples["tie"] = path
@@ -116,15 +143,19 @@ def _record(quiz: Quiz, coverage: Coverage, path: Path) -> None:
 
 def _record_top(coverage: Coverage, path: Path, top: str, lead: float) -> None:
     coverage.tops[top] += 1
+    by_answer = coverage.by_answer
     for question_id, answer in path.items():
-        for option_id in answer if isinstance(answer, list) else [answer]:
+        for option_id in answer if isinstance(answer, list) else (answer,):
             if not isinstance(option_id, str):
                 continue
-            outcome = coverage.by_answer.setdefault((question_id, option_id), AnswerOutcome())
+            outcome = by_answer.get((question_id, option_id))
+            if outcome is None:
+                outcome = by_answer[question_id, option_id] = AnswerOutcome()
             outcome.paths += 1
             if len(outcome.tops) < 2:
                 outcome.tops.add(top)
-            outcome.lead = min(outcome.lead, lead)
+            if lead < outcome.lead:
+                outcome.lead = lead
 
 
 def _why_short(quiz: Quiz, qualified: int, shown: int) -> str:
@@ -195,7 +226,7 @@ def _interesting_numbers(quiz: Quiz, question: Number) -> list[float]:
     return [float(value) for value in sorted(candidates) if low <= value <= high]
 
 
-def _count_paths(quiz: Quiz, spaces: dict[str, list[Answer | None]], limit: int) -> int:
+def _count_paths(quiz: Quiz, spaces: Spaces, limit: int) -> int:
     count = 0
     for _ in _all_paths(quiz, spaces):
         count += 1
@@ -204,29 +235,50 @@ def _count_paths(quiz: Quiz, spaces: dict[str, list[Answer | None]], limit: int)
     return count
 
 
-def _all_paths(quiz: Quiz, spaces: dict[str, list[Answer | None]]) -> Iterator[Path]:
-    stack: list[tuple[Path, str]] = [({}, first_question(quiz).id)]
+_Walked = tuple[Path, tuple[tuple[str, int | None], ...], tuple[Cause, ...]]
+
+
+def _all_paths(quiz: Quiz, spaces: Spaces) -> Iterator[_Walked]:
+    """Every path, depth first, with the branches it took and the options it picked that change scoring.
+
+    What a path shares with its neighbours (the answers, branches and causes before the last
+    question) is worked out once, where they part.
+    """
+    stack: list[tuple[Path, tuple[tuple[str, int | None], ...], tuple[Cause, ...], str]] = [
+        ({}, (), (), first_question(quiz).id)
+    ]
+    index = quiz.question_index
     while stack:
-        answers, question_id = stack.pop()
+        answers, branches, picked, question_id = stack.pop()
         question = quiz.question(question_id)
         for value in reversed(spaces[question_id]):
             path = {**answers, question_id: value}
-            _, target = choose_branch(quiz, question, path)
-            if target == RESULTS:
-                yield path
+            branch, target = choose_branch(quiz, question, path)
+            taken = (*branches, (question_id, branch))
+            chosen = option_causes(quiz, question_id, value)
+            if chosen and picked and index[picked[-1].question] > index[question_id]:  # a branch went back
+                chosen = tuple(sorted((*picked, *chosen), key=lambda cause: index[cause.question]))
             else:
-                stack.append((path, target))
+                chosen = (*picked, *chosen)
+            if target == RESULTS:
+                yield path, taken, chosen
+            else:
+                stack.append((path, taken, chosen, target))
 
 
-def _sampled_paths(quiz: Quiz, spaces: dict[str, list[Answer | None]], samples: int, seed: int) -> Iterator[Path]:
+def _sampled_paths(quiz: Quiz, spaces: Spaces, samples: int, seed: int) -> Iterator[_Walked]:
     rng = random.Random(seed)
     for _ in range(samples):
         path: Path = {}
+        branches: list[tuple[str, int | None]] = []
         target = first_question(quiz).id
         while target != RESULTS:
             path[target] = rng.choice(spaces[target])
-            _, target = choose_branch(quiz, quiz.question(target), path)
-        yield path
+            branch, next_target = choose_branch(quiz, quiz.question(target), path)
+            branches.append((target, branch))
+            target = next_target
+        in_quiz_order = (option_causes(quiz, question.id, path.get(question.id)) for question in quiz.questions)
+        yield path, tuple(branches), tuple(cause for causes in in_quiz_order for cause in causes)
 
 
 @dataclass(frozen=True)
@@ -247,14 +299,12 @@ def outcomes(quiz: Quiz, *, limit: int = 2_000, samples: int = 500, seed: int = 
     """
     spaces = {question.id: answer_space(quiz, question) for question in quiz.questions}
     exhaustive = _count_paths(quiz, spaces, limit) <= limit
-    paths = _all_paths(quiz, spaces) if exhaustive else _sampled_paths(quiz, spaces, samples, seed)
     groups: dict[tuple[tuple[str, ...], bool], list[Any]] = {}
     played = 0
-    for path in paths:
+    for each in _played(quiz, spaces, exhaustive, samples, seed):
         played += 1
-        result = recommend(quiz, path)
-        key = (tuple(item.product.id for item in result.items), result.fallback)
-        group = groups.setdefault(key, [0, path])
+        key = (tuple(product.id for product in each.result.products), each.result.fallback)
+        group = groups.setdefault(key, [0, each.path])
         group[0] += 1
     found = [Outcome(products, fallback, count, example) for (products, fallback), (count, example) in groups.items()]
     found.sort(key=lambda outcome: (-outcome.paths, outcome.products))
