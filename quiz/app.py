@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -160,6 +161,7 @@ def create_app(settings: Settings) -> Starlette:
     tally = Tally(store, settings.time_zone)
     app = Starlette(routes=routes, middleware=middleware, exception_handlers=exception_handlers, lifespan=lifespan)
     templates = Jinja2Templates(directory=TEMPLATE_FOLDERS)
+    templates.env.auto_reload = False  # the package's own files: no stat of each template on every render
     templates.env.globals["path_for"] = path_for
     templates.env.globals["asset"] = asset_path
     templates.env.filters["rich"] = rich_text
@@ -270,7 +272,12 @@ def admin_routes() -> list[Route]:
 @pass_context
 def path_for(context: Mapping[str, Any], name: str, **params: Any) -> str:
     request: Request = context["request"]
-    return under_root(request, request.app.url_path_for(name, **params))
+    return under_root(request, _route_path(request.app, name, tuple(params.items())))
+
+
+@functools.lru_cache(maxsize=4096)  # Starlette tries every route in turn; a step page links a dozen times
+def _route_path(app: Starlette, name: str, params: tuple[tuple[str, Any], ...]) -> str:
+    return str(app.url_path_for(name, **dict(params)))
 
 
 @pass_context
@@ -279,6 +286,7 @@ def asset_path(context: Mapping[str, Any], name: str) -> str:
     return under_root(request, services(request).assets.url(name))
 
 
+@functools.lru_cache(maxsize=4096)  # a quiz's few rich texts, sanitized on every page otherwise
 def rich_text(html: str) -> Markup:
     return Markup(clean(html))  # safe to mark: nh3 kept only the allow-listed tags and attributes
 

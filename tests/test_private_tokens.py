@@ -26,7 +26,7 @@ from quiz.app import create_app
 from quiz.format.sizes import ANSWERS_MAX_BYTES, answers_bytes
 from quiz.settings import from_environment
 from quiz.web.steps import CONTEXT_FIELDS
-from quiz.web.tokens import MAX_TOKEN_CHARS, PROGRESS_SALT, Progress, ProgressTokens, TokenError
+from quiz.web.tokens import MAX_TOKEN_CHARS, PROGRESS_SALT, Progress, ProgressTokens, TokenError, derived_fernet
 
 KEYS = ("an-old-key-still-accepted", "the-newest-key-that-encrypts")
 NOTE = "call me on 090-1234-5678"
@@ -158,6 +158,7 @@ def test_any_progress_comes_back_whole_and_cannot_be_read_without_a_key(progress
         st.text(max_size=300),
         st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=.", max_size=400),
         st.builds(lambda tail: "gAAAAA" + tail, st.text(max_size=300)),
+        st.builds(lambda tail: "AgAAAA" + tail, st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef0123456789-_", max_size=300)),
         st.builds(lambda tail: "ey" + tail, st.text(max_size=300)),
         st.builds(lambda tail: "." + tail, st.text(max_size=300)),
     )
@@ -197,6 +198,32 @@ def test_a_token_signed_by_the_previous_version_still_works_until_it_expires(mon
     monkeypatch.setattr("itsdangerous.timed.time.time", lambda: real() + 61)
     with pytest.raises(TokenError, match="expired"):
         tokens.load(old, quiz_id="serum")
+
+
+def test_a_fernet_token_of_the_previous_version_still_works_until_it_expires(monkeypatch):
+    """The version before this one sealed with Fernet: shoppers mid-quiz during the upgrade keep their place."""
+    payload = {"q": "serum", "c": "skin", "a": {"note": NOTE}, "x": {}, "s": 0.0, "r": "", "o": "", "u": "run"}
+    old = derived_fernet(KEYS[0], PROGRESS_SALT).encrypt(json.dumps(payload).encode()).decode().rstrip("=")
+    tokens = ProgressTokens(KEYS, max_age=60)
+    assert old.startswith("gAAAAA")
+    assert tokens.load(old, quiz_id="serum").answers == {"note": NOTE}
+    assert not tokens.dump(Progress("serum", "skin")).startswith(("gAAAAA", "ey", "."))  # never issued again
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() + 61)
+    with pytest.raises(TokenError, match="expired"):
+        tokens.load(old, quiz_id="serum")
+
+
+def test_a_sealed_token_with_any_byte_changed_is_refused():
+    tokens = ProgressTokens(KEYS, max_age=3600)
+    token = tokens.dump(Progress("serum", "skin", {"note": NOTE}))
+    sealed = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    for place in range(len(sealed)):  # the version, the time of issue, the nonce, the text and the tag
+        changed = sealed[:place] + bytes([sealed[place] ^ 1]) + sealed[place + 1 :]
+        with pytest.raises(TokenError, match="tampered"):
+            tokens.load(base64.urlsafe_b64encode(changed).decode().rstrip("="), quiz_id="serum")
+    with pytest.raises(TokenError, match="tampered"):
+        tokens.load(token[:-4], quiz_id="serum")  # cut short
 
 
 def widest_quiz():
