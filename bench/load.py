@@ -19,6 +19,7 @@ the quiz does any work. Prints figures, asserts nothing; takes about 110 seconds
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import functools
 import importlib.util
@@ -454,10 +455,16 @@ async def run(quiz_server: Server, baseline_server: Server) -> None:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stores", nargs="+", default=["embedded", "postgresql"], choices=["embedded", "postgresql"])
+    stores = parser.parse_args().stores
     print(header())
-    print("\n== embedded store, 1 worker")
-    with tempfile.TemporaryDirectory() as folder, running_servers(Path(folder)) as (quiz_server, baseline_server):
-        asyncio.run(run(quiz_server, baseline_server))
+    if "embedded" in stores:
+        print("\n== embedded store, 1 worker")
+        with tempfile.TemporaryDirectory() as folder, running_servers(Path(folder)) as (quiz_server, baseline_server):
+            asyncio.run(run(quiz_server, baseline_server))
+    if "postgresql" not in stores:
+        return
     with postgres_server() as url:
         for workers in (1, 2) if url else ():
             print(f"\n== PostgreSQL, {workers} worker{'s' if workers > 1 else ''}")

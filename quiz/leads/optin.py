@@ -79,7 +79,7 @@ async def _take(request: Request, quiz: Quiz, progress: Progress, email: str, *,
         quiz_id=quiz.id,
         quiz_version=quiz_version(quiz),
         locale=locale,
-        response=response_record(quiz, progress, locale),
+        response=response_record(request, quiz, progress, locale),
         consent=consent_text(quiz, locale),
         ticked=ticked,
         double_opt_in=capture.double_opt_in or suppressed,  # fresh consent from a forgotten address: proven
@@ -117,7 +117,7 @@ def _results_message(request: Request, quiz: Quiz, progress: Progress, lead: Rec
     confirm = path("show_confirm", token=links.confirm_token(lead["id"], nonce)) if nonce else ""
     marketing = status in ("pending", "subscribed")
     unsubscribe = path("unsubscribe", token=links.unsubscribe_token(person_id(lead["email"]))) if marketing else ""
-    results, _ = results_for(quiz, progress, lead["locale"], embedders_for(request, quiz))
+    results, _ = results_for(request, quiz, progress, lead["locale"])
     for product in results:
         product["url"] = tracked(product["url"], quiz.id, medium="email")
     letter = ResultsLetter(

@@ -111,7 +111,7 @@ async def line_callback(request: Request) -> Response:
         return _done(request, "line_failed", status_code=502, quiz=quiz)
     linking = Linking(
         user=user,
-        response=response_record(quiz, progress, locale),
+        response=response_record(request, quiz, progress, locale),
         consent=consent_text(quiz, locale, channel="line"),
         ticked=bool(attempt["ticked"]),
         method="line_login",

@@ -8,14 +8,14 @@ from starlette.requests import Request
 
 from quiz.format.schema import Quiz
 from quiz.line.flex import ResultsCard, results_message
-from quiz.web.results import embedders_for, results_for, tracked
+from quiz.web.results import results_for, tracked
 from quiz.web.steps import Step
 from quiz.web.tokens import Progress
 from quiz.web.wording import words
 
 
 def results_messages(request: Request, quiz: Quiz, progress: Progress, locale: str) -> list[dict[str, Any]]:
-    results, _ = results_for(quiz, progress, locale, embedders_for(request, quiz))
+    results, _ = results_for(request, quiz, progress, locale)
     for product in results:
         product["url"] = tracked(product["url"], quiz.id, medium="line")
     ui = words(locale)

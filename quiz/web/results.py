@@ -13,7 +13,8 @@ from babel.numbers import format_currency
 from starlette.requests import Request
 
 from quiz.engine.reasons import reason_for
-from quiz.engine.scoring import recommend
+from quiz.engine.scoring import Recommendation, recommend
+from quiz.format.conditions import Answers
 from quiz.format.products import Product
 from quiz.format.schema import Quiz
 from quiz.format.text import resolve
@@ -21,9 +22,9 @@ from quiz.web.services import services
 from quiz.web.tokens import Progress
 
 
-def results_for(quiz: Quiz, progress: Progress, locale: str, embedders: list[str]) -> tuple[list[dict[str, Any]], bool]:
-    recommendation = recommend(quiz, progress.answers)
-    shop = shop_origin(progress.context, embedders)
+def results_for(request: Request, quiz: Quiz, progress: Progress, locale: str) -> tuple[list[dict[str, Any]], bool]:
+    recommendation = recommended(request, quiz, progress.answers)
+    shop = shop_origin(progress.context, embedders_for(request, quiz))
     results = []
     for item in recommendation.items:
         product = item.product
@@ -44,6 +45,19 @@ def results_for(quiz: Quiz, progress: Progress, locale: str, embedders: list[str
             }
         )
     return results, recommendation.fallback
+
+
+def recommended(request: Request, quiz: Quiz, answers: Answers) -> Recommendation:
+    """``recommend()``, once per request: completing a quiz both stores its results and shows them."""
+    done: list[tuple[Quiz, Answers, Recommendation]] | None = getattr(request.state, "recommended", None)
+    if done is None:
+        done = request.state.recommended = []
+    for scored_quiz, scored_answers, recommendation in done:
+        if scored_quiz is quiz and scored_answers == answers:
+            return recommendation
+    recommendation = recommend(quiz, answers)
+    done.append((quiz, dict(answers), recommendation))
+    return recommendation
 
 
 def srcset(product: Product, shop: str) -> str:

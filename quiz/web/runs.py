@@ -18,13 +18,12 @@ from starlette.requests import Request
 
 from quiz.consent import iso_time, now, quiz_version
 from quiz.engine.flow import trail
-from quiz.engine.scoring import recommend
 from quiz.errors import Unavailable
 from quiz.format.conditions import Answer
 from quiz.format.questions import RESULTS, Question, ShortText
 from quiz.format.schema import Quiz
 from quiz.format.text import without_controls
-from quiz.web.results import page_site
+from quiz.web.results import page_site, recommended
 from quiz.web.services import services
 from quiz.web.steps import MAX_CAMPAIGN_CHARS, locale_for
 from quiz.web.tokens import Progress
@@ -40,7 +39,7 @@ async def keep_response(request: Request, quiz: Quiz, progress: Progress, locale
     With the store unreachable the shopper still sees the results: the response is then held like a
     funnel event until the store is back, and the channels' extras (LINE's chat code) are left out.
     """
-    response = response_record(quiz, progress, locale)
+    response = response_record(request, quiz, progress, locale)
     found = services(request)
     if previewing(request, quiz, progress.context):
         return response  # nothing stored: the results of a preview are no shopper's
@@ -61,9 +60,9 @@ async def keep_response(request: Request, quiz: Quiz, progress: Progress, locale
     return response
 
 
-def response_record(quiz: Quiz, progress: Progress, locale: str) -> dict[str, Any]:
+def response_record(request: Request, quiz: Quiz, progress: Progress, locale: str) -> dict[str, Any]:
     """A completed run as ``quiz.leads.records`` describes it: no personal data, only what was answered."""
-    recommendation = recommend(quiz, progress.answers)
+    recommendation = recommended(request, quiz, progress.answers)
     kept = trail(quiz, progress.answers, RESULTS) or {}
     return {
         "id": progress.response or secrets.token_hex(8),

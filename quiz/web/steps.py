@@ -14,7 +14,7 @@ from urllib.parse import urlencode, urljoin
 from starlette.datastructures import FormData, QueryParams
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from quiz.engine.flow import first_question, predicted_path, trail
 from quiz.errors import FormRefused, QuizNotFound
@@ -24,6 +24,7 @@ from quiz.format.schema import Quiz
 from quiz.format.text import best_locale, fill, resolve, without_controls
 from quiz.web.middleware import content_security_policy
 from quiz.web.offers import Offer
+from quiz.web.pages import TOKEN_MARK, pages_of, step_key, with_mark
 from quiz.web.results import embedders_for, results_for, shop_origin
 from quiz.web.services import services
 from quiz.web.tokens import Progress, TokenError
@@ -170,7 +171,7 @@ def step_for(request: Request, quiz: Quiz, progress: Progress) -> Step:
     token = services(request).tokens.dump(progress)
     kept = trail(quiz, progress.answers, progress.current) or {}
     if progress.current == RESULTS:
-        results, fallback = results_for(quiz, progress, locale, embedders_for(request, quiz))
+        results, fallback = results_for(request, quiz, progress, locale)
         offers = tuple(_offers(request, quiz, progress, locale))
         return Step(quiz=quiz, locale=locale, token=token, results=results, fallback=fallback,
                     can_go_back=bool(kept), context=progress.context, offers=offers,
@@ -184,8 +185,7 @@ def step_for(request: Request, quiz: Quiz, progress: Progress) -> Step:
         answer=progress.answers.get(progress.current),
         step=len(kept) + 1,
         total=len(kept) + len(ahead),
-        can_go_back=bool(kept),
-        context=progress.context,
+        can_go_back=bool(kept),  # no context: a question shows none, so its page is the same on every shop page
     )
 
 
@@ -257,15 +257,28 @@ def under_root(request: Request, path: str) -> str:
 
 
 def render(request: Request, step: Step, *, status_code: int) -> Response:
+    """The step's page, or its fragment for htmx: rendered once per distinct step (``quiz.web.pages``)."""
     name = "quiz/_step.html" if is_htmx(request) else "quiz/page.html"
-    ui = words(step.locale)
     embedders = embedders_for(request, step.quiz)
     found = services(request)
     found.framing.note(request, step.quiz.id, found.library.file_of(step.quiz.id), embedders)
-    context = {"s": step, "ui": ui, "lang": step.locale, "embedders": embedders}
+    intro_image = ""
     if step.quiz.intro_image and step.question is None and step.results is None:
-        context["intro_image"] = urljoin(shop_origin(step.context or {}, embedders), step.quiz.intro_image)
-    response = found.templates.TemplateResponse(request, name, context, status_code=status_code)
+        intro_image = urljoin(shop_origin(step.context or {}, embedders), step.quiz.intro_image)
+
+    def page(shown: Step) -> str:
+        context = {"request": request, "s": shown, "ui": words(shown.locale), "lang": shown.locale}
+        context |= {"embedders": embedders, "intro_image": intro_image}
+        return found.templates.get_template(name).render(context)
+
+    key = step_key(step, name, tuple(embedders), intro_image, under_root(request, ""))
+    if key is None:
+        body = page(step)
+    else:
+        pages = pages_of(step.quiz)
+        marked = with_mark(step, lambda token: step_url(request, step.quiz, token))
+        body = pages.page(key, lambda: page(marked)).replace(TOKEN_MARK, step.token)
+    response = HTMLResponse(body, status_code=status_code)
     response.headers["Vary"] = "HX-Request, Accept-Language"
     response.headers["Cache-Control"] = "no-store"
     line = found.settings.line

@@ -1,0 +1,97 @@
+"""Step pages rendered once and reused, with each shopper's progress token put in afterwards.
+
+Rendering the templates was about two thirds of a question page's cost, and every shopper standing
+at one question on one page sees the same HTML but for the token (a new one each time: it is
+encrypted with a fresh nonce). So a step is rendered with a placeholder where the token goes, the
+result is kept per quiz under everything the templates read (the step's own fields, the locale,
+the allowed shop origins, the intro picture's address, the proxy prefix), and each request
+replaces the placeholder with its token. The placeholder is made of random hex letters when the
+process starts: no merchant text or shopper answer can contain it, and HTML escaping and URL
+encoding leave it as it is, exactly as they leave a token (URL-safe base64).
+
+The reused pages belong to the quiz object: an edited quiz is a new object and starts afresh. At
+most ``PAGES_PER_QUIZ`` are kept per quiz, the least recently used going first. A step that
+cannot be a key (an unhashable value) is rendered every time.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import fields, replace
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from quiz.format.schema import Quiz
+    from quiz.web.steps import Step
+
+TOKEN_MARK = "quiz" + secrets.token_hex(16)
+PAGES_PER_QUIZ = 1_024  # question pages are a few kilobytes: a few megabytes per quiz at most
+_SKIPPED = (
+    "quiz",
+    "token",
+    "url",
+    "question",
+)  # the quiz owns the pages; the token (and the address holding it) is put in
+
+
+class Pages:
+    """One quiz's rendered pages, least recently used first."""
+
+    def __init__(self) -> None:
+        self._pages: OrderedDict[Hashable, str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def page(self, key: Hashable, render: Callable[[], str]) -> str:
+        with self._lock:
+            found = self._pages.get(key)
+            if found is not None:
+                self._pages.move_to_end(key)
+                return found
+        made = render()
+        with self._lock:
+            self._pages[key] = made
+            if len(self._pages) > PAGES_PER_QUIZ:
+                self._pages.popitem(last=False)
+        return made
+
+
+def pages_of(quiz: Quiz) -> Pages:
+    found = quiz.derived.get(Pages)
+    if found is None:  # two requests racing here make two; one is kept, and the other is only not reused
+        found = quiz.derived[Pages] = Pages()
+    assert isinstance(found, Pages)
+    return found
+
+
+def with_mark(step: Step, url: Callable[[str], str]) -> Step:
+    """The step as it is rendered for reuse: the placeholder for its token, and in its address."""
+    return replace(step, token=TOKEN_MARK, url=url(TOKEN_MARK) if step.url else "")
+
+
+def step_key(step: Step, *others: Hashable) -> Hashable | None:
+    """Everything of the step the templates read but the token, with ``others``; None if unhashable."""
+    values = tuple(_frozen(getattr(step, field.name)) for field in fields(step) if field.name not in _SKIPPED)
+    key = (values, bool(step.url), step.question.id if step.question else None, others)
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
+def _frozen(value: Any) -> Any:
+    """``value`` as a key that tells apart what renders apart: ``34`` from ``34.0``, a list from a dict."""
+    if isinstance(value, dict):
+        return ("dict", *((name, _frozen(item)) for name, item in value.items()))
+    if isinstance(value, list | tuple):
+        return (type(value).__name__, *(_frozen(item) for item in value))
+    if isinstance(value, bool | int | float):
+        return (type(value).__name__, value)
+    if isinstance(value, BaseModel):  # the step's question: the quiz owns the pages, so its id names it
+        return ("question", getattr(value, "id", None))
+    return value
