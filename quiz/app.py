@@ -67,7 +67,7 @@ from quiz.web.phrases import phrased
 from quiz.web.results import cart_item
 from quiz.web.services import Services, services
 from quiz.web.shopper import add_to_cart, follow_product, show_intro, show_step, start_quiz, submit_answer
-from quiz.web.steps import under_root
+from quiz.web.steps import path_to, under_root
 from quiz.web.tally import Tally
 from quiz.web.theme import theme_css
 from quiz.web.tokens import LinkTokens, ProgressTokens
@@ -271,13 +271,7 @@ def admin_routes() -> list[Route]:
 # Templates link by path, not absolute URL, so the server works behind any proxy or host name.
 @pass_context
 def path_for(context: Mapping[str, Any], name: str, **params: Any) -> str:
-    request: Request = context["request"]
-    return under_root(request, _route_path(request.app, name, tuple(params.items())))
-
-
-@functools.lru_cache(maxsize=4096)  # Starlette tries every route in turn; a step page links a dozen times
-def _route_path(app: Starlette, name: str, params: tuple[tuple[str, Any], ...]) -> str:
-    return str(app.url_path_for(name, **dict(params)))
+    return path_to(context["request"], name, **params)
 
 
 @pass_context

@@ -158,7 +158,9 @@ def test_any_progress_comes_back_whole_and_cannot_be_read_without_a_key(progress
         st.text(max_size=300),
         st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=.", max_size=400),
         st.builds(lambda tail: "gAAAAA" + tail, st.text(max_size=300)),
-        st.builds(lambda tail: "AgAAAA" + tail, st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef0123456789-_", max_size=300)),
+        st.builds(
+            lambda tail: "AgAAAA" + tail, st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef0123456789-_", max_size=300)
+        ),
         st.builds(lambda tail: "ey" + tail, st.text(max_size=300)),
         st.builds(lambda tail: "." + tail, st.text(max_size=300)),
     )

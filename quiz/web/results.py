@@ -32,8 +32,8 @@ def results_for(request: Request, quiz: Quiz, progress: Progress, locale: str) -
             {
                 "id": product.id,
                 "title": resolve(product.title, locale, quiz.locale),
-                "image": urljoin(shop, product.image) if product.image else "",
-                "url": urljoin(shop, product.url),
+                "image": joined(shop, product.image) if product.image else "",
+                "url": joined(shop, product.url),
                 "price": _price(product.price, product.currency or quiz.currency, locale),
                 "in_stock": product.in_stock,
                 "reason": reason_for(quiz, item, locale, fallback=recommendation.fallback),
@@ -45,6 +45,11 @@ def results_for(request: Request, quiz: Quiz, progress: Progress, locale: str) -
             }
         )
     return results, recommendation.fallback
+
+
+@functools.lru_cache(maxsize=8192)  # the catalog's few addresses on one shop, joined on every results page
+def joined(base: str, url: str) -> str:
+    return urljoin(base, url)
 
 
 def recommended(request: Request, quiz: Quiz, answers: Answers) -> Recommendation:
@@ -63,7 +68,7 @@ def recommended(request: Request, quiz: Quiz, answers: Answers) -> Recommendatio
 def srcset(product: Product, shop: str) -> str:
     """The ``srcset`` of a product's sized pictures, narrowest first; "" when the catalog gives none."""
     sized = sorted(product.images, key=lambda image: image.width)
-    return ", ".join(f"{urljoin(shop, image.url)} {image.width}w" for image in sized)
+    return ", ".join(f"{joined(shop, image.url)} {image.width}w" for image in sized)
 
 
 @functools.lru_cache(maxsize=4096)  # Babel's formatting cost more than scoring the results

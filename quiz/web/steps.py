@@ -7,10 +7,12 @@ a POST that moves the shopper on answers with the next step's fragment, or 303 t
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlencode, urljoin
 
+from starlette.applications import Starlette
 from starlette.datastructures import FormData, QueryParams
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -150,8 +152,17 @@ def respond(request: Request, quiz: Quiz, progress: Progress) -> Response:
 
 
 def step_url(request: Request, quiz: Quiz, token: str) -> str:
-    path = under_root(request, request.app.url_path_for("show_step", quiz_id=quiz.id))
-    return f"{path}?{urlencode({'t': token})}"
+    return f"{path_to(request, 'show_step', quiz_id=quiz.id)}?{urlencode({'t': token})}"
+
+
+def path_to(request: Request, name: str, **params: str) -> str:
+    """The path of a route, below the proxy's prefix: templates link by path, so any host name works."""
+    return under_root(request, _route_path(request.app, name, tuple(params.items())))
+
+
+@functools.lru_cache(maxsize=4096)  # Starlette tries every route in turn; a step page links a dozen times
+def _route_path(app: Starlette, name: str, params: tuple[tuple[str, str], ...]) -> str:
+    return str(app.url_path_for(name, **dict(params)))
 
 
 def restart(request: Request, quiz: Quiz) -> Response:
@@ -272,12 +283,7 @@ def render(request: Request, step: Step, *, status_code: int) -> Response:
         return found.templates.get_template(name).render(context)
 
     key = step_key(step, name, tuple(embedders), intro_image, under_root(request, ""))
-    if key is None:
-        body = page(step)
-    else:
-        pages = pages_of(step.quiz)
-        marked = with_mark(step, lambda token: step_url(request, step.quiz, token))
-        body = pages.page(key, lambda: page(marked)).replace(TOKEN_MARK, step.token)
+    body = pages_of(step.quiz).page(key, lambda: page(with_mark(step))).replace(TOKEN_MARK, step.token)
     response = HTMLResponse(body, status_code=status_code)
     response.headers["Vary"] = "HX-Request, Accept-Language"
     response.headers["Cache-Control"] = "no-store"
