@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
@@ -66,11 +67,18 @@ def resolved(text: Text, locale: str, default: str) -> tuple[str, str]:
     """
     if isinstance(text, str):
         return default, text
+    if len(text) == 1:  # whatever the chain finds, it is this one
+        return next(iter(text.items()))
     lowered = {key.lower(): (key, value) for key, value in text.items()}
-    for candidate in locale_chain(locale.lower(), default.lower()):
+    for candidate in _lowered_chain(locale, default):
         if candidate in lowered:
             return lowered[candidate]
     return next(iter(text.items()))
+
+
+@functools.lru_cache(maxsize=1024)  # a few locales, asked for every text on every page
+def _lowered_chain(locale: str, default: str) -> tuple[str, ...]:
+    return tuple(locale_chain(locale.lower(), default.lower()))
 
 
 def missing_locales(text: Text, locales: Iterable[str]) -> list[str]:

@@ -170,16 +170,19 @@ def _completed(event: Mapping[str, Any], counts: Counts) -> None:
         for question, given in (event.get("answers") or {}).items()
         if given is not None and given != []
     }
-    counts["answer"] = {question: dict.fromkeys(options, 1) for question, options in answers.items()}
+    # One map per question, shared by every segment's copy of the answers: ``merge`` copies what it keeps.
+    counted = {question: dict.fromkeys(options, 1) for question, options in answers.items()}
+    counts["answer"] = counted
     counts["answer_runs"] = dict.fromkeys(answers, 1)
     segments = [f"answer:{question}={option}" for question, options in answers.items() for option in options]
     segments += [f"{name}:{value}" for name, value in dimensions(event).items() if name in SEGMENT_DIMENSIONS]
     counts["segment_runs"] = dict.fromkeys(segments, 1)
+    own = {question: f"answer:{question}=" for question in answers}
     counts["segment"] = {
         segment: {
-            question: dict.fromkeys(options, 1)
-            for question, options in answers.items()
-            if not segment.startswith(f"answer:{question}=")  # a question is not cut by its own answer
+            question: options
+            for question, options in counted.items()
+            if not segment.startswith(own[question])  # a question is not cut by its own answer
         }
         for segment in segments
     }
