@@ -28,12 +28,8 @@ if TYPE_CHECKING:
 
 TOKEN_MARK = "quiz" + secrets.token_hex(16)
 PAGES_PER_QUIZ = 1_024  # question pages are a few kilobytes: a few megabytes per quiz at most
-_SKIPPED = (
-    "quiz",
-    "token",
-    "url",
-    "question",
-)  # the quiz owns the pages; the token (and the address holding it) is put in
+# The quiz owns the pages, the question is named by its id, and the token (and the address holding it) is put in.
+_SKIPPED = ("quiz", "token", "url", "question")
 
 
 class Pages:
@@ -79,5 +75,16 @@ def step_key(step: Step, *others: Hashable) -> Hashable:
     made in C, where walking them in Python cost a tenth of a results page. The question is named
     by its id: the quiz owns the pages.
     """
-    values = [getattr(step, field.name) for field in fields(step) if field.name not in _SKIPPED]
+    values = [getattr(step, name) for name in _names(type(step))]
     return repr(values), bool(step.url), step.question.id if step.question else None, others
+
+
+def _names(kind: type) -> tuple[str, ...]:
+    """The fields of a step's class that go into its key (looked up once: ``fields`` is slow)."""
+    names = _NAMES.get(kind)
+    if names is None:
+        names = _NAMES[kind] = tuple(field.name for field in fields(kind) if field.name not in _SKIPPED)
+    return names
+
+
+_NAMES: dict[type, tuple[str, ...]] = {}
