@@ -262,7 +262,7 @@ class TinyStore:
         if self.read_only and not (self.folder / collection).is_dir():
             return  # nothing written yet; a reader creates no folders
         with contextlib.suppress(OSError):  # a full disk must not stop reading what is already there
-            self.flush()
+            self.flush(collection)  # its own buffered records only: the outbox is polled every second
         with self._guard:
             records = self._collection(collection)
             numbers = list(records.segments)
@@ -360,10 +360,14 @@ class TinyStore:
 
     # --- the buffer and the end ---------------------------------------------------------------------
 
-    def flush(self) -> None:
+    def flush(self, collection: str | None = None) -> None:
+        """Write the buffered records: of every collection, or of ``collection`` alone."""
         with self._guard:
             with self._waiting:
-                taken, self._pending = self._pending, {}
+                if collection is None:
+                    taken, self._pending = self._pending, {}
+                else:
+                    taken = {collection: self._pending.pop(collection)} if collection in self._pending else {}
             try:
                 for collection, records in taken.items():
                     target = self._collections[collection]
