@@ -55,6 +55,8 @@ bench: install browser postgres
 	$(PY) bench/load.py
 	$(PY) bench/store.py
 	$(PY) bench/export.py
+	$(PY) bench/startup.py
+	$(PY) bench/lint.py
 	$(PY) bench/webhook.py
 	$(PY) bench/optins.py
 	$(PY) bench/dashboard.py

@@ -508,7 +508,9 @@ def generated_lead(number, rng):
     for question in quiz.questions if quiz else []:
         options = [option.id for option in question.choices()] or ["?"]
         answers[question.id] = rng.choice(
+            # equal values of other types (1, 1.0, True, "1") meet as keys of the export's cells: each has its own
             [rng.choice(options), rng.sample(options, min(2, len(options))), rng.choice(NASTY), 7, -2, 2.5, True, None]
+            + [1, 1.0, "1", [1], ["1"], [True], [1.0], 10**16]
         )
     products = [{"id": product.id, "score": 1.5} for product in (quiz.products[:3] if quiz else [])]
     return {

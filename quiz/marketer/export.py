@@ -16,7 +16,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 
@@ -418,9 +418,11 @@ class _Plan:
     """How a lead of one quiz fills a line: commas for the other quizzes' columns, its own answers."""
 
     before: str
-    answers: list[tuple[str, dict[str, str], dict[str, str]]]  # question id, labels, labels as CSV cells
+    # question id, labels, labels as CSV cells, and the cells of other answers met so far (by repr)
+    answers: list[tuple[str, dict[str, str], dict[str, str], dict[str, str]]]
     after: str
     titles: dict[str, str]
+    recommended: dict[tuple[str, ...], str] = field(default_factory=dict)  # product ids -> their two cells
 
 
 def _plans(quizzes: Mapping[str, Quiz], locale: str | None) -> tuple[dict[str, _Plan], _Plan]:
@@ -429,7 +431,9 @@ def _plans(quizzes: Mapping[str, Quiz], locale: str | None) -> tuple[dict[str, _
     total = sum(len(found) for found in by_quiz.values())
     plans, start = {}, 0
     for quiz_id, found in by_quiz.items():
-        answers = [(c.question.id, c.labels, {k: _cell(defused(v)) for k, v in c.labels.items()}) for c in found]
+        answers: list[tuple[str, dict[str, str], dict[str, str], dict[str, str]]] = [
+            (c.question.id, c.labels, {k: _cell(defused(v)) for k, v in c.labels.items()}, {}) for c in found
+        ]
         titles = _product_titles(quizzes[quiz_id], locale)
         plans[quiz_id] = _Plan("," * start, answers, "," * (total - start - len(found)), titles)
         start += len(found)
@@ -480,30 +484,35 @@ def _line(lead: Mapping[str, Any], plan: _Plan) -> str:
     context = get("context") or {}
     answers = get("answers") or {}
     products = get("products") or []
-    product_ids = [_text(product.get("id")) for product in products if isinstance(product, dict)]
-    line = get("channel") == "line"
-    titles = plan.titles
-    raw = [
-        get("email"),
-        get("line_user"),
-        get("line_friend") if line else "",
-        consent.get("status") or "none",
-        consent.get("at"),
-        consent.get("version"),
-        consent.get("text_sha256"),
-        get("quiz"),
-        get("quiz_version"),
-        get("locale"),
-        get("created_at"),
-        get("updated_at"),
-        context.get("page"),
-        context.get("product"),
-        get("site"),
-        SEPARATOR.join([titles.get(product_id, product_id) for product_id in product_ids]),
-        SEPARATOR.join(product_ids),
+    product_ids = [
+        found if (found := product.get("id")).__class__ is str else _text(found)
+        for product in products
+        if isinstance(product, dict)
     ]
-    texts = [value if value.__class__ is str else _text(value) for value in raw]
-    fixed = ",".join(texts)
+    line = get("channel") == "line"
+    raw = [  # "" where a field is missing, as _text writes None; a None or a number stored is written by _text
+        get("email", ""),
+        get("line_user", ""),
+        get("line_friend", "") if line else "",
+        consent.get("status") or "none",
+        consent.get("at", ""),
+        consent.get("version", ""),
+        consent.get("text_sha256", ""),
+        get("quiz", ""),
+        get("quiz_version", ""),
+        get("locale", ""),
+        get("created_at", ""),
+        get("updated_at", ""),
+        context.get("page", ""),
+        context.get("product", ""),
+        get("site", ""),
+    ]
+    try:
+        fixed = ",".join(raw)  # every cell text already: the common case
+        texts = raw
+    except TypeError:
+        texts = [value if value.__class__ is str else _text(value) for value in raw]
+        fixed = ",".join(texts)
     # One look at the joined cells instead of one per cell: with no comma inside a cell, a formula
     # sign after a comma or at the start is where a cell starts with one.
     if (
@@ -515,20 +524,43 @@ def _line(lead: Mapping[str, Any], plan: _Plan) -> str:
         or _FORMULA_AFTER_COMMA.search(fixed)
     ):
         fixed = ",".join([_cell(defused(text)) for text in texts])
-    cells = [("line," if line else "email,") + fixed + plan.before]
-    for question_id, labels, label_cells in plan.answers:
+    cells = [("line," if line else "email,") + fixed + "," + _recommended(tuple(product_ids), plan) + plan.before]
+    for question_id, labels, label_cells, seen in plan.answers:
         answer: Any = answers.get(question_id)
-        kind = answer.__class__
-        if kind is str and answer in label_cells:
+        if answer.__class__ is str and answer in label_cells:
             cells.append(label_cells[answer])  # the common case: an option's label, made a cell once per export
-        elif kind is list:  # options picked: their labels
-            text = SEPARATOR.join([labels.get(a, a) if a.__class__ is str else _answer_text(a, labels) for a in answer])
-            cells.append(_cell(defused(text)))
-        elif kind is int and -(10**15) < answer < 10**15:  # as format_number writes it
-            cells.append("'" + str(answer) if answer < 0 else str(answer))
-        else:
-            cells.append(_cell(defused(_answer_text(answer, labels))))
+            continue
+        key = repr(answer)  # tells 1 from 1.0, True and "1", as the cells do
+        cell = seen.get(key)
+        if cell is None:
+            cell = _answer_cell(answer, labels)
+            if len(seen) < _SEEN_MOST:  # free text is seldom met twice: the memory stays bounded
+                seen[key] = cell
+        cells.append(cell)
     return ",".join(cells) + plan.after
+
+
+def _recommended(product_ids: tuple[str, ...], plan: _Plan) -> str:
+    """The two product columns' cells, titles then ids: made once per export for each set of results."""
+    found = plan.recommended.get(product_ids)
+    if found is None:
+        titles = SEPARATOR.join([plan.titles.get(product_id, product_id) for product_id in product_ids])
+        found = _cell(defused(titles)) + "," + _cell(defused(SEPARATOR.join(product_ids)))
+        if len(plan.recommended) < _SEEN_MOST:
+            plan.recommended[product_ids] = found
+    return found
+
+
+def _answer_cell(answer: Any, labels: dict[str, str]) -> str:
+    if answer.__class__ is list:  # options picked: their labels
+        text = SEPARATOR.join([labels.get(a, a) if a.__class__ is str else _answer_text(a, labels) for a in answer])
+        return _cell(defused(text))
+    if answer.__class__ is int and -(10**15) < answer < 10**15:  # as format_number writes it
+        return "'" + str(answer) if answer < 0 else str(answer)
+    return _cell(defused(_answer_text(answer, labels)))
+
+
+_SEEN_MOST = 10_000  # answers kept per question and export, with their cells
 
 
 def batched(chunks: Iterable[str], *, size: int = 64 * 1024) -> Iterator[str]:
