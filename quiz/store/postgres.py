@@ -30,11 +30,12 @@ from typing import Any
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
-from psycopg.types.json import Jsonb
+from psycopg.types.json import Jsonb, set_json_loads
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from quiz.store.base import Record, StoreError, Writes, check_collection
 from quiz.store.batch import new_id
+from quiz.store.decoding import loads
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ class PostgresStore:
             open=False,
             timeout=WAIT_SECONDS,
             check=ConnectionPool.check_connection,  # a connection the server dropped is replaced, not used
+            configure=_configured,
             name="quiz-store",
         )
         try:
@@ -363,6 +365,10 @@ def _equal(collection: str, equals: dict[str, Any]) -> tuple[sql.Composable, lis
         parts.append(sql.SQL("data @> %s"))
         values.append(Jsonb(plain, dumps=_dumps))
     return sql.SQL(" AND ").join(parts), values
+
+
+def _configured(connection: psycopg.Connection[Any]) -> None:
+    set_json_loads(loads, connection)  # jsonb read by orjson: an export reads a million rows
 
 
 def _data(record: Record) -> Jsonb:

@@ -15,12 +15,12 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-import orjson
 from tinydb import TinyDB
 from tinydb.storages import Storage
 from tinydb.table import Document
 
 from quiz.store.base import Record, StoreError
+from quiz.store.decoding import loads
 from quiz.store.files import fsync_folders, write_atomically
 from quiz.store.index import NAME as INDEX
 from quiz.store.index import Index, seen
@@ -66,7 +66,7 @@ class AtomicJSONStorage(Storage):
 
 def _load_segment(path: Path) -> dict[str, dict[str, Any]] | None:
     try:
-        data = _decoded(path.read_bytes())
+        data = loads(path.read_bytes())
     except FileNotFoundError:
         return None  # not written yet, or emptied and deleted by the writer since a reader listed it
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -74,16 +74,6 @@ def _load_segment(path: Path) -> dict[str, dict[str, Any]] | None:
     if not isinstance(data, dict) or not all(isinstance(table, dict) for table in data.values()):
         raise StoreError(f"{path}: is not a TinyDB file; it was left as it is, fix or move it")
     return data
-
-
-def _decoded(text: bytes) -> Any:
-    """The JSON of a segment file: by orjson, twice as fast as the standard library on the records an
-    export reads by the million; by the standard library where orjson refuses what it accepts (a NaN,
-    an integer past 64 bits, written by hand or by an older version), so both read the same files."""
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return json.loads(text)
 
 
 class Collection:
