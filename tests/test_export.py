@@ -502,6 +502,9 @@ def test_an_earlier_version_s_exports_log_becomes_the_audit_log(tmp_path):
 NASTY = ["", "plain", "a, b", 'say "hi"', "line\nbreak", "cr\ronly", "crlf\r\nend", "=1+1", "-3", "＠cmd", "\x00x", " "]
 
 
+OF_OTHER_TYPES = [7, -2, 2.5, True, None, 1, 1.0, "1", [1], ["1"], [True], [1.0], 10**16]
+
+
 def generated_lead(number, rng):
     quiz = rng.choice([*LIBRARY.values(), None])
     answers = {}
@@ -509,8 +512,7 @@ def generated_lead(number, rng):
         options = [option.id for option in question.choices()] or ["?"]
         answers[question.id] = rng.choice(
             # equal values of other types (1, 1.0, True, "1") meet as keys of the export's cells: each has its own
-            [rng.choice(options), rng.sample(options, min(2, len(options))), rng.choice(NASTY), 7, -2, 2.5, True, None]
-            + [1, 1.0, "1", [1], ["1"], [True], [1.0], 10**16]
+            [rng.choice(options), rng.sample(options, min(2, len(options))), rng.choice(NASTY), *OF_OTHER_TYPES]
         )
     products = [{"id": product.id, "score": 1.5} for product in (quiz.products[:3] if quiz else [])]
     return {
