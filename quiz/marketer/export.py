@@ -560,7 +560,7 @@ def _answer_cell(answer: Any, labels: dict[str, str]) -> str:
     return _cell(defused(_answer_text(answer, labels)))
 
 
-_SEEN_MOST = 10_000  # answers kept per question and export, with their cells
+_SEEN_MOST = 1_000  # answers (or sets of results) kept per question and export, with their cells: memory stays flat
 
 
 def batched(chunks: Iterable[str], *, size: int = 64 * 1024) -> Iterator[str]:
