@@ -89,12 +89,18 @@ def tie_keys(quiz: Quiz, product: Product) -> tuple[float, ...]:
 
 
 def selected(quiz: Quiz, product_filter: ProductFilter) -> Mask:
-    """Which products a filter selects, worked out once per distinct filter."""
-    return derived(
-        quiz,
-        ("filter", product_filter.model_dump_json()),
-        lambda: np.array([product_filter.matches(product) for product in quiz.products], dtype=np.bool_),
-    )
+    """Which products a filter selects, worked out once per filter object (the quiz's own, or a constant).
+
+    Found by identity, not by its JSON, which cost more than the mask's use: the entry keeps the
+    filter itself, so its id cannot pass to another object while the entry stands.
+    """
+    key = ("filter", id(product_filter))
+    found = quiz.derived.get(key)
+    if found is None or found[0] is not product_filter:
+        mask = np.array([product_filter.matches(product) for product in quiz.products], dtype=np.bool_)
+        found = quiz.derived[key] = (product_filter, mask)
+    result: Mask = found[1]
+    return result
 
 
 def scores(catalog: Columns, per_tag: dict[str, float], per_product: dict[str, float]) -> Scores:
