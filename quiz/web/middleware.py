@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 from starlette.datastructures import MutableHeaders
@@ -14,6 +15,11 @@ def content_security_policy(frame_ancestors: Sequence[str], *, forms: Sequence[s
 
     ``forms`` are other sites a form may lead to (LINE Login, reached by a redirect from our own form).
     """
+    return _policy(tuple(frame_ancestors), tuple(forms))
+
+
+@functools.lru_cache(maxsize=1024)  # one per quiz's allowed sites: made for every page otherwise
+def _policy(frame_ancestors: tuple[str, ...], forms: tuple[str, ...]) -> str:
     ancestors = " ".join(["'self'", *frame_ancestors])
     # Product images live on the shop, which during development may be plain http.
     images = " ".join(

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 from cryptography.exceptions import InvalidTag
 from cryptography.fernet import Fernet as FernetKey
 from cryptography.fernet import InvalidToken, MultiFernet
@@ -45,6 +46,7 @@ MAX_TOKEN_CHARS = 16 * 1024
 SIGNED_ONLY = ("ey", ".")  # how the signed-only tokens of earlier versions begin (JSON, or "." when compressed)
 FERNET = "gAAAAA"  # how the Fernet tokens of the previous version begin (version byte 0x80, then the time)
 SEALED = b"\x02"  # the first byte of this version's tokens (base64 "A")
+_JSON, _JSON_READER = msgspec.json.Encoder(), msgspec.json.Decoder()
 _HEADER = struct.Struct(">cQ")  # version byte, then the time of issue in whole seconds
 _NONCE_BYTES = 12
 CONFIRM_MAX_AGE = 7 * 24 * 60 * 60  # a week to click the confirmation link
@@ -95,7 +97,7 @@ class ProgressTokens:
             "o": progress.lead,
             "u": progress.run,
         }
-        plain = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        plain = _JSON.encode(payload)  # msgspec: a step's answers are text and finite numbers, as JSON has them
         header = _HEADER.pack(SEALED, int(time.time()))
         nonce = os.urandom(_NONCE_BYTES)
         sealed = header + nonce + self._ciphers[0].encrypt(nonce, plain, header)
@@ -131,8 +133,8 @@ class ProgressTokens:
             except InvalidTag:
                 continue
             try:
-                return json.loads(plain), float(_HEADER.unpack(header)[1])
-            except ValueError:  # sealed by us, so never: but a token is no place for a traceback
+                return _JSON_READER.decode(plain), float(_HEADER.unpack(header)[1])
+            except msgspec.DecodeError:  # sealed by us, so never: but a token is no place for a traceback
                 break
         raise TokenError("tampered")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from quiz.format.text import best_locale, fill, format_number
 
 UI_LOCALES = ("en", "ja")
@@ -186,7 +188,8 @@ def ui_locale(locale: str) -> str:
     return best_locale(locale, UI_LOCALES, "en")
 
 
-def preferred_locales(accept_language: str) -> list[str]:
+@functools.lru_cache(maxsize=1024)  # a few headers, sent with every step by every browser
+def preferred_locales(accept_language: str) -> tuple[str, ...]:
     """The locales of an ``Accept-Language`` header, most wanted first."""
     ranked = []
     for index, part in enumerate(accept_language.split(",")[:20]):
@@ -197,7 +200,7 @@ def preferred_locales(accept_language: str) -> list[str]:
             continue
         if tag and tag != "*":
             ranked.append((-quality, index, tag))
-    return [tag for _, _, tag in sorted(ranked)]
+    return tuple(tag for _, _, tag in sorted(ranked))
 
 
 def words(locale: str) -> dict[str, str]:
