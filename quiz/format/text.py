@@ -48,6 +48,11 @@ def locale_chain(locale: str, default: str) -> list[str]:
 
 def best_locale(requested: str, available: Iterable[str], default: str) -> str:
     """The quiz locale to speak to a shopper asking for ``requested``: ``ja-JP`` gets ``ja``."""
+    return _best_locale(requested, tuple(available), default)
+
+
+@functools.lru_cache(maxsize=1024)  # asked several times a request, of a few locales
+def _best_locale(requested: str, available: tuple[str, ...], default: str) -> str:
     lowered = {locale.lower(): locale for locale in available}
     for candidate in locale_chain(requested.lower(), default.lower()):
         if candidate in lowered:

@@ -17,7 +17,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from quiz.consent import iso_time, now, quiz_version
-from quiz.engine.flow import trail
 from quiz.errors import Unavailable
 from quiz.format.conditions import Answer
 from quiz.format.questions import RESULTS, Question, ShortText
@@ -25,7 +24,7 @@ from quiz.format.schema import Quiz
 from quiz.format.text import without_controls
 from quiz.web.results import page_site, recommended
 from quiz.web.services import services
-from quiz.web.steps import MAX_CAMPAIGN_CHARS, locale_for
+from quiz.web.steps import MAX_CAMPAIGN_CHARS, locale_for, trailed
 from quiz.web.tokens import Progress
 
 log = logging.getLogger(__name__)
@@ -63,7 +62,7 @@ async def keep_response(request: Request, quiz: Quiz, progress: Progress, locale
 def response_record(request: Request, quiz: Quiz, progress: Progress, locale: str) -> dict[str, Any]:
     """A completed run as ``quiz.leads.records`` describes it: no personal data, only what was answered."""
     recommendation = recommended(request, quiz, progress.answers)
-    kept = trail(quiz, progress.answers, RESULTS) or {}
+    kept = dict(trailed(request, quiz, progress.answers, RESULTS) or {})  # a copy: the record leaves the request
     return {
         "id": progress.response or secrets.token_hex(8),
         "run": progress.run,

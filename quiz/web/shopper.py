@@ -35,6 +35,7 @@ from quiz.web.steps import (
     respond,
     restart,
     step_for,
+    trailed,
 )
 from quiz.web.tokens import Progress
 from quiz.web.wording import answer_error, ui_locale
@@ -85,7 +86,7 @@ async def submit_answer(request: Request) -> Response:
         step = replace(step, error=message, answer=_raw_answer(form))
         return render(request, step, status_code=200 if is_htmx(request) else 422)
     answers = {**progress.answers, question.id: answer}
-    on_path = {**(trail(quiz, answers, question.id) or {}), question.id: answer}
+    on_path = {**(trailed(request, quiz, answers, question.id) or {}), question.id: answer}
     target = next_after(quiz, question, on_path)
     shown = answered(question, answer)
     record_event(

@@ -20,7 +20,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from quiz.engine.flow import first_question, predicted_path, trail
 from quiz.errors import FormRefused, QuizNotFound
-from quiz.format.conditions import Answer
+from quiz.format.conditions import Answer, Answers
 from quiz.format.questions import RESULTS, Question
 from quiz.format.schema import Quiz
 from quiz.format.text import best_locale, fill, resolve, without_controls
@@ -102,7 +102,7 @@ def progress_for(request: Request, quiz: Quiz, token: str) -> Progress | None:
     except TokenError:
         return None
     valid_current = progress.current == RESULTS or progress.current in quiz.question_index
-    if not valid_current or trail(quiz, progress.answers, progress.current) is None:
+    if not valid_current or trailed(request, quiz, progress.answers, progress.current) is None:
         return None  # the quiz changed under the shopper, or the token lies
     return progress
 
@@ -177,10 +177,27 @@ def restart(request: Request, quiz: Quiz) -> Response:
     return render(request, Step(quiz=quiz, locale=locale, notice=notice, context=context), status_code=400)
 
 
+def trailed(request: Request, quiz: Quiz, answers: Answers, current: str) -> dict[str, Answer | None] | None:
+    """``trail()``, once per request for the same answers: checking a token and showing its step both need it.
+
+    The result is shared: read it, do not change it.
+    """
+    done: list[tuple[Quiz, Answers, str, dict[str, Answer | None] | None]] | None
+    done = getattr(request.state, "trailed", None)
+    if done is None:
+        done = request.state.trailed = []
+    for seen_quiz, seen_answers, seen_current, kept in done:
+        if seen_quiz is quiz and seen_current == current and seen_answers == answers:
+            return kept
+    kept = trail(quiz, answers, current)
+    done.append((quiz, dict(answers), current, kept))
+    return kept
+
+
 def step_for(request: Request, quiz: Quiz, progress: Progress) -> Step:
     locale = locale_for(request, quiz, progress.context)
     token = services(request).tokens.dump(progress)
-    kept = trail(quiz, progress.answers, progress.current) or {}
+    kept = trailed(request, quiz, progress.answers, progress.current) or {}
     if progress.current == RESULTS:
         results, fallback = results_for(request, quiz, progress, locale)
         offers = tuple(_offers(request, quiz, progress, locale))
