@@ -301,10 +301,11 @@ def render(request: Request, step: Step, *, status_code: int) -> Response:
 
     key = step_key(step, name, tuple(embedders), intro_image, under_root(request, ""))
     body = pages_of(step.quiz).page(key, lambda: page(with_mark(step))).replace(TOKEN_MARK, step.token)
-    response = HTMLResponse(body, status_code=status_code)
-    response.headers["Vary"] = "HX-Request, Accept-Language"
-    response.headers["Cache-Control"] = "no-store"
     line = found.settings.line
     forms = (line.access_url,) if line is not None and line.login is not None else ()  # LINE Login's popup
-    response.headers["Content-Security-Policy"] = content_security_policy(embedders, forms=forms)
-    return response
+    headers = {
+        "Vary": "HX-Request, Accept-Language",
+        "Cache-Control": "no-store",
+        "Content-Security-Policy": content_security_policy(embedders, forms=forms),
+    }
+    return HTMLResponse(body, status_code=status_code, headers=headers)
