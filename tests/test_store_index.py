@@ -102,7 +102,7 @@ def test_a_segment_edited_by_hand_is_read_again_at_start(tmp_path):
     store.close()
 
 
-@pytest.mark.parametrize("damage", ["missing", "garbage", "empty", "other version"])
+@pytest.mark.parametrize("damage", ["missing", "garbage", "empty", "other version", "no table", "pages"])
 def test_a_missing_or_damaged_index_is_rebuilt_from_the_segments(tmp_path, monkeypatch, damage):
     filled(tmp_path, 1_200)
     index = tmp_path / "leads" / NAME
@@ -112,9 +112,15 @@ def test_a_missing_or_damaged_index_is_rebuilt_from_the_segments(tmp_path, monke
         index.write_bytes(b"not a database at all" * 100)
     elif damage == "empty":
         index.write_bytes(b"")
-    else:
+    elif damage == "other version":
         with sqlite3.connect(index) as db:
             db.execute("PRAGMA user_version = 99")
+    elif damage == "no table":
+        with sqlite3.connect(index) as db:
+            db.execute("DROP TABLE files")
+    else:  # its header whole, its pages garbage: SQLite opens it and fails on the first read
+        whole = index.read_bytes()
+        index.write_bytes(whole[:100] + b"\xff" * (len(whole) - 100))
     read = reads_of_segments(monkeypatch)
     store = TinyStore(tmp_path)
     assert sorted(read) == [1, 2, 3]  # one scan
@@ -176,3 +182,56 @@ def test_a_reader_writes_no_index_and_finds_records_by_id(tmp_path):
     assert reader.get("leads", "lead650")["email"] == "650@example.com"
     reader.close()
     assert not (tmp_path / "leads" / NAME).exists()
+
+
+class FailingConnection:
+    """An index connection whose every statement fails as SQLite would, with ``code``."""
+
+    def __init__(self, code):
+        self.code = code
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def close(self):
+        pass
+
+    def _fail(self, *args):
+        error = sqlite3.OperationalError("database or disk is full" if self.code == 13 else "malformed")
+        error.sqlite_errorcode = self.code
+        raise error
+
+    execute = executemany = _fail
+
+
+def test_a_full_disk_under_the_index_fails_the_write_as_the_store_fails_any_write(tmp_path):
+    filled(tmp_path, 10)
+    store = TinyStore(tmp_path)
+    store.get("leads", "lead1")
+    store._collections["leads"].index._open = FailingConnection(sqlite3.SQLITE_FULL)
+    with pytest.raises(OSError, match="disk is full"):
+        store.put("leads", "new", {"email": "new@example.com"})
+    store._collections["leads"].index._open = None  # the disk has room again
+    store.put("leads", "new", {"email": "new@example.com"})
+    assert store.get("leads", "new")["email"] == "new@example.com"
+    store.close()
+
+
+def test_an_index_found_damaged_while_serving_refuses_until_a_restart_rebuilds_it(tmp_path, caplog):
+    filled(tmp_path, 1_200)
+    store = TinyStore(tmp_path)
+    index = store._collections["leads"].index
+    index._open = FailingConnection(sqlite3.SQLITE_CORRUPT)
+    with pytest.raises(StoreError, match=r"damaged.*restart the server"):
+        store.get("leads", "lead7")
+    with pytest.raises(StoreError, match="damaged"):  # not an empty index that would hide every lead
+        store.insert_new("leads", "lead7", {"email": "twice@example.com"})
+    assert not (tmp_path / "leads" / NAME).exists()
+    store.close()
+    store = TinyStore(tmp_path)
+    assert store.get("leads", "lead7")["email"] == "7@example.com"
+    assert not store.insert_new("leads", "lead7", {"email": "twice@example.com"})
+    store.close()

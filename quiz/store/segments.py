@@ -23,7 +23,7 @@ from quiz.store.base import Record, StoreError
 from quiz.store.decoding import loads
 from quiz.store.files import fsync_folders, write_atomically
 from quiz.store.index import NAME as INDEX
-from quiz.store.index import Index, seen
+from quiz.store.index import Index, IndexDamaged, seen
 
 log = logging.getLogger(__name__)
 
@@ -94,13 +94,21 @@ class Collection:
         self._newest = self._database(self.segments[-1])
         self._index: Index | None = None
         if indexed:
-            self._index = self._brought_up_to_date(Index(folder / INDEX))
+            self._index = self._opened_index(folder / INDEX)
 
     @property
     def index(self) -> Index:
         if self._index is None:
             self._index = self._brought_up_to_date(Index(None))
         return self._index
+
+    def _opened_index(self, path: Path) -> Index:
+        """The writer's index, up to date; one found damaged now is rebuilt at once, by one scan."""
+        try:
+            return self._brought_up_to_date(Index(path))
+        except IndexDamaged:  # it removed its files
+            log.warning("%s: rebuilding the index of record ids from the segment files", self.folder)
+            return self._brought_up_to_date(Index(path))
 
     def _brought_up_to_date(self, index: Index) -> Index:
         """Read the segments the index has not seen as they are now: none after a clean stop, all if it is new.

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -51,6 +52,8 @@ from quiz.store.base import (
 from quiz.store.batch import Batch, Changes, new_id
 from quiz.store.files import fsync_folders, write_atomically
 from quiz.store.segments import Collection
+
+log = logging.getLogger(__name__)
 
 FLUSH_SECONDS = 1.0
 JOURNAL = "transaction.json"
@@ -369,15 +372,15 @@ class TinyStore:
                 else:
                     taken = {collection: self._pending.pop(collection)} if collection in self._pending else {}
             try:
-                for collection, records in taken.items():
-                    target = self._collections[collection]
+                for name, records in taken.items():
+                    target = self._collections[name]
                     stored = target.present(record["id"] for record in records)
                     for record in [record for record in records if record["id"] in stored]:
                         target.put(record)  # an id already stored (a response kept before): replaced, not doubled
                         records.remove(record)
                     target.insert(records)  # takes out of ``records`` what it wrote
             finally:
-                self._requeue({collection: records for collection, records in taken.items() if records})
+                self._requeue({name: records for name, records in taken.items() if records})
 
     def _requeue(self, unwritten: dict[str, list[Record]]) -> None:
         """Put back what a failed flush did not write, ahead of what came in meanwhile."""
@@ -414,10 +417,20 @@ class TinyStore:
         return self._collections[name]
 
     def _flush_every_second(self) -> None:
+        said = ""
         while not self._closed.wait(FLUSH_SECONDS):
-            # A full or read-only disk: the events stay pending and the next flush retries.
-            with contextlib.suppress(OSError):
+            # A full or read-only disk: the events stay pending and the next flush retries. A damaged
+            # file is named here (and to the requests that meet it) until it is mended.
+            try:
                 self.flush()
+            except OSError:
+                pass
+            except StoreError as error:
+                if str(error) != said:  # once, not every second
+                    log.error("buffered records not written: %s", error)
+                said = str(error)
+            else:
+                said = ""
 
 
 def _json(value: Any) -> bytes:
