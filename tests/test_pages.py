@@ -113,3 +113,35 @@ def _walk(client, quiz_id, locale, rng):
         current = next_after(quiz, question, answers)
     yield lambda t=token: client.get(f"/q/{quiz_id}/step", params={"t": t}, headers=headers)
     yield lambda t=token: client.post(f"/q/{quiz_id}/answer", data={"t": t, "action": "back"}, headers=headers)
+
+
+def test_a_posted_token_with_markup_added_is_refused_and_never_shown(client):
+    started = client.post("/q/serum-finder/start", data=CONTEXT, headers=HTMX)
+    token = TOKEN.search(started.text)[0]
+    # A decoder that skips what is not base64 would open some of these, whatever their length
+    added = [f'{token}"><b>x</b>'[: len(token) + size] for size in range(1, 11)]
+    for hostile in [*added, f"{token}'<", f"{token}&amp;", f"<{token}", f"{token} ", f"{token[:8]}<b>{token[8:]}"]:
+        for path, form in (("answer", {"a": "nothing"}), ("optin", {"email": "not an address"})):
+            sent = client.post(f"/q/serum-finder/{path}", data={**form, "t": hostile}, headers=HTMX)
+            assert sent.status_code == 400, (path, hostile)  # the restart: a refused token
+            assert "<b>" not in sent.text and hostile not in sent.text
+
+
+def test_a_step_that_shows_a_refused_answer_is_not_kept(client):
+    started = client.post("/q/serum-finder/start", data=CONTEXT, headers=HTMX)
+    token = TOKEN.search(started.text)[0]
+    kept = client.app.state.services.library.get("serum-finder").derived[pages.Pages]
+    before = len(kept._pages)
+    for number in range(5):
+        refused = client.post("/q/serum-finder/answer", data={"t": token, "a": f"x{number}" * 500}, headers=HTMX)
+        assert refused.status_code == 200 and "quiz-error" in refused.text
+    assert len(kept._pages) == before
+
+
+def test_at_most_so_many_characters_are_kept_per_quiz(client, monkeypatch):
+    monkeypatch.setattr(pages, "CHARACTERS_PER_QUIZ", 20_000)  # a few pages
+    for number in range(12):
+        client.get("/q/serum-finder", params={"page": f"https://shop.example/p/{number}"})
+    kept = client.app.state.services.library.get("serum-finder").derived[pages.Pages]
+    assert 1 <= len(kept._pages) < 12
+    assert kept._characters == sum(len(key[0]) + len(page) for key, page in kept._pages.items()) <= 20_000

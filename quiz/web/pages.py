@@ -10,11 +10,14 @@ process starts: no merchant text or shopper answer can contain it, and HTML esca
 encoding leave it as it is, exactly as they leave a token (URL-safe base64).
 
 The reused pages belong to the quiz object: an edited quiz is a new object and starts afresh. At
-most ``PAGES_PER_QUIZ`` are kept per quiz, the least recently used going first.
+most ``PAGES_PER_QUIZ`` pages and ``CHARACTERS_PER_QUIZ`` characters (pages and keys) are kept per
+quiz, the least recently used going first. A step that shows what a shopper typed back to them
+(an answer or an address refused) is never kept: it could be any length, and is seldom seen twice.
 """
 
 from __future__ import annotations
 
+import re
 import secrets
 import threading
 from collections import OrderedDict
@@ -27,7 +30,9 @@ if TYPE_CHECKING:
     from quiz.web.steps import Step
 
 TOKEN_MARK = "quiz" + secrets.token_hex(16)
-PAGES_PER_QUIZ = 1_024  # question pages are a few kilobytes: a few megabytes per quiz at most
+_PLAIN = re.compile(r"[A-Za-z0-9_.-]*").fullmatch  # escaped and URL-encoded, these stay as they are
+PAGES_PER_QUIZ = 1_024  # a question's page is 3 to 8 kilobytes
+CHARACTERS_PER_QUIZ = 16_000_000  # whatever the pages hold: a key repeats a shopper's answers
 # The quiz owns the pages, the question is named by its id, and the token (and the address holding it) is put in.
 _SKIPPED = ("quiz", "token", "url", "question")
 
@@ -36,10 +41,12 @@ class Pages:
     """One quiz's rendered pages, least recently used first."""
 
     def __init__(self) -> None:
-        self._pages: OrderedDict[Hashable, str] = OrderedDict()
+        self._pages: OrderedDict[tuple[str, Hashable], str] = OrderedDict()
+        self._characters = 0
         self._lock = threading.Lock()
 
-    def page(self, key: Hashable, render: Callable[[], str]) -> str:
+    def page(self, key: tuple[str, Hashable], render: Callable[[], str]) -> str:
+        """The page kept under ``key`` (its step's repr first), rendered now if none is."""
         with self._lock:
             found = self._pages.get(key)
             if found is not None:
@@ -47,10 +54,16 @@ class Pages:
                 return found
         made = render()
         with self._lock:
-            self._pages[key] = made
-            if len(self._pages) > PAGES_PER_QUIZ:
-                self._pages.popitem(last=False)
+            if key not in self._pages:
+                self._pages[key] = made
+                self._characters += _size(key, made)
+            while len(self._pages) > PAGES_PER_QUIZ or self._characters > CHARACTERS_PER_QUIZ:
+                self._characters -= _size(*self._pages.popitem(last=False))
         return made
+
+
+def _size(key: tuple[str, Hashable], page: str) -> int:
+    return len(key[0]) + len(page)
 
 
 def pages_of(quiz: Quiz) -> Pages:
@@ -61,13 +74,23 @@ def pages_of(quiz: Quiz) -> Pages:
     return found
 
 
+def reusable(step: Step) -> bool:
+    """Whether the step's page may be kept: not one that shows what a shopper typed back to them (an
+    answer or an address refused, any length), and only with a token HTML and URLs show as it is."""
+    return (
+        not step.error
+        and not any(getattr(offer, "error", "") for offer in step.offers)
+        and _PLAIN(step.token) is not None
+    )
+
+
 def with_mark(step: Step) -> Step:
     """The step as it is rendered for reuse: the placeholder for its token, and in its address."""
     url = step.url.replace(step.token, TOKEN_MARK) if step.url and step.token else step.url
     return replace(step, token=TOKEN_MARK, url=url)
 
 
-def step_key(step: Step, *others: Hashable) -> Hashable:
+def step_key(step: Step, *others: Hashable) -> tuple[str, Hashable]:
     """Everything of the step the templates read but the token, with ``others``.
 
     The step's values are plain data (text, numbers, lists, dicts, frozen dataclasses), whose
@@ -76,7 +99,10 @@ def step_key(step: Step, *others: Hashable) -> Hashable:
     by its id: the quiz owns the pages.
     """
     values = [getattr(step, name) for name in _names(type(step))]
-    return repr(values), bool(step.url), step.question.id if step.question else None, others
+    return repr(values), (bool(step.url), step.question.id if step.question else None, others)
+
+
+_NAMES: dict[type, tuple[str, ...]] = {}
 
 
 def _names(kind: type) -> tuple[str, ...]:
@@ -85,6 +111,3 @@ def _names(kind: type) -> tuple[str, ...]:
     if names is None:
         names = _NAMES[kind] = tuple(field.name for field in fields(kind) if field.name not in _SKIPPED)
     return names
-
-
-_NAMES: dict[type, tuple[str, ...]] = {}

@@ -26,7 +26,7 @@ from quiz.format.schema import Quiz
 from quiz.format.text import best_locale, fill, resolve, without_controls
 from quiz.web.middleware import content_security_policy
 from quiz.web.offers import Offer
-from quiz.web.pages import TOKEN_MARK, pages_of, step_key, with_mark
+from quiz.web.pages import TOKEN_MARK, pages_of, reusable, step_key, with_mark
 from quiz.web.results import embedders_for, results_for, shop_origin
 from quiz.web.services import services
 from quiz.web.tokens import Progress, TokenError
@@ -299,8 +299,11 @@ def render(request: Request, step: Step, *, status_code: int) -> Response:
         context |= {"embedders": embedders, "intro_image": intro_image}
         return found.templates.get_template(name).render(context)
 
-    key = step_key(step, name, tuple(embedders), intro_image, under_root(request, ""))
-    body = pages_of(step.quiz).page(key, lambda: page(with_mark(step))).replace(TOKEN_MARK, step.token)
+    if reusable(step):
+        key = step_key(step, name, tuple(embedders), intro_image, under_root(request, ""))
+        body = pages_of(step.quiz).page(key, lambda: page(with_mark(step))).replace(TOKEN_MARK, step.token)
+    else:
+        body = page(step)
     line = found.settings.line
     forms = (line.access_url,) if line is not None and line.login is not None else ()  # LINE Login's popup
     headers = {

@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import struct
 import time
 from collections.abc import Sequence
@@ -47,7 +48,10 @@ SIGNED_ONLY = ("ey", ".")  # how the signed-only tokens of earlier versions begi
 FERNET = "gAAAAA"  # how the Fernet tokens of the previous version begin (version byte 0x80, then the time)
 SEALED = b"\x02"  # the first byte of this version's tokens (base64 "A")
 _JSON, _JSON_READER = msgspec.json.Encoder(), msgspec.json.Decoder()
-_HEADER = struct.Struct(">cQ")  # version byte, then the time of issue in whole seconds
+_HEADER = struct.Struct(">cQ")
+# What any progress token is written with (URL-safe base64, "." between a signed token's parts,
+# "=" padding a client may add back): a token is put into pages as it is (``quiz.web.pages``).
+TOKEN_CHARACTERS = re.compile(r"[A-Za-z0-9_.=-]*")  # version byte, then the time of issue in whole seconds
 _NONCE_BYTES = 12
 CONFIRM_MAX_AGE = 7 * 24 * 60 * 60  # a week to click the confirmation link
 LEAD_STATES = ("", "sent", "confirm", "skipped")
@@ -107,6 +111,8 @@ class ProgressTokens:
         """The progress a token carries, for this quiz only; raises ``TokenError`` otherwise."""
         if len(token) > MAX_TOKEN_CHARS:
             raise TokenError("oversized")
+        if not TOKEN_CHARACTERS.fullmatch(token):  # base64 decoders skip what is not theirs: "<" would pass
+            raise TokenError("tampered")
         if token.startswith(SIGNED_ONLY):
             payload, issued = self._signed_only_payload(token)
         else:
