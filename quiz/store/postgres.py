@@ -368,7 +368,7 @@ def _equal(collection: str, equals: dict[str, Any]) -> tuple[sql.Composable, lis
 
 
 def _configured(connection: psycopg.Connection[Any]) -> None:
-    set_json_loads(loads, connection)  # jsonb read by orjson: an export reads a million rows
+    set_json_loads(loads, connection)  # jsonb read by msgspec: an export reads a million rows
 
 
 def _data(record: Record) -> Jsonb:
