@@ -480,16 +480,22 @@ def _csv_export(
 def _line(lead: Mapping[str, Any], plan: _Plan) -> str:
     """One lead's CSV line, without its end: the cells of ``_row``, defused and quoted as ``csv_chunks`` does."""
     get = lead.get
-    consent = get("consent") or {}
-    context = get("context") or {}
-    answers = get("answers") or {}
+    line = get("channel") == "line"
     products = get("products") or []
     product_ids = [
         found if (found := product.get("id")).__class__ is str else _text(found)
         for product in products
         if isinstance(product, dict)
     ]
-    line = get("channel") == "line"
+    first = ("line," if line else "email,") + _fixed_cells(lead, line) + "," + _recommended(tuple(product_ids), plan)
+    return first + plan.before + _answer_cells(get("answers") or {}, plan) + plan.after
+
+
+def _fixed_cells(lead: Mapping[str, Any], line: bool) -> str:
+    """The cells every lead has, from its address to its site, joined."""
+    get = lead.get
+    consent = get("consent") or {}
+    context = get("context") or {}
     raw = [  # "" where a field is missing, as _text writes None; a None or a number stored is written by _text
         get("email", ""),
         get("line_user", ""),
@@ -524,11 +530,16 @@ def _line(lead: Mapping[str, Any], plan: _Plan) -> str:
         or _FORMULA_AFTER_COMMA.search(fixed)
     ):
         fixed = ",".join([_cell(defused(text)) for text in texts])
-    cells = [("line," if line else "email,") + fixed + "," + _recommended(tuple(product_ids), plan) + plan.before]
+    return fixed
+
+
+def _answer_cells(answers: Mapping[str, Any], plan: _Plan) -> str:
+    """The cells of the lead's own quiz's questions, joined, each answer's cell made once per export."""
+    cells = []
     for question_id, labels, label_cells, seen in plan.answers:
         answer: Any = answers.get(question_id)
         if answer.__class__ is str and answer in label_cells:
-            cells.append(label_cells[answer])  # the common case: an option's label, made a cell once per export
+            cells.append(label_cells[answer])  # the common case: an option's label
             continue
         key = repr(answer)  # tells 1 from 1.0, True and "1", as the cells do
         cell = seen.get(key)
@@ -537,7 +548,7 @@ def _line(lead: Mapping[str, Any], plan: _Plan) -> str:
             if len(seen) < _SEEN_MOST:  # free text is seldom met twice: the memory stays bounded
                 seen[key] = cell
         cells.append(cell)
-    return ",".join(cells) + plan.after
+    return "," + ",".join(cells) if cells else ""
 
 
 def _recommended(product_ids: tuple[str, ...], plan: _Plan) -> str:
