@@ -94,13 +94,11 @@ def selected(quiz: Quiz, product_filter: ProductFilter) -> Mask:
     Found by identity, not by its JSON, which cost more than the mask's use: the entry keeps the
     filter itself, so its id cannot pass to another object while the entry stands.
     """
-    key = ("filter", id(product_filter))
-    found = quiz.derived.get(key)
-    if found is None or found[0] is not product_filter:
-        mask = np.array([product_filter.matches(product) for product in quiz.products], dtype=np.bool_)
-        found = quiz.derived[key] = (product_filter, mask)
-    result: Mask = found[1]
-    return result
+
+    def made() -> tuple[ProductFilter, Mask]:
+        return product_filter, np.array([product_filter.matches(product) for product in quiz.products], dtype=np.bool_)
+
+    return derived(quiz, ("filter", id(product_filter)), made)[1]
 
 
 def scores(catalog: Columns, per_tag: dict[str, float], per_product: dict[str, float]) -> Scores:

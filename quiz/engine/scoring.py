@@ -197,9 +197,14 @@ def _favours_some(effect: Effect) -> bool:
 
 def active_causes(quiz: Quiz, answers: Answers) -> Iterator[Cause]:
     """The options picked and the rules whose conditions hold, in quiz order."""
+    yield from picked_causes(quiz, answers)
+    yield from rule_causes(quiz, answers)
+
+
+def picked_causes(quiz: Quiz, answers: Answers) -> Iterator[Cause]:
+    """The causes of the options picked in these answers, in quiz order."""
     for question_id in _option_causes(quiz):
         yield from option_causes(quiz, question_id, answers.get(question_id))
-    yield from rule_causes(quiz, answers)
 
 
 def option_causes(quiz: Quiz, question_id: str, answer: Answer | None) -> tuple[Cause, ...]:

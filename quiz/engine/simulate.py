@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from quiz.engine.flow import choose_branch, first_question
-from quiz.engine.scoring import Cause, Ranked, option_causes, rank, rule_causes
+from quiz.engine.scoring import Cause, Ranked, option_causes, picked_causes, rank, rule_causes
 from quiz.format.conditions import Answer, Scalar, answer_tests
 from quiz.format.questions import CHOICE_TYPES, RESULTS, Info, MultipleChoice, Number, Question, Scale
 from quiz.format.schema import Quiz
@@ -277,8 +277,7 @@ def _sampled_paths(quiz: Quiz, spaces: Spaces, samples: int, seed: int) -> Itera
             branch, next_target = choose_branch(quiz, quiz.question(target), path)
             branches.append((target, branch))
             target = next_target
-        in_quiz_order = (option_causes(quiz, question.id, path.get(question.id)) for question in quiz.questions)
-        yield path, tuple(branches), tuple(cause for causes in in_quiz_order for cause in causes)
+        yield path, tuple(branches), tuple(picked_causes(quiz, path))
 
 
 @dataclass(frozen=True)
