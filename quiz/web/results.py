@@ -18,6 +18,7 @@ from quiz.format.conditions import Answers
 from quiz.format.products import Product
 from quiz.format.schema import Quiz
 from quiz.format.text import resolve
+from quiz.web.once import once_per_request
 from quiz.web.services import services
 from quiz.web.tokens import Progress
 
@@ -54,15 +55,7 @@ def joined(base: str, url: str) -> str:
 
 def recommended(request: Request, quiz: Quiz, answers: Answers) -> Recommendation:
     """``recommend()``, once per request: completing a quiz both stores its results and shows them."""
-    done: list[tuple[Quiz, Answers, Recommendation]] | None = getattr(request.state, "recommended", None)
-    if done is None:
-        done = request.state.recommended = []
-    for scored_quiz, scored_answers, recommendation in done:
-        if scored_quiz is quiz and scored_answers == answers:
-            return recommendation
-    recommendation = recommend(quiz, answers)
-    done.append((quiz, dict(answers), recommendation))
-    return recommendation
+    return once_per_request(request, recommend, quiz, answers)
 
 
 def srcset(product: Product, shop: str) -> str:

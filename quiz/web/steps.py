@@ -26,6 +26,7 @@ from quiz.format.schema import Quiz
 from quiz.format.text import best_locale, fill, resolve, without_controls
 from quiz.web.middleware import content_security_policy
 from quiz.web.offers import Offer
+from quiz.web.once import once_per_request
 from quiz.web.pages import TOKEN_MARK, pages_of, reusable, step_key, with_mark
 from quiz.web.results import embedders_for, results_for, shop_origin
 from quiz.web.services import services
@@ -182,16 +183,7 @@ def trailed(request: Request, quiz: Quiz, answers: Answers, current: str) -> dic
 
     The result is shared: read it, do not change it.
     """
-    done: list[tuple[Quiz, Answers, str, dict[str, Answer | None] | None]] | None
-    done = getattr(request.state, "trailed", None)
-    if done is None:
-        done = request.state.trailed = []
-    for seen_quiz, seen_answers, seen_current, kept in done:
-        if seen_quiz is quiz and seen_current == current and seen_answers == answers:
-            return kept
-    kept = trail(quiz, answers, current)
-    done.append((quiz, dict(answers), current, kept))
-    return kept
+    return once_per_request(request, trail, quiz, answers, current)
 
 
 def step_for(request: Request, quiz: Quiz, progress: Progress) -> Step:
