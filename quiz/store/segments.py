@@ -116,13 +116,13 @@ class Collection:
         A damaged one among them stops the start with its name (``StoreError``); it is not replaced.
         """
         recorded = index.files()
-        changed = [number for number in self.segments if recorded.get(number) != seen(self._path(number))]
+        now = {number: seen(self._path(number)) for number in self.segments}
+        changed = [number for number, state in now.items() if state is not None and recorded.get(number) != state]
         for start in range(0, len(changed), _READ_AT_ONCE):
-            found: dict[int, tuple[list[str], str]] = {}
-            for number in changed[start : start + _READ_AT_ONCE]:
-                state = seen(self._path(number))
-                if state is not None:
-                    found[number] = [str(record["id"]) for record in self.segment_records(number)], state
+            found = {
+                number: ([str(record["id"]) for record in self.segment_records(number)], str(now[number]))
+                for number in changed[start : start + _READ_AT_ONCE]
+            }
             index.add_segments(found)  # one commit for many: a rebuild adds a million ids
         for number in set(recorded) - set(self.segments):
             index.written(number, None)  # deleted (emptied by a removal, or by hand): its ids find nothing
@@ -149,14 +149,18 @@ class Collection:
 
     def present(self, record_ids: Iterable[str]) -> set[str]:
         """Which of these ids are stored: the index's hits, each checked in its segment (read once)."""
+        found: set[str] = set()
+        for number, wanted in self._by_segment(record_ids).items():
+            found |= wanted & {str(document["id"]) for document in self._table_for(number).all()}
+        return found
+
+    def _by_segment(self, record_ids: Iterable[str]) -> dict[int, set[str]]:
+        """The ids the index places in a segment that exists, by segment (each hit is still to be checked there)."""
         by_segment: dict[int, set[str]] = {}
         for record_id, number in self.index.segments_of(record_ids).items():
-            by_segment.setdefault(number, set()).add(record_id)
-        found: set[str] = set()
-        for number, wanted in by_segment.items():
             if number in self.segments:
-                found |= wanted & {str(document["id"]) for document in self._table_for(number).all()}
-        return found
+                by_segment.setdefault(number, set()).add(record_id)
+        return by_segment
 
     def insert(self, records: list[Record]) -> None:
         """Write new ``records``, removing each batch from the list once it is on disk (a retry resumes there)."""
@@ -189,12 +193,8 @@ class Collection:
 
     def get_many(self, record_ids: list[str]) -> dict[str, Record]:
         """The records of those ids, each segment file read once however many of its records are asked."""
-        by_segment: dict[int, set[str]] = {}
-        for record_id, number in self.index.segments_of(record_ids).items():
-            if number in self.segments:
-                by_segment.setdefault(number, set()).add(record_id)
         found: dict[str, Record] = {}
-        for number, wanted in by_segment.items():
+        for number, wanted in self._by_segment(record_ids).items():
             for document in self._table_for(number).search(_one_of(wanted)):
                 found[document["id"]] = dict(document)
         return found
@@ -221,11 +221,7 @@ class Collection:
 
     def delete(self, ids: list[str]) -> int:
         """Delete these records, reading only the segments that hold them."""
-        by_segment: dict[int, set[str]] = {}
-        for record_id, number in self.index.segments_of(ids).items():
-            if number in self.segments:
-                by_segment.setdefault(number, set()).add(record_id)
-        return sum(self._remove_from(number, _one_of(found)) for number, found in by_segment.items())
+        return sum(self._remove_from(number, _one_of(found)) for number, found in self._by_segment(ids).items())
 
     def segment_records(self, number: int) -> list[Record]:
         """One segment's records, decoded from its file without TinyDB's objects (an export reads millions)."""
