@@ -7,9 +7,9 @@ and the time of issue as authenticated data; each secret key gives its own AES k
 newest seals and every one opens. GCM-SIV, not plain GCM, because a repeated random nonce then
 reveals only that two tokens are the same, never a key stream: a busy shop issues billions of
 tokens. The previous version sealed with Fernet, whose pure-Python wrapping made reading and
-writing a step's token 34 microseconds (13 now, with msgspec's JSON); its tokens, and the signed-only ones before them,
-are still read until they expire. The links in emails name records, not people, so they are only
-signed.
+writing a step's token 34 microseconds (13 now, with msgspec's JSON); its tokens, and the
+signed-only ones before them, are still read until they expire. The links in emails name records,
+not people, so they are only signed.
 """
 
 from __future__ import annotations
@@ -48,10 +48,10 @@ SIGNED_ONLY = ("ey", ".")  # how the signed-only tokens of earlier versions begi
 FERNET = "gAAAAA"  # how the Fernet tokens of the previous version begin (version byte 0x80, then the time)
 SEALED = b"\x02"  # the first byte of this version's tokens (base64 "A")
 _JSON, _JSON_READER = msgspec.json.Encoder(), msgspec.json.Decoder()
-_HEADER = struct.Struct(">cQ")
+_HEADER = struct.Struct(">cQ")  # version byte, then the time of issue in whole seconds
 # What any progress token is written with (URL-safe base64, "." between a signed token's parts,
 # "=" padding a client may add back): a token is put into pages as it is (``quiz.web.pages``).
-TOKEN_CHARACTERS = re.compile(r"[A-Za-z0-9_.=-]*")  # version byte, then the time of issue in whole seconds
+TOKEN_CHARACTERS = re.compile(r"[A-Za-z0-9_.=-]*")
 _NONCE_BYTES = 12
 CONFIRM_MAX_AGE = 7 * 24 * 60 * 60  # a week to click the confirmation link
 LEAD_STATES = ("", "sent", "confirm", "skipped")
