@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -134,19 +135,28 @@ def measured(code: str, arguments: list[str], env: dict[str, str]) -> tuple[floa
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    on_each_store(__doc__, measure_store)
+    print("(rows/s include starting Python and opening the store; the Python heap is what tracemalloc counts)")
+
+
+MeasureStore = Callable[[str, list[int], list[Quiz], str | None], None]
+
+
+def on_each_store(doc: str | None, measure: MeasureStore) -> None:
+    """``--rows`` and ``--stores`` from the command line, then ``measure`` on each store asked for: the
+    embedded one (no URL), and PostgreSQL on a server started for the run (skipped, saying why, where none is)."""
+    parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=list(SIZES), help="store sizes to measure")
     parser.add_argument("--stores", nargs="+", default=["embedded", "postgresql"], choices=["embedded", "postgresql"])
     arguments = parser.parse_args()
     quizzes = list(by_id(QuizLibrary(QUIZZES).all()).values())
     for kind in arguments.stores:
         if kind == "embedded":
-            measure_store("embedded store", arguments.rows, quizzes, None)
+            measure("embedded store", arguments.rows, quizzes, None)
             continue
         with postgres_server() as url:
             if url is not None:
-                measure_store("PostgreSQL", arguments.rows, quizzes, url)
-    print("(rows/s include starting Python and opening the store; the Python heap is what tracemalloc counts)")
+                measure("PostgreSQL", arguments.rows, quizzes, url)
 
 
 def measure_store(name: str, sizes: list[int], quizzes: list[Quiz], url: str | None) -> None:

@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import json
 import random
-import statistics
-import time
-from collections.abc import Callable
+
+from scoring import per_call
 
 from quiz.authoring.lint import lint
 from quiz.authoring.loader import parse_quiz
@@ -82,15 +81,6 @@ def build_document(rng: random.Random) -> str:
     return json.dumps(document)
 
 
-def timed(function: Callable[[], object]) -> float:
-    timings = []
-    for _ in range(REPEATS):
-        start = time.perf_counter()
-        function()
-        timings.append(time.perf_counter() - start)
-    return statistics.median(timings)
-
-
 def walk_every_path(quiz: Quiz) -> int:
     spaces = {question.id: answer_space(quiz, question) for question in quiz.questions}
     return sum(1 for _ in _all_paths(quiz, spaces))
@@ -107,8 +97,8 @@ def main() -> None:
     quiz = parse_quiz(text).quiz
     assert quiz is not None
     paths = simulate(quiz).paths
-    lint_s = timed(lint_file)
-    baseline_s = timed(lambda: walk_every_path(quiz))
+    lint_s = per_call(lint_file, REPEATS)
+    baseline_s = per_call(lambda: walk_every_path(quiz), REPEATS)
     print(f"quiz lint on {paths:,} answer paths, {len(quiz.products)} products; median of {REPEATS} runs")
     print(f"{'':>28} {'seconds':>8} {'ratio':>7}")
     print(f"{'quiz lint (parse + lint)':>28} {lint_s:>8.3f} {lint_s / baseline_s:>6.1f}x")

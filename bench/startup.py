@@ -19,7 +19,6 @@ index: it builds the index once (shown as "first start"); the starts measured co
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import random
@@ -37,15 +36,12 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from export import PEAK, QUIZZES, SIZES, fresh_database, lead
-from postgres_server import postgres_server
+from export import PEAK, QUIZZES, fresh_database, lead, on_each_store
 
 from quiz.format.schema import Quiz
 from quiz.leads.records import lead_id
-from quiz.marketer.export import by_id
 from quiz.store import segments
 from quiz.store.postgres import PostgresStore
-from quiz.web.library import QuizLibrary
 
 TRIES = 3
 SERVE = "from quiz import cli\nsys.exit(cli.main(sys.argv[1:]))"
@@ -139,18 +135,7 @@ def measured(env: dict[str, str], quiz_id: str) -> tuple[float, int]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, nargs="+", default=list(SIZES), help="store sizes to measure")
-    parser.add_argument("--stores", nargs="+", default=["embedded", "postgresql"], choices=["embedded", "postgresql"])
-    arguments = parser.parse_args()
-    quizzes = list(by_id(QuizLibrary(QUIZZES).all()).values())
-    for kind in arguments.stores:
-        if kind == "embedded":
-            measure_store("embedded store", arguments.rows, quizzes, None)
-            continue
-        with postgres_server() as url:
-            if url is not None:
-                measure_store("PostgreSQL", arguments.rows, quizzes, url)
+    on_each_store(__doc__, measure_store)
     print(f"(median of {TRIES} starts each: spawning Python to the first answer of GET /q/<quiz>)")
 
 
